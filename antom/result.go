@@ -1,0 +1,48 @@
+package antom
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+)
+
+// Values of Result.ResultStatus.
+const (
+	StatusSuccess = "S" // the call succeeded (for inquiries, read paymentStatus)
+	StatusFail    = "F" // final failure: do not retry with the same request id
+	StatusUnknown = "U" // unknown: retry with the same request id, or inquire
+)
+
+// Result is the "result" object every Antom response and notification carries.
+type Result struct {
+	ResultCode    string `json:"resultCode"`
+	ResultStatus  string `json:"resultStatus"`
+	ResultMessage string `json:"resultMessage"`
+}
+
+// ParseResult extracts the "result" object from a response or notification
+// body. It fails if body is not a JSON object or has no result object.
+func ParseResult(body []byte) (Result, error) {
+	var env struct {
+		Result *Result `json:"result"`
+	}
+	if err := json.Unmarshal(body, &env); err != nil {
+		return Result{}, errors.New("antom: body is not a JSON object with a result: " + err.Error())
+	}
+	if env.Result == nil {
+		return Result{}, errors.New("antom: body has no result object")
+	}
+	return *env.Result, nil
+}
+
+// ResultBody returns {"result":{"resultCode":...,"resultStatus":...,"resultMessage":...}}
+// with the fields in that order, e.g. for a synthesised error answer.
+func ResultBody(code, status, message string) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(struct {
+		Result Result `json:"result"`
+	}{Result{code, status, message}})
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+}
