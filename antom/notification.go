@@ -56,14 +56,14 @@ func BodyDedupKey(body []byte) string {
 // dedup key. It fails only when body is not JSON; unknown shapes yield
 // Kind "unknown" and the body-hash key.
 func ParseNotification(body []byte) (Notification, error) {
+	if !json.Valid(body) {
+		return Notification{}, errors.New("antom: notification body is not JSON")
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
+	dec.UseNumber() // keep numeric ids in their exact spelling
 	var v any
 	if err := dec.Decode(&v); err != nil {
 		return Notification{}, errors.New("antom: notification body is not JSON")
-	}
-	if dec.More() {
-		return Notification{}, errors.New("antom: notification body has data after the JSON value")
 	}
 	n := Notification{Kind: KindUnknown, DedupKey: BodyDedupKey(body)}
 	m, _ := v.(map[string]any)
