@@ -1,0 +1,328 @@
+package delivery
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-antom/caddy-antom/outbox"
+)
+
+// DispatcherOptions tunes a Dispatcher; zero values mean the defaults.
+type DispatcherOptions struct {
+	// Concurrency bounds the deliveries Run makes at once (default 16).
+	// Synchronous DeliverNow calls from the request path are not counted.
+	Concurrency int
+	// PollInterval is how often Run looks for due events without a Kick
+	// (default 1s).
+	PollInterval time.Duration
+	// UnknownRouteDelay is how long an event whose route is not configured
+	// waits before it is looked at again (default 1m).
+	UnknownRouteDelay time.Duration
+	// OrphanMaxAge is how long an event whose route stays unknown is kept
+	// pending before it goes dead (default 7 days); the route may come back
+	// with the next config.
+	OrphanMaxAge time.Duration
+	// Retention is passed to Store.Prune (default outbox.DefaultRetention).
+	Retention time.Duration
+	// PruneInterval is how often Run prunes old delivered and dead events
+	// (default 1h; negative: never).
+	PruneInterval time.Duration
+	// StoreTimeout bounds each store update after an attempt (default 10s).
+	StoreTimeout time.Duration
+
+	// Hooks for metrics and events, called after the store was updated.
+	// They run on delivery goroutines and must be quick.
+	OnDelivered func(ev *outbox.Event, a Attempt)
+	OnFailed    func(ev *outbox.Event, a Attempt, next time.Time)
+	OnDead      func(ev *outbox.Event, a Attempt)
+
+	// Rand is the jitter source for NextDelay (nil: math/rand/v2).
+	Rand func() float64
+}
+
+// Dispatcher delivers pending events: Run is the background retry loop
+// (start it in the app's Start, on the leader only, and cancel its context
+// in Stop); DeliverNow is the synchronous first attempt from the request
+// path and may be used on every instance without Run.
+type Dispatcher struct {
+	store  *outbox.Store
+	fwd    *Forwarder
+	routes func(id string) (Route, bool)
+	log    *zap.Logger
+	opts   DispatcherOptions
+
+	kick chan struct{}
+	sem  chan struct{} // Run's delivery slots
+
+	mu       sync.Mutex
+	inflight map[string]struct{} // ids being delivered by this Dispatcher
+	pruning  atomic.Bool
+}
+
+// NewDispatcher returns a Dispatcher. routes resolves an event's route id to
+// its current configuration (false: no antom_webhook forwards there now).
+func NewDispatcher(store *outbox.Store, fwd *Forwarder, routes func(id string) (Route, bool), log *zap.Logger, opts DispatcherOptions) *Dispatcher {
+	if fwd == nil {
+		fwd = &Forwarder{}
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 16
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = time.Second
+	}
+	if opts.UnknownRouteDelay <= 0 {
+		opts.UnknownRouteDelay = time.Minute
+	}
+	if opts.OrphanMaxAge <= 0 {
+		opts.OrphanMaxAge = 7 * 24 * time.Hour
+	}
+	if opts.Retention <= 0 {
+		opts.Retention = outbox.DefaultRetention
+	}
+	if opts.PruneInterval == 0 {
+		opts.PruneInterval = time.Hour
+	}
+	if opts.StoreTimeout <= 0 {
+		opts.StoreTimeout = 10 * time.Second
+	}
+	return &Dispatcher{
+		store:    store,
+		fwd:      fwd,
+		routes:   routes,
+		log:      log,
+		opts:     opts,
+		kick:     make(chan struct{}, 1),
+		sem:      make(chan struct{}, opts.Concurrency),
+		inflight: map[string]struct{}{},
+	}
+}
+
+// Kick wakes Run to look for due events now (e.g. after an admin replay).
+// It never blocks.
+func (d *Dispatcher) Kick() {
+	select {
+	case d.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers due events until ctx is cancelled, then waits for the
+// deliveries in progress (which are cancelled too) and returns. A delivery
+// cut short by the cancellation is not recorded: the event stays due and
+// the next leader sends it again with the same webhook-id.
+func (d *Dispatcher) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	tick := time.NewTicker(d.opts.PollInterval)
+	defer tick.Stop()
+	lastPrune := time.Now()
+	d.log.Debug("dispatcher started", zap.Int("concurrency", d.opts.Concurrency))
+	for {
+		d.fill(ctx, &wg)
+		if d.opts.PruneInterval > 0 && time.Since(lastPrune) >= d.opts.PruneInterval {
+			lastPrune = time.Now()
+			d.prune(ctx, &wg)
+		}
+		select {
+		case <-ctx.Done():
+			d.log.Debug("dispatcher stopping")
+			return
+		case <-d.kick:
+		case <-tick.C:
+		}
+	}
+}
+
+// fill starts deliveries for due events while slots are free. It waits for
+// at least half the slots to be free (or all of them idle) before asking
+// the store, so a busy dispatcher does not scan once per completion.
+func (d *Dispatcher) fill(ctx context.Context, wg *sync.WaitGroup) {
+	free := cap(d.sem) - len(d.sem)
+	if free == 0 || (free < (cap(d.sem)+1)/2 && len(d.sem) > 0) {
+		return
+	}
+	evs, err := d.store.DueExcept(ctx, now(), free, d.isInflight)
+	if err != nil {
+		if ctx.Err() == nil {
+			d.log.Error("looking for due events", zap.Error(err))
+		}
+		return
+	}
+	for _, ev := range evs {
+		if !d.claim(ev.ID) {
+			continue // DeliverNow took it meanwhile
+		}
+		d.sem <- struct{}{} // never blocks: only this goroutine takes slots
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() {
+				d.release(ev.ID)
+				<-d.sem
+				d.Kick()
+			}()
+			d.process(ctx, ev, true)
+		}()
+	}
+}
+
+// DeliverNow makes one delivery attempt for ev right away, bounded by ctx
+// (the handler's sync_timeout), and records the outcome in the store the
+// same way Run does (delivered, rescheduled or dead); it updates ev. The
+// event should have been added with NextAttempt in the future (Store.Add's
+// default grace) so no other instance delivers it in parallel. If this
+// Dispatcher is delivering ev already, DeliverNow returns at once with
+// Err "delivery already in progress".
+func (d *Dispatcher) DeliverNow(ctx context.Context, ev *outbox.Event) Attempt {
+	if !d.claim(ev.ID) {
+		return Attempt{Err: "delivery already in progress"}
+	}
+	defer d.release(ev.ID)
+	return d.process(ctx, ev, false)
+}
+
+// process makes one attempt and records its outcome. In the background
+// loop (background=true), an attempt cut short because Run is stopping is
+// not recorded.
+func (d *Dispatcher) process(ctx context.Context, ev *outbox.Event, background bool) Attempt {
+	route, ok := d.routes(ev.Route)
+	if !ok {
+		return d.unroutable(ctx, ev)
+	}
+	a := d.fwd.Deliver(ctx, route, ev)
+	if background && !a.OK && ctx.Err() != nil {
+		return a
+	}
+	d.record(ctx, ev, route, a)
+	return a
+}
+
+func (d *Dispatcher) record(ctx context.Context, ev *outbox.Event, route Route, a Attempt) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.opts.StoreTimeout)
+	defer cancel()
+	t := now()
+	ev.Attempts++
+	ev.LastStatus = a.Status
+	log := d.log.With(zap.String("id", ev.ID), zap.String("route", ev.Route), zap.String("profile", ev.Profile),
+		zap.Int("attempt", ev.Attempts), zap.Int("status", a.Status), zap.Duration("latency", a.Latency))
+
+	if a.OK {
+		if err := d.store.MarkDelivered(sctx, ev, t); err != nil {
+			log.Error("event delivered but recording it failed; it will be delivered again", zap.Error(err))
+			return
+		}
+		log.Debug("event delivered")
+		if d.opts.OnDelivered != nil {
+			d.opts.OnDelivered(ev, a)
+		}
+		return
+	}
+
+	deadline := ev.ReceivedAt.Add(route.maxAge())
+	if !t.Before(deadline) {
+		if err := d.store.MarkDead(sctx, ev, t, a.Err); err != nil {
+			log.Error("moving event to dead failed", zap.Error(err))
+			return
+		}
+		log.Warn("event dead: not delivered within max_age; replay it from the admin API once the app is fixed",
+			zap.Duration("max_age", route.maxAge()), zap.String("error", a.Err))
+		if d.opts.OnDead != nil {
+			d.opts.OnDead(ev, a)
+		}
+		return
+	}
+	next := t.Add(NextDelay(ev.Attempts, a.RetryAfter, d.opts.Rand))
+	if next.After(deadline) {
+		next = deadline // one last attempt at max_age
+	}
+	if err := d.store.Reschedule(sctx, ev, next, a.Err, a.Status); err != nil {
+		log.Error("rescheduling event failed", zap.Error(err))
+		return
+	}
+	log.Info("event delivery failed; will retry", zap.String("error", a.Err), zap.Time("next_attempt", next))
+	if d.opts.OnFailed != nil {
+		d.opts.OnFailed(ev, a, next)
+	}
+}
+
+// unroutable handles an event whose route is not configured (any more):
+// it waits for a config that has it, and goes dead only after OrphanMaxAge.
+// No attempt is counted.
+func (d *Dispatcher) unroutable(ctx context.Context, ev *outbox.Event) Attempt {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.opts.StoreTimeout)
+	defer cancel()
+	t := now()
+	a := Attempt{Err: "no antom_webhook forwards for route " + ev.Route + " (profile " + ev.Profile +
+		"); configure a webhook with this profile and forward URL, or replay the event after fixing the config"}
+	log := d.log.With(zap.String("id", ev.ID), zap.String("route", ev.Route), zap.String("profile", ev.Profile))
+	if t.Sub(ev.ReceivedAt) >= d.opts.OrphanMaxAge {
+		if err := d.store.MarkDead(sctx, ev, t, a.Err); err != nil {
+			log.Error("moving event to dead failed", zap.Error(err))
+			return a
+		}
+		log.Warn("event dead: its route stayed unconfigured")
+		if d.opts.OnDead != nil {
+			d.opts.OnDead(ev, a)
+		}
+		return a
+	}
+	next := t.Add(d.opts.UnknownRouteDelay)
+	if err := d.store.Reschedule(sctx, ev, next, a.Err, 0); err != nil {
+		log.Error("rescheduling event failed", zap.Error(err))
+		return a
+	}
+	log.Warn("event has no route; waiting for a config that has it", zap.Time("next_attempt", next))
+	if d.opts.OnFailed != nil {
+		d.opts.OnFailed(ev, a, next)
+	}
+	return a
+}
+
+func (d *Dispatcher) prune(ctx context.Context, wg *sync.WaitGroup) {
+	if !d.pruning.CompareAndSwap(false, true) {
+		return
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer d.pruning.Store(false)
+		n, err := d.store.Prune(ctx, now(), d.opts.Retention)
+		if err != nil && ctx.Err() == nil {
+			d.log.Error("pruning old events", zap.Error(err))
+		}
+		if n > 0 {
+			d.log.Info("pruned old events", zap.Int("count", n), zap.Duration("retention", d.opts.Retention))
+		}
+	}()
+}
+
+func (d *Dispatcher) claim(id string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, busy := d.inflight[id]; busy {
+		return false
+	}
+	d.inflight[id] = struct{}{}
+	return true
+}
+
+func (d *Dispatcher) release(id string) {
+	d.mu.Lock()
+	delete(d.inflight, id)
+	d.mu.Unlock()
+}
+
+func (d *Dispatcher) isInflight(id string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	_, busy := d.inflight[id]
+	return busy
+}

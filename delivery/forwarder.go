@@ -1,0 +1,240 @@
+package delivery
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/caddy-antom/caddy-antom/outbox"
+)
+
+// Route is where the events of one antom_webhook go. Events name their
+// route by ID only, so the secret can rotate without orphaning them.
+type Route struct {
+	ID      string
+	Profile string
+	URL     string
+	Secret  Secret
+	// MaxAge is how long after ReceivedAt delivery is retried before the
+	// event goes dead; <= 0 means DefaultMaxAge.
+	MaxAge time.Duration
+}
+
+// DefaultMaxAge is the retry window of a route without MaxAge: long enough
+// to outlast a weekend outage of the app (dead events can be replayed).
+const DefaultMaxAge = 72 * time.Hour
+
+// RouteID is the stable id of a delivery route: "rt_" + the first 16 hex
+// digits of sha256(profile + "\n" + url). The secret is not part of it.
+func RouteID(profile, url string) string {
+	sum := sha256.Sum256([]byte(profile + "\n" + url))
+	return "rt_" + hex.EncodeToString(sum[:])[:16]
+}
+
+func (r Route) maxAge() time.Duration {
+	if r.MaxAge > 0 {
+		return r.MaxAge
+	}
+	return DefaultMaxAge
+}
+
+// Attempt is the outcome of one delivery attempt.
+type Attempt struct {
+	OK         bool          // the app answered 2xx
+	Status     int           // HTTP status; 0 if there was no answer
+	RetryAfter time.Duration // from Retry-After on 429/503; 0 if absent
+	Err        string        // short reason for a failure; no secrets, at most ~200 bytes of the app's answer
+	Latency    time.Duration
+}
+
+// DefaultAttemptTimeout bounds one delivery attempt when the context has no
+// earlier deadline.
+const DefaultAttemptTimeout = 30 * time.Second
+
+// maxErrBody is how much of the app's answer goes into Attempt.Err.
+const maxErrBody = 200
+
+// Forwarder makes single delivery attempts. The zero value is usable.
+type Forwarder struct {
+	// HTTP is the client to use (shared transport, keep-alive). Nil means a
+	// client with http.DefaultTransport. Redirects are never followed: a
+	// 301/302 would turn the POST into a GET and lose the body.
+	HTTP *http.Client
+	// Timeout bounds one attempt; zero means DefaultAttemptTimeout.
+	Timeout time.Duration
+	// UserAgent, if set, is sent as User-Agent.
+	UserAgent string
+}
+
+// Deliver POSTs ev.Body, byte for byte, to route.URL with Standard Webhooks
+// headers and the Antom-* descriptive headers. It makes exactly one attempt
+// and never changes ev; the attempt number sent is ev.Attempts+1.
+func (f *Forwarder) Deliver(ctx context.Context, route Route, ev *outbox.Event) Attempt {
+	start := time.Now()
+	a := f.deliver(ctx, route, ev)
+	a.Latency = time.Since(start)
+	return a
+}
+
+func (f *Forwarder) deliver(ctx context.Context, route Route, ev *outbox.Event) Attempt {
+	timeout := f.Timeout
+	if timeout <= 0 {
+		timeout = DefaultAttemptTimeout
+	}
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, route.URL, bytes.NewReader(ev.Body))
+	if err != nil {
+		return Attempt{Err: "invalid forward URL: " + describeErr(err)}
+	}
+	ts := now()
+	h := req.Header
+	h.Set("Content-Type", "application/json")
+	h.Set("webhook-id", ev.ID)
+	h.Set("webhook-timestamp", strconv.FormatInt(ts.Unix(), 10))
+	h.Set("webhook-signature", Sign(route.Secret, ev.ID, ts, ev.Body))
+	setIf(h, "Antom-Profile", ev.Profile)
+	setIf(h, "Antom-Event-Kind", ev.Kind)
+	setIf(h, "Antom-Event-Type", ev.Type)
+	setIf(h, "Antom-Result-Status", ev.ResultStatus)
+	setIf(h, "Antom-Request-Id", ev.RequestID)
+	setIf(h, "Antom-Request-Id-Field", ev.RequestIDField)
+	setIf(h, "Antom-Event-Source", ev.Source)
+	h.Set("Antom-Attempt", strconv.Itoa(ev.Attempts+1))
+	if f.UserAgent != "" {
+		h.Set("User-Agent", f.UserAgent)
+	}
+
+	resp, err := f.client().Do(req)
+	if err != nil {
+		switch {
+		case errors.Is(ctx.Err(), context.DeadlineExceeded):
+			return Attempt{Err: "no answer from the app within " + time.Since(start).Round(time.Millisecond).String()}
+		case ctx.Err() != nil:
+			return Attempt{Err: "cancelled"}
+		}
+		return Attempt{Err: describeErr(err)}
+	}
+	defer resp.Body.Close()
+	head, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrBody))
+	// Drain a little more so the connection can be reused.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+
+	a := Attempt{Status: resp.StatusCode}
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		a.OK = true
+		return a
+	}
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+		a.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), ts)
+	}
+	msg := fmt.Sprintf("app answered %d", resp.StatusCode)
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		msg += " (redirects are not followed; set the forward URL to the final address)"
+	}
+	if s := snippet(head); s != "" {
+		msg += ": " + s
+	}
+	a.Err = msg
+	return a
+}
+
+func (f *Forwarder) client() *http.Client {
+	var c http.Client
+	if f.HTTP != nil {
+		c = *f.HTTP // a shallow copy shares the transport
+	}
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &c
+}
+
+func setIf(h http.Header, k, v string) {
+	if v != "" {
+		h.Set(k, v)
+	}
+}
+
+// describeErr drops the URL from transport errors (a forward URL may carry
+// credentials or a token) and keeps the cause.
+func describeErr(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	var ne *net.OpError
+	if errors.As(err, &ne) && ne.Err != nil {
+		return ne.Op + ": " + ne.Err.Error()
+	}
+	return truncate(err.Error(), maxErrBody)
+}
+
+// parseRetryAfter reads Retry-After as delay-seconds or an HTTP date.
+func parseRetryAfter(v string, at time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n <= 0 {
+			return 0
+		}
+		if n > int64(maxRetryAfter/time.Second) {
+			return maxRetryAfter
+		}
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := t.Sub(at); d > 0 {
+			return min(d, maxRetryAfter)
+		}
+	}
+	return 0
+}
+
+// snippet makes a short single-line printable excerpt of the app's answer.
+func snippet(b []byte) string {
+	var sb strings.Builder
+	space := false
+	for len(b) > 0 {
+		r, size := utf8.DecodeRune(b)
+		b = b[size:]
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			r = '?'
+		case r == '\n' || r == '\r' || r == '\t' || r == ' ':
+			if !space && sb.Len() > 0 {
+				sb.WriteByte(' ')
+			}
+			space = true
+			continue
+		case r < 0x20 || r == 0x7f:
+			r = '?'
+		}
+		space = false
+		sb.WriteRune(r)
+	}
+	return truncate(strings.TrimSpace(sb.String()), maxErrBody)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,268 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Due returns up to limit pending events whose NextAttempt is not after at,
+// earliest NextAttempt first. See DueExcept.
+func (s *Store) Due(ctx context.Context, at time.Time, limit int) ([]*Event, error) {
+	return s.DueExcept(ctx, at, limit, nil)
+}
+
+// DueExcept is Due without the events for which skip returns true (the
+// dispatcher skips those it is delivering already); skip is called before
+// anything is loaded, under an internal lock, and must not call the Store.
+//
+// Due answers from an in-memory index of next-attempt times, filled by a
+// listing of antom/events/pending on first use and refreshed every
+// RescanInterval (that is how events stored by other instances or config
+// generations are found), and kept current by this Store's own writes.
+// The index is only a hint: each candidate is loaded from storage, and it
+// is skipped if storage says it is not due, and its pending copy removed if
+// it also exists as delivered or dead.
+func (s *Store) DueExcept(ctx context.Context, at time.Time, limit int, skip func(id string) bool) ([]*Event, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	if err := s.maybeRescan(ctx); err != nil {
+		return nil, err
+	}
+	var out []*Event
+	// A few rounds, in case stale index entries eat the first candidates.
+	for round := 0; round < 4 && len(out) < limit; round++ {
+		cands := s.idx.due(at, limit-len(out), skip, out)
+		if len(cands) == 0 {
+			break
+		}
+		for _, id := range cands {
+			ev, err := s.dueCandidate(ctx, id, at)
+			if err != nil {
+				return out, err
+			}
+			if ev != nil {
+				out = append(out, ev)
+			}
+		}
+	}
+	return out, nil
+}
+
+// dueCandidate loads a pending event that the index says is due; nil if
+// storage disagrees (the index is then corrected).
+func (s *Store) dueCandidate(ctx context.Context, id string, at time.Time) (*Event, error) {
+	ev, err := s.loadEvent(ctx, StatePending, id)
+	if errors.Is(err, fs.ErrNotExist) {
+		s.idx.del(id)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	final, err := s.finalExists(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if final {
+		// A crash between "write final" and "delete pending", or another
+		// instance finishing it: finish the move.
+		unlock := idLocks.lock(id)
+		defer unlock()
+		if final, err = s.finalExists(ctx, id); err == nil && final {
+			s.idx.del(id)
+			return nil, s.storage.Delete(ctx, eventKey(StatePending, id))
+		}
+		return nil, err
+	}
+	if ev.NextAttempt.After(at) {
+		s.idx.setIfUnchanged(id, ev.NextAttempt)
+		return nil, nil
+	}
+	return ev, nil
+}
+
+func (s *Store) maybeRescan(ctx context.Context) error {
+	s.idx.mu.Lock()
+	need := !s.idx.loaded || time.Since(s.idx.scannedAt) >= s.rescanInterval()
+	s.idx.mu.Unlock()
+	if !need {
+		return nil
+	}
+	return s.Rescan(ctx)
+}
+
+// Rescan refreshes the due index from storage at once: it lists pending
+// events, loads those the index does not know, and forgets ids that are no
+// longer pending. Due calls it by itself every RescanInterval.
+func (s *Store) Rescan(ctx context.Context) error {
+	s.scanMu.Lock()
+	defer s.scanMu.Unlock()
+
+	s.idx.mu.Lock()
+	s.idx.gen++
+	startGen := s.idx.gen
+	s.idx.mu.Unlock()
+
+	ids, err := s.listIDs(ctx, eventsPrefix+"/"+string(StatePending), ValidEventID)
+	if err != nil {
+		return err
+	}
+	listed := make(map[string]struct{}, len(ids))
+	var unknown []string
+	s.idx.mu.Lock()
+	for _, id := range ids {
+		listed[id] = struct{}{}
+		if _, ok := s.idx.m[id]; !ok {
+			unknown = append(unknown, id)
+		}
+	}
+	s.idx.mu.Unlock()
+
+	found := make(map[string]time.Time, len(unknown))
+	for _, id := range unknown {
+		ev, err := s.loadEvent(ctx, StatePending, id)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		found[id] = ev.NextAttempt
+	}
+
+	s.idx.mu.Lock()
+	defer s.idx.mu.Unlock()
+	for id, next := range found {
+		if _, ok := s.idx.m[id]; !ok {
+			s.idx.m[id] = dueEntry{next: next, gen: startGen}
+		}
+	}
+	// Forget entries that were not listed, unless they were written after
+	// the listing started (an Add racing with the scan).
+	for id, e := range s.idx.m {
+		if _, ok := listed[id]; !ok && e.gen < startGen {
+			delete(s.idx.m, id)
+		}
+	}
+	s.idx.loaded = true
+	s.idx.scannedAt = time.Now()
+	return nil
+}
+
+// dueIndex maps pending event ids to their next attempt time.
+type dueIndex struct {
+	mu        sync.Mutex
+	m         map[string]dueEntry
+	gen       uint64 // bumped at the start of every scan
+	loaded    bool
+	scannedAt time.Time
+}
+
+type dueEntry struct {
+	next time.Time
+	gen  uint64 // scan generation current when the entry was written
+}
+
+func (x *dueIndex) set(id string, next time.Time) {
+	x.mu.Lock()
+	x.m[id] = dueEntry{next: next, gen: x.gen}
+	x.mu.Unlock()
+}
+
+func (x *dueIndex) setIfUnchanged(id string, next time.Time) {
+	x.mu.Lock()
+	if e, ok := x.m[id]; ok {
+		e.next = next
+		x.m[id] = e
+	}
+	x.mu.Unlock()
+}
+
+func (x *dueIndex) del(id string) {
+	x.mu.Lock()
+	delete(x.m, id)
+	x.mu.Unlock()
+}
+
+// due returns up to limit ids with next <= at, earliest first, leaving out
+// those skip rejects and those already in have.
+func (x *dueIndex) due(at time.Time, limit int, skip func(string) bool, have []*Event) []string {
+	haveSet := make(map[string]struct{}, len(have))
+	for _, ev := range have {
+		haveSet[ev.ID] = struct{}{}
+	}
+	type cand struct {
+		id   string
+		next time.Time
+	}
+	var cs []cand
+	x.mu.Lock()
+	for id, e := range x.m {
+		if e.next.After(at) {
+			continue
+		}
+		if _, ok := haveSet[id]; ok {
+			continue
+		}
+		if skip != nil && skip(id) {
+			continue
+		}
+		cs = append(cs, cand{id, e.next})
+	}
+	x.mu.Unlock()
+	sort.Slice(cs, func(i, j int) bool {
+		if !cs[i].next.Equal(cs[j].next) {
+			return cs[i].next.Before(cs[j].next)
+		}
+		return cs[i].id < cs[j].id
+	})
+	if len(cs) > limit {
+		cs = cs[:limit]
+	}
+	ids := make([]string, len(cs))
+	for i, c := range cs {
+		ids[i] = c.id
+	}
+	return ids
+}
+
+// keyedMutex serialises work on one id. It is package-wide so that two
+// Stores over the same storage in one process (old and new config during a
+// reload) still agree.
+type keyedMutex struct {
+	mu sync.Mutex
+	m  map[string]*keyedEntry
+}
+
+type keyedEntry struct {
+	mu   sync.Mutex
+	refs int
+}
+
+var idLocks = keyedMutex{m: map[string]*keyedEntry{}}
+
+func (k *keyedMutex) lock(id string) (unlock func()) {
+	k.mu.Lock()
+	e := k.m[id]
+	if e == nil {
+		e = &keyedEntry{}
+		k.m[id] = e
+	}
+	e.refs++
+	k.mu.Unlock()
+	e.mu.Lock()
+	return func() {
+		e.mu.Unlock()
+		k.mu.Lock()
+		e.refs--
+		if e.refs == 0 {
+			delete(k.m, id)
+		}
+		k.mu.Unlock()
+	}
+}

@@ -1,0 +1,108 @@
+// Package outbox is the durable event store of caddy-antom, built on a
+// certmagic.Storage so that it lives wherever Caddy keeps its certificates
+// (the file system by default, or a storage shared by several instances).
+//
+// An event is persisted before Antom is acknowledged and stays under
+// antom/events/pending/<id> until it is delivered to the merchant's app
+// (antom/events/delivered/<id>) or given up on (antom/events/dead/<id>).
+// Delivered and dead events are kept for a retention period so that a
+// notification Antom sends again is recognised as a duplicate.
+//
+// Storage offers no transactions: a move between states writes the new key
+// first and deletes the old one afterwards, so a crash can leave an event in
+// two states (never in none). Readers prefer the final state (delivered or
+// dead) over pending. The guarantee is at-least-once delivery with a stable
+// webhook id (the event ID).
+package outbox
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+)
+
+// State is where an event or payment is in its life cycle; it is also the
+// storage folder the record lives in.
+type State string
+
+// Event states.
+const (
+	StatePending   State = "pending"   // waiting for (or in) delivery
+	StateDelivered State = "delivered" // the app answered 2xx
+	StateDead      State = "dead"      // gave up after max_age; replayable
+)
+
+// Event sources.
+const (
+	SourceNotification = "notification" // a verified notification from Antom
+	SourceInquiry      = "inquiry"      // an inquiryPayment result standing in for a lost notification
+)
+
+// Event is one notification (or inquiry result) on its way to the
+// merchant's app. It never holds secrets: routes are referred to by id.
+type Event struct {
+	// ID is the Standard Webhooks webhook-id, EventID(Profile, DedupKey).
+	ID string `json:"id"`
+	// Profile is the antom profile the notification belongs to.
+	Profile string `json:"profile"`
+	// Route is the delivery route id (delivery.RouteID), not the URL or secret.
+	Route string `json:"route"`
+	// Source is SourceNotification or SourceInquiry.
+	Source string `json:"source"`
+
+	Kind           string `json:"kind,omitempty"`           // e.g. notifyType, disputeNotificationType
+	Type           string `json:"type,omitempty"`           // e.g. PAYMENT_RESULT
+	ResultStatus   string `json:"resultStatus,omitempty"`   // S, F, U
+	RequestIDField string `json:"requestIdField,omitempty"` // e.g. paymentRequestId
+	RequestID      string `json:"requestId,omitempty"`
+	DedupKey       string `json:"dedupKey"`
+
+	// Body is the exact bytes Antom sent. It is stored base64-encoded so it
+	// round-trips byte for byte, whatever whitespace or encoding it has.
+	Body []byte `json:"body"`
+
+	ReceivedAt  time.Time `json:"receivedAt"`
+	State       State     `json:"state"`
+	Attempts    int       `json:"attempts"`
+	NextAttempt time.Time `json:"nextAttempt,omitzero"`
+	LastError   string    `json:"lastError,omitempty"`
+	LastStatus  int       `json:"lastStatus,omitempty"`
+	DeliveredAt time.Time `json:"deliveredAt,omitzero"`
+	DeadAt      time.Time `json:"deadAt,omitzero"`
+}
+
+// EventID is the stable webhook-id of a notification: "msg_" followed by the
+// first 32 hex digits of sha256(profile + "\n" + dedupKey). Every duplicate
+// of a notification, and the inquiry result that stands in for it, gets the
+// same id.
+func EventID(profile, dedupKey string) string {
+	return hashID("msg_", profile, dedupKey)
+}
+
+// ValidEventID reports whether id has the form EventID produces. Ids from
+// outside (admin API) must pass it before they become storage keys.
+func ValidEventID(id string) bool { return validHashID("msg_", id) }
+
+func hashID(prefix, a, b string) string {
+	sum := sha256.Sum256([]byte(a + "\n" + b))
+	return prefix + hex.EncodeToString(sum[:])[:32]
+}
+
+func validHashID(prefix, id string) bool {
+	if len(id) != len(prefix)+32 || id[:len(prefix)] != prefix {
+		return false
+	}
+	for _, c := range id[len(prefix):] {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// clone returns a copy that shares nothing mutable with e except Body,
+// which is never modified in place.
+func (e *Event) clone() *Event {
+	c := *e
+	return &c
+}

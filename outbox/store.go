@@ -1,0 +1,455 @@
+package outbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/certmagic"
+)
+
+// Storage layout (docs/architecture.md).
+const (
+	eventsPrefix   = "antom/events"
+	paymentsPrefix = "antom/payments"
+)
+
+// Defaults.
+const (
+	// DefaultRetention is how long delivered and dead events (and finished
+	// payments) are kept. Deduplication of notifications holds this long;
+	// Antom stops retrying after about 24 hours.
+	DefaultRetention = 7 * 24 * time.Hour
+	// DefaultGrace is added to ReceivedAt when Add is given an event without
+	// NextAttempt: it reserves time for the synchronous first delivery so
+	// the background dispatcher (possibly on another instance) does not
+	// deliver the same event in parallel.
+	DefaultGrace = 30 * time.Second
+	// DefaultRescanInterval is how often Due lists pending events in storage
+	// to pick up events written by other instances or config generations.
+	DefaultRescanInterval = 10 * time.Second
+)
+
+// ErrNotFound is returned (wrapped) when an event or payment does not exist.
+// It matches fs.ErrNotExist with errors.Is as well.
+var ErrNotFound = fmt.Errorf("outbox: %w", fs.ErrNotExist)
+
+// ErrInvalidID is returned for ids that EventID/PaymentRecordID could not
+// have produced; they never reach storage.
+var ErrInvalidID = errors.New("outbox: invalid id")
+
+// now is the clock seam for tests.
+var now = time.Now
+
+// Store is the durable event and payment store. It is safe for concurrent
+// use; several Stores (config generations, Caddy instances) may share one
+// storage. Set the exported fields before first use.
+type Store struct {
+	storage certmagic.Storage
+
+	// Grace is what Add adds to ReceivedAt when the event has no
+	// NextAttempt (see DefaultGrace). Zero means DefaultGrace.
+	Grace time.Duration
+	// RescanInterval: see DefaultRescanInterval. Zero means the default.
+	RescanInterval time.Duration
+
+	idx    dueIndex
+	scanMu sync.Mutex // one Rescan at a time
+}
+
+// New returns a Store on storage. It does no I/O.
+func New(storage certmagic.Storage) *Store {
+	return &Store{storage: storage, idx: dueIndex{m: map[string]dueEntry{}}}
+}
+
+// Storage returns the underlying storage.
+func (s *Store) Storage() certmagic.Storage { return s.storage }
+
+func eventKey(state State, id string) string { return eventsPrefix + "/" + string(state) + "/" + id }
+
+// Add persists ev as pending unless an event with the same ID exists in any
+// state. It returns added=false for a duplicate. When Add returns added=true
+// the event is durably stored (one storage write, which FileStorage fsyncs
+// before renaming into place). Concurrent Adds of the same id within this
+// process yield exactly one added=true; across instances both may win, and
+// the event is then delivered twice with the same webhook-id.
+//
+// Add fills in a missing ID (EventID(Profile, DedupKey)), ReceivedAt (now)
+// and NextAttempt (ReceivedAt + Grace), and sets State to pending. To make
+// the event due at once (no synchronous first attempt), set NextAttempt to
+// ReceivedAt.
+func (s *Store) Add(ctx context.Context, ev *Event) (added bool, err error) {
+	if ev.ID == "" {
+		ev.ID = EventID(ev.Profile, ev.DedupKey)
+	}
+	if !ValidEventID(ev.ID) {
+		return false, fmt.Errorf("%w: %q", ErrInvalidID, ev.ID)
+	}
+	if ev.ReceivedAt.IsZero() {
+		ev.ReceivedAt = now()
+	}
+	if ev.NextAttempt.IsZero() {
+		ev.NextAttempt = ev.ReceivedAt.Add(s.grace())
+	}
+	ev.State = StatePending
+
+	unlock := idLocks.lock(ev.ID)
+	defer unlock()
+	for _, st := range []State{StatePending, StateDelivered, StateDead} {
+		ok, err := s.exists(ctx, eventKey(st, ev.ID))
+		if err != nil {
+			return false, err
+		}
+		if ok {
+			return false, nil
+		}
+	}
+	if err := s.putEvent(ctx, ev); err != nil {
+		return false, err
+	}
+	s.idx.set(ev.ID, ev.NextAttempt)
+	return true, nil
+}
+
+// Get returns the event with id, preferring its final state (delivered or
+// dead) if a crash left it in two states.
+func (s *Store) Get(ctx context.Context, id string) (*Event, error) {
+	if !ValidEventID(id) {
+		return nil, fmt.Errorf("%w: %q", ErrInvalidID, id)
+	}
+	for _, st := range []State{StateDelivered, StateDead, StatePending} {
+		ev, err := s.loadEvent(ctx, st, id)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		return ev, err
+	}
+	return nil, fmt.Errorf("event %s: %w", id, ErrNotFound)
+}
+
+// List returns up to limit events in state, oldest ReceivedAt first
+// (limit <= 0: all). It loads every event in the state; meant for the admin
+// API, not the hot path.
+func (s *Store) List(ctx context.Context, state State, limit int) ([]*Event, error) {
+	ids, err := s.listIDs(ctx, eventsPrefix+"/"+string(state), ValidEventID)
+	if err != nil {
+		return nil, err
+	}
+	evs := make([]*Event, 0, len(ids))
+	for _, id := range ids {
+		ev, err := s.loadEvent(ctx, state, id)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // moved meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		evs = append(evs, ev)
+	}
+	sort.Slice(evs, func(i, j int) bool {
+		if !evs[i].ReceivedAt.Equal(evs[j].ReceivedAt) {
+			return evs[i].ReceivedAt.Before(evs[j].ReceivedAt)
+		}
+		return evs[i].ID < evs[j].ID
+	})
+	if limit > 0 && len(evs) > limit {
+		evs = evs[:limit]
+	}
+	return evs, nil
+}
+
+// Counts returns the number of events per state.
+func (s *Store) Counts(ctx context.Context) (map[State]int, error) {
+	out := map[State]int{}
+	for _, st := range []State{StatePending, StateDelivered, StateDead} {
+		ids, err := s.listIDs(ctx, eventsPrefix+"/"+string(st), ValidEventID)
+		if err != nil {
+			return nil, err
+		}
+		out[st] = len(ids)
+	}
+	return out, nil
+}
+
+// MarkDelivered moves ev to delivered, recording at as DeliveredAt. The
+// caller has already counted the attempt in ev.Attempts and set LastStatus.
+func (s *Store) MarkDelivered(ctx context.Context, ev *Event, at time.Time) error {
+	unlock := idLocks.lock(ev.ID)
+	defer unlock()
+	ev.State = StateDelivered
+	ev.DeliveredAt = at
+	ev.NextAttempt = time.Time{}
+	ev.LastError = ""
+	return s.move(ctx, ev, StatePending)
+}
+
+// MarkDead moves ev to dead (gave up), recording at and the reason.
+func (s *Store) MarkDead(ctx context.Context, ev *Event, at time.Time, reason string) error {
+	unlock := idLocks.lock(ev.ID)
+	defer unlock()
+	ev.State = StateDead
+	ev.DeadAt = at
+	ev.NextAttempt = time.Time{}
+	if reason != "" {
+		ev.LastError = reason
+	}
+	return s.move(ctx, ev, StatePending)
+}
+
+// Reschedule keeps ev pending with a new NextAttempt and the outcome of the
+// last attempt (status 0: no HTTP answer). If the event already reached a
+// final state (another instance delivered it), the pending copy is removed
+// instead and ev is left unchanged.
+func (s *Store) Reschedule(ctx context.Context, ev *Event, next time.Time, lastErr string, status int) error {
+	unlock := idLocks.lock(ev.ID)
+	defer unlock()
+	final, err := s.finalExists(ctx, ev.ID)
+	if err != nil {
+		return err
+	}
+	if final {
+		s.idx.del(ev.ID)
+		return s.storage.Delete(ctx, eventKey(StatePending, ev.ID))
+	}
+	ev.State = StatePending
+	ev.NextAttempt = next
+	ev.LastError = lastErr
+	ev.LastStatus = status
+	if err := s.putEvent(ctx, ev); err != nil {
+		return err
+	}
+	s.idx.set(ev.ID, next)
+	return nil
+}
+
+// Replay moves a dead or delivered event back to pending, due now, with
+// its attempts reset. It returns the replayed event.
+func (s *Store) Replay(ctx context.Context, id string) (*Event, error) {
+	if !ValidEventID(id) {
+		return nil, fmt.Errorf("%w: %q", ErrInvalidID, id)
+	}
+	unlock := idLocks.lock(id)
+	defer unlock()
+	for _, st := range []State{StateDead, StateDelivered} {
+		ev, err := s.loadEvent(ctx, st, id)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		t := now()
+		ev.State = StatePending
+		ev.Attempts = 0
+		ev.NextAttempt = t
+		ev.LastError = ""
+		ev.LastStatus = 0
+		ev.DeliveredAt = time.Time{}
+		ev.DeadAt = time.Time{}
+		// Write pending first, then remove every final copy, so a reader
+		// never prefers a stale final state afterwards.
+		if err := s.putEvent(ctx, ev); err != nil {
+			return nil, err
+		}
+		for _, old := range []State{StateDead, StateDelivered} {
+			if err := s.storage.Delete(ctx, eventKey(old, id)); err != nil {
+				return nil, err
+			}
+		}
+		s.idx.set(id, t)
+		return ev, nil
+	}
+	if ok, err := s.exists(ctx, eventKey(StatePending, id)); err == nil && ok {
+		return nil, fmt.Errorf("event %s is pending already; nothing to replay", id)
+	}
+	return nil, fmt.Errorf("event %s: %w", id, ErrNotFound)
+}
+
+// ReplayDead replays every dead event and returns how many it replayed.
+func (s *Store) ReplayDead(ctx context.Context) (n int, err error) {
+	ids, err := s.listIDs(ctx, eventsPrefix+"/"+string(StateDead), ValidEventID)
+	if err != nil {
+		return 0, err
+	}
+	for _, id := range ids {
+		if _, err := s.Replay(ctx, id); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // replayed or pruned meanwhile
+			}
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// Prune deletes delivered and dead events, and finished payments, that
+// reached their final state more than retention before now (retention <= 0:
+// DefaultRetention). It also removes temporary files that crashed writers
+// left in the outbox folders. It returns how many records it deleted.
+func (s *Store) Prune(ctx context.Context, at time.Time, retention time.Duration) (n int, err error) {
+	if retention <= 0 {
+		retention = DefaultRetention
+	}
+	cutoff := at.Add(-retention)
+	for _, st := range []State{StateDelivered, StateDead} {
+		dir := eventsPrefix + "/" + string(st)
+		ids, err := s.listIDs(ctx, dir, ValidEventID)
+		if err != nil {
+			return n, err
+		}
+		for _, id := range ids {
+			ev, err := s.loadEvent(ctx, st, id)
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			if err != nil {
+				return n, err
+			}
+			t := ev.DeliveredAt
+			if st == StateDead {
+				t = ev.DeadAt
+			}
+			if t.IsZero() {
+				t = ev.ReceivedAt
+			}
+			if t.Before(cutoff) {
+				if err := s.storage.Delete(ctx, eventKey(st, id)); err != nil {
+					return n, err
+				}
+				n++
+			}
+		}
+	}
+	m, err := s.prunePayments(ctx, cutoff)
+	n += m
+	if err != nil {
+		return n, err
+	}
+	s.pruneTemp(ctx, at)
+	return n, nil
+}
+
+// move writes ev under its (new) state, then deletes it from the old state.
+// Callers hold the id lock.
+func (s *Store) move(ctx context.Context, ev *Event, from State) error {
+	if err := s.putEvent(ctx, ev); err != nil {
+		return err
+	}
+	s.idx.del(ev.ID)
+	if from != ev.State {
+		return s.storage.Delete(ctx, eventKey(from, ev.ID))
+	}
+	return nil
+}
+
+func (s *Store) finalExists(ctx context.Context, id string) (bool, error) {
+	for _, st := range []State{StateDelivered, StateDead} {
+		ok, err := s.exists(ctx, eventKey(st, id))
+		if err != nil || ok {
+			return ok, err
+		}
+	}
+	return false, nil
+}
+
+func (s *Store) putEvent(ctx context.Context, ev *Event) error {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return err
+	}
+	return s.storage.Store(ctx, eventKey(ev.State, ev.ID), b)
+}
+
+func (s *Store) loadEvent(ctx context.Context, st State, id string) (*Event, error) {
+	b, err := s.storage.Load(ctx, eventKey(st, id))
+	if err != nil {
+		return nil, err
+	}
+	var ev Event
+	if err := json.Unmarshal(b, &ev); err != nil {
+		return nil, fmt.Errorf("decoding %s: %w", eventKey(st, id), err)
+	}
+	ev.State = st // the folder is the truth
+	return &ev, nil
+}
+
+// exists reports whether key exists. Unlike Storage.Exists it returns
+// errors other than "not found": treating an unreadable key as present
+// would make Add drop a notification as a duplicate.
+func (s *Store) exists(ctx context.Context, key string) (bool, error) {
+	_, err := s.storage.Stat(ctx, key)
+	if err == nil {
+		return true, nil
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	return false, err
+}
+
+// listIDs lists the record ids directly under dir; keys that are not ids
+// (e.g. FileStorage's temporary files) are skipped.
+func (s *Store) listIDs(ctx context.Context, dir string, valid func(string) bool) ([]string, error) {
+	keys, err := s.storage.List(ctx, dir, false)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, 0, len(keys))
+	for _, k := range keys {
+		if id := path.Base(k); valid(id) {
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
+}
+
+// pruneTemp removes non-record keys older than an hour from the outbox
+// folders: FileStorage writes a temporary file next to the target and a
+// SIGKILL during a write leaves it behind. Errors are ignored (best effort).
+func (s *Store) pruneTemp(ctx context.Context, at time.Time) {
+	dirs := []string{
+		eventsPrefix + "/pending", eventsPrefix + "/delivered", eventsPrefix + "/dead",
+		paymentsPrefix + "/pending", paymentsPrefix + "/done",
+	}
+	for _, dir := range dirs {
+		keys, err := s.storage.List(ctx, dir, false)
+		if err != nil {
+			continue
+		}
+		for _, k := range keys {
+			id := path.Base(k)
+			if ValidEventID(id) || ValidPaymentRecordID(id) {
+				continue
+			}
+			info, err := s.storage.Stat(ctx, k)
+			if err != nil || !info.IsTerminal || info.Modified.IsZero() || at.Sub(info.Modified) < time.Hour {
+				continue
+			}
+			_ = s.storage.Delete(ctx, k)
+		}
+	}
+}
+
+func (s *Store) grace() time.Duration {
+	if s.Grace > 0 {
+		return s.Grace
+	}
+	return DefaultGrace
+}
+
+func (s *Store) rescanInterval() time.Duration {
+	if s.RescanInterval > 0 {
+		return s.RescanInterval
+	}
+	return DefaultRescanInterval
+}
