@@ -1,0 +1,135 @@
+<?php
+/*
+ * Front controller for the demo shop:  php -S 127.0.0.1:8081 examples/php-shop/router.php
+ * Every request ends here (it never returns false), so PHP's built-in server serves no file
+ * directly: lib/ and tests/ stay private.
+ */
+require_once __DIR__ . '/lib/shop.php';
+require_once __DIR__ . '/lib/pages.php';
+
+set_exception_handler(function ($e) {
+    shop_log('error: ' . $e->getMessage());
+    page_error(500, 'Something went wrong on our side.');
+});
+
+$method = $_SERVER['REQUEST_METHOD'];
+$path = parse_url($_SERVER['REQUEST_URI'], PHP_URL_PATH);
+$routes = array(
+    '/' => 'GET', '/order' => 'GET', '/result' => 'GET', '/orders.json' => 'GET',
+    '/checkout' => 'POST', '/pay' => 'POST', '/refund' => 'POST', '/cancel' => 'POST', '/antom-events' => 'POST',
+);
+if (!isset($routes[$path])) {
+    page_error(404, 'Not found.');
+    return true;
+}
+if ($method !== $routes[$path] && !($method === 'HEAD' && $routes[$path] === 'GET')) {
+    header('Allow: ' . $routes[$path]);
+    page_error(405, 'Method not allowed.');
+    return true;
+}
+
+function order_from($source, $key)
+{
+    $id = isset($source[$key]) ? $source[$key] : '';
+    $o = shop_load_order($id);
+    if ($o === null) {
+        page_error(404, 'No such order.');
+        exit;
+    }
+    return $o;
+}
+
+function see_order($id, $notice = '')
+{
+    header('Location: /order?id=' . rawurlencode($id) . ($notice !== '' ? '&notice=' . rawurlencode($notice) : ''), true, 303);
+}
+
+function go_to_cashier(array $start)
+{
+    if ($start['ok']) {
+        header('Location: ' . $start['url'], true, 303); // the buyer pays on Antom's cashier page
+    } else {
+        page_payment_problem($start);
+    }
+}
+
+// Fixed texts for notices carried in the URL (no user text is echoed back).
+$notices = array(
+    'refund-accepted' => 'Refund accepted by Antom; the order turns refunded when Antom confirms it.',
+    'refund-unknown' => 'We could not confirm the refund; try again (the same refund request is reused).',
+    'refund-refused' => 'Antom refused the refund (see Refund below).',
+    'cancel-unknown' => 'We could not confirm the cancellation; try again.',
+    'cancel-refused' => 'Antom refused the cancellation; the payment may already be done. Wait for its confirmation.',
+);
+
+switch ($path) {
+    case '/':
+        page_catalogue(shop_all_orders());
+        break;
+
+    case '/order':
+        $o = order_from($_GET, 'id');
+        $n = isset($_GET['notice']) ? (string)$_GET['notice'] : '';
+        page_order($o, isset($notices[$n]) ? $notices[$n] : '');
+        break;
+
+    case '/result':
+        page_result(order_from($_GET, 'order')); // read-only, whatever the query string says
+        break;
+
+    case '/orders.json':
+        header('Content-Type: application/json');
+        header('Cache-Control: no-store');
+        $list = array();
+        foreach (shop_all_orders() as $o) {
+            $list[] = array(
+                'id' => $o['id'], 'sku' => $o['sku'], 'amount' => $o['amount'], 'state' => $o['state'],
+                'paymentRequestId' => $o['paymentRequestId'], 'paymentId' => $o['paymentId'],
+                'refundRequestId' => $o['refund']['requestId'], 'refundStatus' => $o['refund']['status'],
+                'createdAt' => $o['createdAt'], 'updatedAt' => $o['updatedAt'],
+            );
+        }
+        echo json_encode(array('orders' => $list), JSON_UNESCAPED_SLASHES | JSON_PRETTY_PRINT), "\n";
+        break;
+
+    case '/checkout':
+        $sku = isset($_POST['sku']) ? (string)$_POST['sku'] : '';
+        if (!isset(shop_catalogue()[$sku])) {
+            page_error(400, 'Unknown item.');
+            break;
+        }
+        go_to_cashier(shop_start_payment(shop_create_order($sku)));
+        break;
+
+    case '/pay':
+        $o = order_from($_POST, 'order');
+        if ($o['state'] !== 'pending') {
+            see_order($o['id']);
+            break;
+        }
+        go_to_cashier(shop_start_payment($o));
+        break;
+
+    case '/refund':
+        $o = order_from($_POST, 'order');
+        $r = shop_refund($o['id']);
+        $map = array('S' => 'refund-accepted', 'F' => 'refund-refused', 'U' => 'refund-unknown');
+        see_order($o['id'], isset($map[$r['status']]) ? $map[$r['status']] : '');
+        break;
+
+    case '/cancel':
+        $o = order_from($_POST, 'order');
+        $r = shop_cancel($o['id']);
+        $map = array('F' => 'cancel-refused', 'U' => 'cancel-unknown');
+        $refusedButGone = ($r['status'] === 'F' && $r['code'] === 'ORDER_NOT_EXIST');
+        see_order($o['id'], (isset($map[$r['status']]) && !$refusedButGone) ? $map[$r['status']] : '');
+        break;
+
+    case '/antom-events':
+        list($status, $answer) = shop_handle_event(antom_request_headers(), file_get_contents('php://input'));
+        http_response_code($status);
+        header('Content-Type: application/json');
+        echo json_encode($answer, JSON_UNESCAPED_SLASHES), "\n";
+        break;
+}
+return true;
