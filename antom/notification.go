@@ -147,9 +147,10 @@ func isPaymentType(t string) bool {
 	return false
 }
 
+// has reports whether m[k] is a usable identifier; a field of the wrong
+// type tells us nothing about the notification's kind.
 func has(m map[string]any, k string) bool {
-	_, ok := m[k]
-	return ok
+	return str(m, k) != ""
 }
 
 // str returns m[k] as a string; numbers keep their JSON spelling, anything
