@@ -1,0 +1,157 @@
+package simulator
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/caddy-antom/caddy-antom/antom"
+)
+
+// The control endpoints under /simulator/ are for scripts, tests and curious users. They are
+// not part of Antom and have no authentication: never expose the simulator publicly.
+
+// serveIndex lists the endpoints.
+func (s *Simulator) serveIndex(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = io.WriteString(w, `caddy-antom offline Antom simulator (state in memory; no money moves)
+
+Gateway (signed like Antom; client ids SANDBOX_... under /ams/sandbox/api/):
+  POST /ams/api/v1/payments/{consult,pay,createPaymentSession,inquiryPayment,cancel,capture,refund,inquiryRefund}
+  POST /ams/api/v1/authorizations/applyToken
+Buyer:
+  GET  /cashier/{paymentId}                        hosted cashier page (normalUrl) with Pay / Fail / Cancel
+Control:
+  GET  /simulator/public_key                       the simulator's Antom public key (base64 SPKI)
+  GET  /simulator/payments                         payments (JSON)
+  GET  /simulator/payments/{paymentRequestId}      one payment (JSON; ?clientId= if ambiguous)
+  POST /simulator/payments/{paymentRequestId}/pay  also /fail and /cancel: act as the buyer
+  GET  /simulator/notifications                    notifications with attempts and acks (JSON)
+  POST /simulator/drop_notifications               {"drop":true|false}
+Magic amounts (last 4 digits of amount.value): 4001 PROCESS_FAIL, 4002 first answer UNKNOWN_EXCEPTION,
+  4003 first answer delayed, 4004 unsigned UNKNOWN_EXCEPTION, 4005 broken signature.
+`)
+}
+
+// servePublicKey returns the simulator's Antom public key as one line of base64 SPKI, the
+// form the Antom Dashboard shows and the SDKs take as alipayPublicKey.
+func (s *Simulator) servePublicKey(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Antom-Key-Version", s.keyVersion)
+	_, _ = io.WriteString(w, antom.EncodePublicKey(&s.key.PublicKey))
+}
+
+// serveNotifications lists every notification with its attempts.
+func (s *Simulator) serveNotifications(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, struct {
+		DropNotifications bool           `json:"dropNotifications"`
+		Notifications     []Notification `json:"notifications"`
+	}{s.DropNotifications(), s.Notifications()})
+}
+
+// serveDrop reads (GET) or sets (POST {"drop":bool}) the drop switch.
+func (s *Simulator) serveDrop(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPost {
+		var req struct {
+			Drop *bool `json:"drop"`
+		}
+		if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&req); err != nil || req.Drop == nil {
+			writeError(w, http.StatusBadRequest, `expected {"drop":true} or {"drop":false}`)
+			return
+		}
+		s.SetDropNotifications(*req.Drop)
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"drop": s.DropNotifications()})
+}
+
+// Payments returns a snapshot of every payment, oldest first.
+func (s *Simulator) Payments() []Payment {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.expireAllLocked()
+	out := make([]Payment, 0, len(s.state.payments))
+	for _, p := range s.state.payments {
+		out = append(out, p.snapshot())
+	}
+	slices.SortFunc(out, func(a, b Payment) int {
+		if c := a.CreateTime.Compare(b.CreateTime); c != 0 {
+			return c
+		}
+		return strings.Compare(a.PaymentID, b.PaymentID)
+	})
+	return out
+}
+
+// Payment returns a snapshot of the payment with this paymentRequestId or paymentId.
+func (s *Simulator) Payment(ref string) (Payment, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, err := s.findLocked("", ref)
+	if err != nil {
+		return Payment{}, false
+	}
+	s.expireLocked(p, s.now())
+	return p.snapshot(), true
+}
+
+func (s *Simulator) servePayments(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, struct {
+		Payments []Payment `json:"payments"`
+	}{s.Payments()})
+}
+
+func (s *Simulator) servePayment(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	p, err := s.findLocked(r.URL.Query().Get("clientId"), r.PathValue("ref"))
+	var snap Payment
+	if err == nil {
+		s.expireLocked(p, s.now())
+		snap = p.snapshot()
+	}
+	s.mu.Unlock()
+	if err != nil {
+		writeError(w, statusOf(err), err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, snap)
+}
+
+// servePaymentAction acts as the buyer: POST /simulator/payments/{ref}/pay|fail|cancel.
+func (s *Simulator) servePaymentAction(w http.ResponseWriter, r *http.Request) {
+	p, err := s.act(r.URL.Query().Get("clientId"), r.PathValue("ref"), BuyerAction(r.PathValue("action")))
+	if err != nil {
+		writeError(w, statusOf(err), err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		PaymentID        string `json:"paymentId"`
+		PaymentRequestID string `json:"paymentRequestId"`
+		PaymentStatus    string `json:"paymentStatus"`
+		ResultCode       string `json:"paymentResultCode"`
+		RedirectURL      string `json:"redirectUrl,omitempty"`
+	}{p.PaymentID, p.PaymentRequestID, p.Status, p.ResultCode, p.RedirectURL})
+}
+
+func statusOf(err error) int {
+	switch {
+	case errors.Is(err, errNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, errConflict):
+		return http.StatusConflict
+	}
+	return http.StatusBadRequest
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(marshal(v))
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
