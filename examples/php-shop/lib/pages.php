@@ -34,7 +34,7 @@ function page($title, $content, $refreshSeconds = 0, $status = 200)
         '.note{padding:.75rem 1rem;border-radius:6px;background:#fffbe6;border:1px solid #ffe58f}',
         '.error{background:#fff1f0;border-color:#ffa39e}',
         'table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #eee}',
-        'form{display:inline}small{color:#666}</style></head><body>',
+        'form{display:inline;margin-right:.5rem}small{color:#666}</style></head><body>',
         '<header><a href="/">Teahouse demo shop</a> <small>pays with Antom through Caddy</small></header>',
         $content, '</body></html>';
 }
