@@ -1,0 +1,137 @@
+package caddyantom
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddy-antom/caddy-antom/outbox"
+)
+
+func init() {
+	caddy.RegisterModule(adminAPI{})
+}
+
+// running is the started antom app of the active config. The admin endpoint outlives configs, so
+// it finds the app here rather than holding on to one.
+var running atomic.Pointer[App]
+
+// adminAPI serves the antom endpoints of Caddy's admin API:
+//
+//	GET  /antom/events?state=pending|delivered|dead&limit=N   list events (metadata only)
+//	GET  /antom/events/<id>                                    one event (metadata only)
+//	POST /antom/events/<id>/replay                             deliver a delivered or dead event again
+//	POST /antom/events/replay-dead                             replay every dead event
+//
+// Caddy's admin API has no per-route authentication, so nothing here returns a secret, a
+// notification body or card data.
+type adminAPI struct{}
+
+// CaddyModule returns the Caddy module information.
+func (adminAPI) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "admin.api.antom",
+		New: func() caddy.Module { return new(adminAPI) },
+	}
+}
+
+// Routes returns the admin routes.
+func (a adminAPI) Routes() []caddy.AdminRoute {
+	return []caddy.AdminRoute{{Pattern: "/antom/", Handler: caddy.AdminHandlerFunc(a.serve)}}
+}
+
+func (adminAPI) serve(w http.ResponseWriter, r *http.Request) error {
+	app := running.Load()
+	if app == nil {
+		return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: fmt.Errorf("the antom app is not running in the current config")}
+	}
+	path := strings.Trim(strings.TrimPrefix(r.URL.Path, "/antom/"), "/")
+	parts := strings.Split(path, "/")
+	ctx := r.Context()
+	store := app.Store()
+
+	switch {
+	case r.Method == http.MethodGet && path == "events":
+		state := outbox.State(r.URL.Query().Get("state"))
+		if state == "" {
+			state = outbox.StatePending
+		}
+		if state != outbox.StatePending && state != outbox.StateDelivered && state != outbox.StateDead {
+			return badRequest("state must be pending, delivered or dead")
+		}
+		limit := 100
+		if s := r.URL.Query().Get("limit"); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil || n <= 0 {
+				return badRequest("limit must be a positive number")
+			}
+			limit = n
+		}
+		events, err := store.List(ctx, state, limit)
+		if err != nil {
+			return err
+		}
+		out := make([]eventView, 0, len(events))
+		for _, ev := range events {
+			out = append(out, viewOf(ev))
+		}
+		return writeJSON(w, out)
+
+	case r.Method == http.MethodPost && path == "events/replay-dead":
+		n, err := store.ReplayDead(ctx)
+		if err != nil {
+			return err
+		}
+		app.Kick()
+		return writeJSON(w, map[string]int{"replayed": n})
+
+	case len(parts) >= 2 && parts[0] == "events":
+		id := parts[1]
+		if !outbox.ValidEventID(id) {
+			return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("%q is not an event id (msg_ followed by 32 hex digits)", id)}
+		}
+		switch {
+		case r.Method == http.MethodGet && len(parts) == 2:
+			ev, err := store.Get(ctx, id)
+			if err != nil {
+				return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: err}
+			}
+			return writeJSON(w, viewOf(ev))
+		case r.Method == http.MethodPost && len(parts) == 3 && parts[2] == "replay":
+			if _, err := store.Replay(ctx, id); err != nil {
+				return caddy.APIError{HTTPStatus: http.StatusConflict, Err: err}
+			}
+			app.Kick()
+			return writeJSON(w, map[string]string{"replayed": id})
+		}
+	}
+	return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("no antom admin endpoint %s %s", r.Method, r.URL.Path)}
+}
+
+// eventView is what the admin API shows of an event: everything but the body.
+type eventView struct {
+	*outbox.Event
+	Body     struct{} `json:"body,omitzero"`
+	BodySize int      `json:"bodySize"`
+}
+
+func viewOf(ev *outbox.Event) eventView {
+	return eventView{Event: ev, BodySize: len(ev.Body)}
+}
+
+func badRequest(msg string) error {
+	return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("%s", msg)}
+}
+
+func writeJSON(w http.ResponseWriter, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	return json.NewEncoder(w).Encode(v)
+}
+
+// Interface guard
+var _ caddy.AdminRouter = adminAPI{}

@@ -1,0 +1,239 @@
+// Package caddyantom is a Caddy app and a set of HTTP handlers that put Caddy between a merchant's
+// application and Antom (Alipay Global): it terminates Antom's signed notifications, forwards
+// verified events durably to the app, and signs the app's API calls so that the merchant private
+// key lives only in Caddy.
+package caddyantom
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyevents"
+	"go.uber.org/zap"
+
+	"github.com/caddy-antom/caddy-antom/antom"
+	"github.com/caddy-antom/caddy-antom/delivery"
+	"github.com/caddy-antom/caddy-antom/handlers"
+	"github.com/caddy-antom/caddy-antom/outbox"
+)
+
+func init() {
+	caddy.RegisterModule(App{})
+}
+
+// App is the `antom` Caddy app. It owns what the handlers share: the merchant profiles, the
+// durable event store, and the background workers that deliver events to the merchant's app and
+// reconcile payments. Configure it with the `antom` global option.
+type App struct {
+	// Profiles are the merchant accounts by name. Handlers pick one with `profile <name>`; the one
+	// named "default" is used when they do not.
+	Profiles map[string]*Profile `json:"profiles,omitempty"`
+
+	// Retention is how long delivered and dead-lettered events are kept, which is also how long a
+	// repeated notification is recognised as a duplicate. Default: 7 days.
+	Retention caddy.Duration `json:"retention,omitempty"`
+
+	ctx        caddy.Context
+	log        *zap.Logger
+	events     *caddyevents.App
+	store      *outbox.Store
+	forwarder  *delivery.Forwarder
+	dispatcher *delivery.Dispatcher
+
+	routesMu sync.RWMutex
+	routes   map[string]delivery.Route
+
+	stop    context.CancelFunc
+	stopped chan struct{}
+}
+
+// CaddyModule returns the Caddy module information.
+func (App) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "antom",
+		New: func() caddy.Module { return new(App) },
+	}
+}
+
+// Provision resolves the profiles' secrets, opens the event store in Caddy's configured storage
+// and prepares (but does not start) the workers.
+func (a *App) Provision(ctx caddy.Context) error {
+	a.ctx = ctx
+	a.log = ctx.Logger()
+	a.routes = make(map[string]delivery.Route)
+	if a.Retention <= 0 {
+		a.Retention = caddy.Duration(outbox.DefaultRetention)
+	}
+	registerMetrics(ctx.GetMetricsRegistry(), a.log)
+
+	for _, name := range a.profileNames() {
+		if err := a.Profiles[name].provision(name); err != nil {
+			return err
+		}
+	}
+
+	eventsApp, err := ctx.App("events")
+	if err != nil {
+		return fmt.Errorf("loading the events app: %v", err)
+	}
+	a.events = eventsApp.(*caddyevents.App)
+
+	a.store = outbox.New(ctx.Storage())
+	a.forwarder = &delivery.Forwarder{}
+	opts := delivery.DispatcherOptions{Retention: time.Duration(a.Retention)}
+	a.observe(&opts)
+	a.dispatcher = delivery.NewDispatcher(a.store, a.forwarder, a.route, a.log.Named("delivery"), opts)
+	return nil
+}
+
+func (a *App) profileNames() []string {
+	names := make([]string, 0, len(a.Profiles))
+	for name := range a.Profiles {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Start runs the background workers. Only the instance holding the storage lock delivers
+// retries, so a cluster sharing one storage, or an old and a new config overlapping during a
+// reload, never run two delivery loops at once.
+func (a *App) Start() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	a.stop = cancel
+	running.Store(a)
+	a.stopped = make(chan struct{})
+	go func() {
+		defer close(a.stopped)
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			outbox.RunAsLeader(ctx, a.ctx.Storage(), "antom/leader", a.log, a.lead)
+		}()
+		go func() {
+			defer wg.Done()
+			a.watchQueue(ctx)
+		}()
+		wg.Wait()
+	}()
+	return nil
+}
+
+// lead is what the leader instance runs until it stops being leader.
+func (a *App) lead(ctx context.Context) {
+	a.log.Info("this instance delivers events from storage", zap.String("storage", fmt.Sprint(a.ctx.Storage())))
+	a.dispatcher.Run(ctx)
+}
+
+// watchQueue keeps the queue-depth gauges current on every instance.
+func (a *App) watchQueue(ctx context.Context) {
+	tick := time.NewTicker(10 * time.Second)
+	defer tick.Stop()
+	for {
+		if counts, err := a.store.Counts(ctx); err == nil {
+			setQueueDepth(counts)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// Stop stops the workers and waits for in-flight deliveries to settle, so the next config's
+// leader takes over cleanly.
+func (a *App) Stop() error {
+	if a.stop == nil {
+		return nil
+	}
+	running.CompareAndSwap(a, nil)
+	a.stop()
+	select {
+	case <-a.stopped:
+	case <-time.After(30 * time.Second):
+		a.log.Warn("antom workers did not stop within 30s")
+	}
+	return nil
+}
+
+// Client returns the signed, verifying gateway client of a profile.
+func (a *App) Client(profile string) (*antom.Client, error) {
+	if profile == "" {
+		profile = defaultProfile
+	}
+	p, ok := a.Profiles[profile]
+	if !ok {
+		return nil, fmt.Errorf("no antom profile named %q; define it in the global options: antom %s { client_id ... }", profile, profile)
+	}
+	return p.client, nil
+}
+
+// Store is the durable event store.
+func (a *App) Store() *outbox.Store { return a.store }
+
+// RegisterRoute makes a forward target known to the delivery workers.
+func (a *App) RegisterRoute(r delivery.Route) {
+	a.routesMu.Lock()
+	defer a.routesMu.Unlock()
+	if _, dup := a.routes[r.ID]; dup {
+		a.log.Warn("two antom_webhook handlers forward the same profile to the same URL; the last one's secret and max_age win",
+			zap.String("profile", r.Profile), zap.String("forward", r.URL))
+	}
+	a.routes[r.ID] = r
+}
+
+func (a *App) route(id string) (delivery.Route, bool) {
+	a.routesMu.RLock()
+	defer a.routesMu.RUnlock()
+	r, ok := a.routes[id]
+	return r, ok
+}
+
+// RouteFor returns the single route that forwards a profile's events, for events that do not come
+// from a webhook (payment results found by inquiry).
+func (a *App) RouteFor(profile string) (delivery.Route, error) {
+	a.routesMu.RLock()
+	defer a.routesMu.RUnlock()
+	var found []delivery.Route
+	for _, r := range a.routes {
+		if r.Profile == profile {
+			found = append(found, r)
+		}
+	}
+	switch len(found) {
+	case 1:
+		return found[0], nil
+	case 0:
+		return delivery.Route{}, fmt.Errorf("no antom_webhook forwards events of profile %q", profile)
+	default:
+		return delivery.Route{}, fmt.Errorf("several antom_webhook handlers forward events of profile %q; results found by inquiry need exactly one", profile)
+	}
+}
+
+// DeliverNow makes the first, synchronous delivery attempt of a freshly stored event.
+func (a *App) DeliverNow(ctx context.Context, ev *outbox.Event) delivery.Attempt {
+	return a.dispatcher.DeliverNow(ctx, ev)
+}
+
+// Kick wakes the delivery workers, e.g. after an admin replay.
+func (a *App) Kick() { a.dispatcher.Kick() }
+
+// Emit sends a Caddy event; data must hold no secrets or card data.
+func (a *App) Emit(name string, data map[string]any) {
+	if a.events != nil && a.events.ShouldEmit(name) {
+		a.events.Emit(a.ctx, name, data)
+	}
+}
+
+// Interface guards
+var (
+	_ caddy.App         = (*App)(nil)
+	_ caddy.Provisioner = (*App)(nil)
+	_ handlers.App      = (*App)(nil)
+)
