@@ -22,7 +22,7 @@ import (
 )
 
 func init() {
-	caddy.RegisterModule(App{})
+	caddy.RegisterModule(new(App))
 }
 
 // App is the `antom` Caddy app. It owns what the handlers share: the merchant profiles, the
@@ -52,7 +52,7 @@ type App struct {
 }
 
 // CaddyModule returns the Caddy module information.
-func (App) CaddyModule() caddy.ModuleInfo {
+func (*App) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{
 		ID:  "antom",
 		New: func() caddy.Module { return new(App) },
