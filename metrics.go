@@ -65,8 +65,6 @@ func (a *App) observe(opts *delivery.DispatcherOptions) {
 	}
 	opts.OnDead = func(ev *outbox.Event, at delivery.Attempt) {
 		deliveriesTotal.WithLabelValues("dead").Inc()
-		a.log.Error("event dead-lettered: the app did not accept it within max_age; fix the app, then replay it from the admin API",
-			zap.String("webhook_id", ev.ID), zap.Int("attempts", ev.Attempts), zap.String("last_error", at.Err))
 		a.Emit("antom.event_dead", ev.Summary())
 	}
 }
