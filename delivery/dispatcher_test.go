@@ -1,0 +1,450 @@
+package delivery
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/certmagic"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/caddy-antom/caddy-antom/outbox"
+)
+
+// fakeClock replaces the package clock for one test. Install it before
+// starting goroutines; it is restored at cleanup, after they stopped.
+type fakeClock struct{ ns atomic.Int64 }
+
+func (c *fakeClock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+func useFakeClock(t *testing.T) *fakeClock {
+	c := &fakeClock{}
+	c.ns.Store(time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC).UnixNano())
+	old := now
+	now = c.Now
+	t.Cleanup(func() { now = old })
+	return c
+}
+
+// app is a merchant app test double that records what it receives.
+type app struct {
+	srv     *httptest.Server
+	mu      sync.Mutex
+	status  int                 // answer status
+	retry   string              // Retry-After to send
+	ok      map[string]int      // webhook-id -> 2xx answers given
+	seen    map[string][]string // webhook-id -> Antom-Attempt values
+	running atomic.Int32
+	maxRun  atomic.Int32
+	block   chan struct{} // if non-nil, requests wait for it
+}
+
+func newApp(t *testing.T) *app {
+	a := &app{status: 200, ok: map[string]int{}, seen: map[string][]string{}}
+	a.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := a.running.Add(1)
+		defer a.running.Add(-1)
+		for {
+			m := a.maxRun.Load()
+			if n <= m || a.maxRun.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		io.Copy(io.Discard, r.Body)
+		a.mu.Lock()
+		block := a.block
+		a.mu.Unlock()
+		if block != nil {
+			select {
+			case <-block:
+			case <-r.Context().Done():
+				return
+			}
+		}
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		id := r.Header.Get("webhook-id")
+		a.seen[id] = append(a.seen[id], r.Header.Get("Antom-Attempt"))
+		if a.retry != "" {
+			w.Header().Set("Retry-After", a.retry)
+		}
+		w.WriteHeader(a.status)
+		if a.status >= 200 && a.status < 300 {
+			a.ok[id]++
+		}
+	}))
+	t.Cleanup(a.srv.Close)
+	return a
+}
+
+func (a *app) setBlock(ch chan struct{}) {
+	a.mu.Lock()
+	a.block = ch
+	a.mu.Unlock()
+}
+
+func (a *app) set(status int, retry string) {
+	a.mu.Lock()
+	a.status, a.retry = status, retry
+	a.mu.Unlock()
+}
+
+type fixture struct {
+	store *outbox.Store
+	app   *app
+	route Route
+	disp  *Dispatcher
+	clock *fakeClock
+
+	mu        sync.Mutex
+	delivered []string
+	failed    []string
+	dead      []string
+}
+
+func newFixture(t *testing.T, opts DispatcherOptions) *fixture {
+	f := &fixture{clock: useFakeClock(t), app: newApp(t)}
+	f.store = outbox.New(&certmagic.FileStorage{Path: t.TempDir()})
+	f.route = Route{ID: RouteID("shop", f.app.srv.URL), Profile: "shop", URL: f.app.srv.URL, Secret: testSecret(t), MaxAge: 24 * time.Hour}
+	opts.OnDelivered = func(ev *outbox.Event, a Attempt) { f.record(&f.delivered, ev.ID) }
+	opts.OnFailed = func(ev *outbox.Event, a Attempt, next time.Time) { f.record(&f.failed, ev.ID) }
+	opts.OnDead = func(ev *outbox.Event, a Attempt) { f.record(&f.dead, ev.ID) }
+	routes := func(id string) (Route, bool) {
+		if id == f.route.ID {
+			return f.route, true
+		}
+		return Route{}, false
+	}
+	f.disp = NewDispatcher(f.store, &Forwarder{Timeout: 5 * time.Second}, routes, zaptest.NewLogger(t), opts)
+	return f
+}
+
+func (f *fixture) record(list *[]string, id string) {
+	f.mu.Lock()
+	*list = append(*list, id)
+	f.mu.Unlock()
+}
+
+// add stores an event as the webhook handler would (with the default grace).
+func (f *fixture) add(t *testing.T, key string, receivedAgo time.Duration) *outbox.Event {
+	ev := testEvent(key)
+	ev.Route = f.route.ID
+	ev.ReceivedAt = f.clock.Now().Add(-receivedAgo)
+	added, err := f.store.Add(context.Background(), ev)
+	if err != nil || !added {
+		t.Fatal(added, err)
+	}
+	return ev
+}
+
+func (f *fixture) run(t *testing.T) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.disp.Run(ctx); close(done) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+				t.Error("Run did not return within 5s of cancel")
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func get(t *testing.T, s *outbox.Store, id string) *outbox.Event {
+	t.Helper()
+	ev, err := s.Get(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+// The synchronous first attempt fails (500); the background retry, with
+// the same webhook-id, succeeds.
+func TestDeliverNowThenRetry(t *testing.T) {
+	f := newFixture(t, DispatcherOptions{PollInterval: 10 * time.Millisecond})
+	f.app.set(500, "")
+	ev := f.add(t, "k1", 0)
+
+	a := f.disp.DeliverNow(context.Background(), ev)
+	if a.OK || a.Status != 500 {
+		t.Fatalf("first attempt %+v", a)
+	}
+	st := get(t, f.store, ev.ID)
+	if st.State != outbox.StatePending || st.Attempts != 1 || st.LastStatus != 500 || !strings.Contains(st.LastError, "500") {
+		t.Fatalf("after failure: %+v", st)
+	}
+	if d := st.NextAttempt.Sub(f.clock.Now()); d < 500*time.Millisecond || d > time.Second {
+		t.Fatalf("first retry in %v, want 0.5-1s", d)
+	}
+
+	f.app.set(200, "")
+	f.run(t)
+	time.Sleep(50 * time.Millisecond)
+	if get(t, f.store, ev.ID).State != outbox.StatePending {
+		t.Fatal("retried before its time")
+	}
+	f.clock.Advance(time.Second)
+	f.disp.Kick()
+	eventually(t, "delivery", func() bool { return get(t, f.store, ev.ID).State == outbox.StateDelivered })
+
+	st = get(t, f.store, ev.ID)
+	if st.Attempts != 2 || st.LastStatus != 200 || st.LastError != "" || !st.DeliveredAt.Equal(f.clock.Now()) {
+		t.Fatalf("delivered: %+v", st)
+	}
+	f.app.mu.Lock()
+	defer f.app.mu.Unlock()
+	if len(f.app.seen) != 1 || strings.Join(f.app.seen[ev.ID], ",") != "1,2" {
+		t.Fatalf("app saw %v", f.app.seen)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.failed) != 1 || len(f.delivered) != 1 || len(f.dead) != 0 {
+		t.Fatalf("hooks: failed %v delivered %v dead %v", f.failed, f.delivered, f.dead)
+	}
+}
+
+func TestRetryAfterHonoured(t *testing.T) {
+	f := newFixture(t, DispatcherOptions{})
+	f.app.set(503, "120")
+	ev := f.add(t, "k", 0)
+	a := f.disp.DeliverNow(context.Background(), ev)
+	if a.RetryAfter != 120*time.Second {
+		t.Fatalf("%+v", a)
+	}
+	if d := get(t, f.store, ev.ID).NextAttempt.Sub(f.clock.Now()); d != 120*time.Second {
+		t.Fatalf("next attempt in %v, want 120s", d)
+	}
+}
+
+func TestMaxAgeDead(t *testing.T) {
+	f := newFixture(t, DispatcherOptions{})
+	f.route.MaxAge = time.Hour
+	f.app.set(500, "")
+
+	// Close to max_age: the retry is clamped to the deadline.
+	young := f.add(t, "young", time.Hour-time.Second)
+	young.Attempts = 20 // backoff would be 1h
+	f.disp.DeliverNow(context.Background(), young)
+	st := get(t, f.store, young.ID)
+	if st.State != outbox.StatePending || !st.NextAttempt.Equal(young.ReceivedAt.Add(time.Hour)) {
+		t.Fatalf("not clamped to max_age: %+v", st)
+	}
+	// At max_age a failure is final.
+	f.clock.Advance(time.Second)
+	f.disp.DeliverNow(context.Background(), st)
+	st = get(t, f.store, young.ID)
+	if st.State != outbox.StateDead || !st.DeadAt.Equal(f.clock.Now()) || !strings.Contains(st.LastError, "500") {
+		t.Fatalf("not dead: %+v", st)
+	}
+	f.mu.Lock()
+	if len(f.dead) != 1 {
+		t.Fatalf("OnDead calls %v", f.dead)
+	}
+	f.mu.Unlock()
+	// A dead event can be replayed and then delivered, same id.
+	f.app.set(200, "")
+	rep, err := f.store.Replay(context.Background(), young.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := f.disp.DeliverNow(context.Background(), rep); !a.OK {
+		t.Fatal(a)
+	}
+	if get(t, f.store, young.ID).State != outbox.StateDelivered {
+		t.Fatal("replayed event not delivered")
+	}
+}
+
+func TestUnknownRouteWaits(t *testing.T) {
+	f := newFixture(t, DispatcherOptions{})
+	ev := f.add(t, "orphan", 0)
+	ev.Route = RouteID("shop", "http://127.0.0.1:1/removed")
+	a := f.disp.DeliverNow(context.Background(), ev)
+	if a.OK || !strings.Contains(a.Err, "no antom_webhook forwards for route "+ev.Route) {
+		t.Fatalf("%+v", a)
+	}
+	st := get(t, f.store, ev.ID)
+	if st.State != outbox.StatePending || st.Attempts != 0 || !strings.Contains(st.LastError, "no antom_webhook forwards") ||
+		st.NextAttempt.Sub(f.clock.Now()) != time.Minute {
+		t.Fatalf("orphan: %+v", st)
+	}
+	// Only after OrphanMaxAge (7 days) does it go dead.
+	f.clock.Advance(6 * 24 * time.Hour)
+	f.disp.DeliverNow(context.Background(), st)
+	if st = get(t, f.store, ev.ID); st.State != outbox.StatePending {
+		t.Fatal("orphan dead too early")
+	}
+	f.clock.Advance(24 * time.Hour)
+	f.disp.DeliverNow(context.Background(), st)
+	if st = get(t, f.store, ev.ID); st.State != outbox.StateDead {
+		t.Fatal("orphan never dead")
+	}
+	f.app.mu.Lock()
+	defer f.app.mu.Unlock()
+	if len(f.app.seen) != 0 {
+		t.Fatal("orphan delivered somewhere")
+	}
+}
+
+// End to end: the app is down while notifications arrive, then comes
+// back; every event is delivered, exactly one successful delivery per id.
+func TestDispatcherAppDownThenUp(t *testing.T) {
+	f := newFixture(t, DispatcherOptions{Concurrency: 4, PollInterval: 10 * time.Millisecond})
+	f.app.set(503, "")
+	const n = 30
+	ids := map[string]bool{}
+	for i := range n {
+		ev := f.add(t, fmt.Sprint("k", i), 0)
+		ids[ev.ID] = true
+	}
+	// Past the grace of Add: the background loop owns them.
+	f.clock.Advance(outbox.DefaultGrace)
+	f.run(t)
+	allTried := func() bool {
+		evs, _ := f.store.List(context.Background(), outbox.StatePending, 0)
+		for _, ev := range evs {
+			if ev.Attempts == 0 {
+				return false
+			}
+		}
+		return len(evs) == n
+	}
+	eventually(t, "a first failed attempt for every event", allTried)
+
+	f.app.set(200, "")
+	f.clock.Advance(time.Hour)
+	f.disp.Kick()
+	eventually(t, "all delivered", func() bool {
+		c, _ := f.store.Counts(context.Background())
+		return c[outbox.StateDelivered] == n && c[outbox.StatePending] == 0
+	})
+
+	f.app.mu.Lock()
+	defer f.app.mu.Unlock()
+	if len(f.app.ok) != n {
+		t.Fatalf("app acked %d ids, want %d", len(f.app.ok), n)
+	}
+	for id, k := range f.app.ok {
+		if !ids[id] || k != 1 {
+			t.Errorf("id %s delivered successfully %d times", id, k)
+		}
+	}
+	if m := f.app.maxRun.Load(); m > 4 {
+		t.Errorf("%d concurrent deliveries, Concurrency is 4", m)
+	}
+}
+
+func TestDispatcherConcurrencyBound(t *testing.T) {
+	f := newFixture(t, DispatcherOptions{Concurrency: 3, PollInterval: 5 * time.Millisecond})
+	block := make(chan struct{})
+	f.app.setBlock(block)
+	for i := range 12 {
+		f.add(t, fmt.Sprint("k", i), 0)
+	}
+	f.clock.Advance(outbox.DefaultGrace)
+	f.run(t)
+	eventually(t, "3 deliveries in flight", func() bool { return f.app.running.Load() == 3 })
+	time.Sleep(100 * time.Millisecond) // polls keep happening; none may start
+	if r := f.app.running.Load(); r != 3 {
+		t.Fatalf("%d in flight, want 3", r)
+	}
+	close(block)
+	eventually(t, "all delivered", func() bool {
+		c, _ := f.store.Counts(context.Background())
+		return c[outbox.StateDelivered] == 12
+	})
+	if m := f.app.maxRun.Load(); m != 3 {
+		t.Fatalf("max concurrency %d, want 3", m)
+	}
+}
+
+// Run returns promptly when cancelled, even with deliveries hanging, and
+// leaves the interrupted events due (not counted as failed attempts).
+func TestDispatcherStopsPromptly(t *testing.T) {
+	f := newFixture(t, DispatcherOptions{Concurrency: 2, PollInterval: 5 * time.Millisecond})
+	f.app.setBlock(make(chan struct{})) // never released
+	ev := f.add(t, "hang", 0)
+	f.clock.Advance(outbox.DefaultGrace)
+	stop := f.run(t)
+	eventually(t, "delivery in flight", func() bool { return f.app.running.Load() == 1 })
+	start := time.Now()
+	stop()
+	if el := time.Since(start); el > 2*time.Second {
+		t.Fatalf("Run took %v to stop", el)
+	}
+	st := get(t, f.store, ev.ID)
+	if st.State != outbox.StatePending || st.Attempts != 0 || st.LastError != "" {
+		t.Fatalf("interrupted attempt recorded: %+v", st)
+	}
+}
+
+// While DeliverNow has an event, Run does not deliver it too.
+func TestDeliverNowExcludesRun(t *testing.T) {
+	f := newFixture(t, DispatcherOptions{PollInterval: 5 * time.Millisecond})
+	block := make(chan struct{})
+	f.app.setBlock(block)
+	ev := f.add(t, "k", 0)
+	ev.NextAttempt = f.clock.Now() // even if the grace were zero
+	f.clock.Advance(outbox.DefaultGrace)
+	res := make(chan Attempt)
+	go func() { res <- f.disp.DeliverNow(context.Background(), ev) }()
+	eventually(t, "DeliverNow in flight", func() bool { return f.app.running.Load() == 1 })
+	f.run(t)
+	time.Sleep(50 * time.Millisecond)
+	if r := f.app.running.Load(); r != 1 {
+		t.Fatalf("%d deliveries of one event in flight", r)
+	}
+	if a := f.disp.DeliverNow(context.Background(), ev); a.Err != "delivery already in progress" {
+		t.Fatalf("second DeliverNow: %+v", a)
+	}
+	close(block)
+	if a := <-res; !a.OK {
+		t.Fatal(a)
+	}
+	f.app.mu.Lock()
+	defer f.app.mu.Unlock()
+	if f.app.ok[ev.ID] != 1 {
+		t.Fatalf("delivered %d times", f.app.ok[ev.ID])
+	}
+}
+
+// Pruning runs from the loop with the configured retention.
+func TestDispatcherPrunes(t *testing.T) {
+	f := newFixture(t, DispatcherOptions{PollInterval: 5 * time.Millisecond, PruneInterval: time.Nanosecond, Retention: time.Hour})
+	ev := f.add(t, "old", 0)
+	if a := f.disp.DeliverNow(context.Background(), ev); !a.OK {
+		t.Fatal(a)
+	}
+	f.clock.Advance(2 * time.Hour)
+	f.run(t)
+	eventually(t, "prune", func() bool {
+		c, _ := f.store.Counts(context.Background())
+		return c[outbox.StateDelivered] == 0
+	})
+}
