@@ -247,7 +247,13 @@ func (d *Dispatcher) record(ctx context.Context, ev *outbox.Event, route Route, 
 		log.Error("rescheduling event failed", zap.Error(err))
 		return
 	}
-	log.Info("event delivery failed; will retry", zap.String("error", a.Err), zap.Time("next_attempt", next))
+	// The first failure of an event is worth a warning; the retries of an
+	// app that stays down would flood the log (metrics count them).
+	lvl := zap.DebugLevel
+	if ev.Attempts == 1 {
+		lvl = zap.WarnLevel
+	}
+	log.Log(lvl, "event delivery failed; will retry", zap.String("error", a.Err), zap.Time("next_attempt", next))
 	if d.opts.OnFailed != nil {
 		d.opts.OnFailed(ev, a, next)
 	}
@@ -275,11 +281,15 @@ func (d *Dispatcher) unroutable(ctx context.Context, ev *outbox.Event) Attempt {
 		return a
 	}
 	next := t.Add(d.opts.UnknownRouteDelay)
+	lvl := zap.WarnLevel
+	if ev.LastError == a.Err {
+		lvl = zap.DebugLevel // warned already
+	}
 	if err := d.store.Reschedule(sctx, ev, next, a.Err, 0); err != nil {
 		log.Error("rescheduling event failed", zap.Error(err))
 		return a
 	}
-	log.Warn("event has no route; waiting for a config that has it", zap.Time("next_attempt", next))
+	log.Log(lvl, "event has no route; waiting for a config that has it", zap.Time("next_attempt", next))
 	if d.opts.OnFailed != nil {
 		d.opts.OnFailed(ev, a, next)
 	}

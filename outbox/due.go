@@ -105,6 +105,7 @@ func (s *Store) Rescan(ctx context.Context) error {
 
 	s.idx.mu.Lock()
 	s.idx.gen++
+	s.idx.active = true
 	startGen := s.idx.gen
 	s.idx.mu.Unlock()
 
@@ -159,7 +160,8 @@ type dueIndex struct {
 	mu        sync.Mutex
 	m         map[string]dueEntry
 	gen       uint64 // bumped at the start of every scan
-	loaded    bool
+	active    bool   // a scan has started: keep the index from now on
+	loaded    bool   // a scan has completed
 	scannedAt time.Time
 }
 
@@ -168,9 +170,15 @@ type dueEntry struct {
 	gen  uint64 // scan generation current when the entry was written
 }
 
+// set records a pending event's next attempt. Until the first scan starts
+// the index is not kept at all: that scan reads storage anyway, and a Store
+// that never calls Due (an instance that is not the leader) must not
+// accumulate entries.
 func (x *dueIndex) set(id string, next time.Time) {
 	x.mu.Lock()
-	x.m[id] = dueEntry{next: next, gen: x.gen}
+	if x.active {
+		x.m[id] = dueEntry{next: next, gen: x.gen}
+	}
 	x.mu.Unlock()
 }
 

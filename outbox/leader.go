@@ -51,6 +51,13 @@ func RunAsLeader(ctx context.Context, storage certmagic.Storage, name string, lo
 			log.Info("leadership released")
 		}
 		cancel()
+		if ctx.Err() == nil {
+			// fn returned on its own: give others a chance, and do not spin.
+			select {
+			case <-ctx.Done():
+			case <-time.After(leaderPoll):
+			}
+		}
 	}
 }
 
