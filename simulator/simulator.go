@@ -121,13 +121,7 @@ func New(cfg Config) (*Simulator, error) {
 		now:        cfg.Now,
 		state:      newState(),
 	}
-	if s.key == nil {
-		k, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			return nil, fmt.Errorf("simulator: generating the Antom key pair: %v", err)
-		}
-		s.key = k
-	} else if s.key.N.BitLen() < antom.MinKeyBits {
+	if s.key != nil && s.key.N.BitLen() < antom.MinKeyBits {
 		return nil, fmt.Errorf("simulator: Key is RSA-%d; Antom uses RSA-2048", s.key.N.BitLen())
 	}
 	if s.keyVersion == "" {
@@ -157,6 +151,13 @@ func New(cfg Config) (*Simulator, error) {
 	}
 	if s.slowDelay <= 0 {
 		s.slowDelay = 30 * time.Second
+	}
+	if s.key == nil { // last: the checks above are cheap, key generation is not
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			return nil, fmt.Errorf("simulator: generating the Antom key pair: %v", err)
+		}
+		s.key = k
 	}
 	if s.client == nil {
 		s.client = &http.Client{
