@@ -117,7 +117,9 @@ func jsonBytes(t testing.TB, v any) []byte {
 	return b
 }
 
-func amount(value string) map[string]string { return map[string]string{"currency": "USD", "value": value} }
+func amount(value string) map[string]string {
+	return map[string]string{"currency": "USD", "value": value}
+}
 
 // cashierPay is a cashier payment request.
 func cashierPay(reqID, value, notifyURL string) map[string]any {
