@@ -99,10 +99,3 @@ func validHashID(prefix, id string) bool {
 	}
 	return true
 }
-
-// clone returns a copy that shares nothing mutable with e except Body,
-// which is never modified in place.
-func (e *Event) clone() *Event {
-	c := *e
-	return &c
-}
