@@ -150,6 +150,14 @@ func (s *Store) List(ctx context.Context, state State, limit int) ([]*Event, err
 		if err != nil {
 			return nil, err
 		}
+		if state == StatePending {
+			// Left behind by an interrupted move: it is final, not pending.
+			if final, err := s.finalExists(ctx, id); err != nil {
+				return nil, err
+			} else if final {
+				continue
+			}
+		}
 		evs = append(evs, ev)
 	}
 	sort.Slice(evs, func(i, j int) bool {
@@ -164,7 +172,10 @@ func (s *Store) List(ctx context.Context, state State, limit int) ([]*Event, err
 	return evs, nil
 }
 
-// Counts returns the number of events per state.
+// Counts returns the number of events per state, from listings only (an
+// event caught in an interrupted move counts twice). It costs one listing
+// per state, so with a large delivered backlog call it every few seconds at
+// most.
 func (s *Store) Counts(ctx context.Context) (map[State]int, error) {
 	out := map[State]int{}
 	for _, st := range []State{StatePending, StateDelivered, StateDead} {

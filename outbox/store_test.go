@@ -265,6 +265,9 @@ func TestCrashBetweenWriteAndDelete(t *testing.T) {
 	}
 
 	restarted := New(fsys)
+	if evs, _ := restarted.List(ctx, StatePending, 0); len(evs) != 0 {
+		t.Fatal("List(pending) shows an event that is delivered")
+	}
 	got, err := restarted.Get(ctx, ev.ID)
 	if err != nil || got.State != StateDelivered {
 		t.Fatalf("Get = %+v, %v; want delivered", got, err)
