@@ -1,0 +1,152 @@
+package reconcile
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/caddy-antom/caddy-antom/antom"
+	"github.com/caddy-antom/caddy-antom/outbox"
+)
+
+// Payment statuses of inquiryPayment (protocol notes §4).
+const (
+	StatusSuccess    = "SUCCESS"
+	StatusFail       = "FAIL"
+	StatusCancelled  = "CANCELLED"
+	StatusProcessing = "PROCESSING"
+	StatusPending    = "PENDING"
+)
+
+// Final statuses a reconciled payment is recorded with (outbox.Payment.FinalStatus), besides
+// SUCCESS, FAIL and CANCELLED.
+const (
+	// FinalExpired: Antom knows no payment for the paymentRequestId and its expiry passed (a
+	// payment session the buyer never used).
+	FinalExpired = "EXPIRED"
+	// FinalUnknown: GiveUp passed without a final status; nothing was delivered to the app.
+	FinalUnknown = "UNKNOWN"
+)
+
+// notifyType of the events the worker makes.
+const paymentResult = "PAYMENT_RESULT"
+
+// inquiry is what the worker reads from an inquiryPayment answer.
+type inquiry struct {
+	PaymentStatus        string `json:"paymentStatus"`
+	PaymentResultCode    string `json:"paymentResultCode"`
+	PaymentResultMessage string `json:"paymentResultMessage"`
+	PaymentRequestID     string `json:"paymentRequestId"`
+	PaymentID            string `json:"paymentId"`
+}
+
+func isFinal(status string) bool {
+	return status == StatusSuccess || status == StatusFail || status == StatusCancelled
+}
+
+// inquiryOnly are the inquiryPayment fields a PAYMENT_RESULT notification does not have.
+var inquiryOnly = map[string]bool{
+	"result":               true, // replaced by the payment's result
+	"paymentStatus":        true,
+	"paymentResultCode":    true,
+	"paymentResultMessage": true,
+	"transactions":         true, // captures and refunds have their own notifications
+}
+
+// notificationResult is the result object a PAYMENT_RESULT notification carries for a final
+// inquiry answer: SUCCESS/S, or the payment's result code with F.
+func notificationResult(q inquiry) antom.Result {
+	if q.PaymentStatus == StatusSuccess {
+		return antom.Result{ResultCode: "SUCCESS", ResultStatus: antom.StatusSuccess, ResultMessage: "success"}
+	}
+	r := antom.Result{ResultCode: q.PaymentResultCode, ResultStatus: antom.StatusFail, ResultMessage: q.PaymentResultMessage}
+	if r.ResultCode == "" {
+		r.ResultCode = "PROCESS_FAIL"
+		if q.PaymentStatus == StatusCancelled {
+			r.ResultCode = "ORDER_IS_CLOSED"
+		}
+	}
+	if r.ResultMessage == "" {
+		r.ResultMessage = "The payment is " + q.PaymentStatus + " (found by inquiryPayment)."
+	}
+	return r
+}
+
+// resultBody turns a final inquiryPayment answer into the body of the PAYMENT_RESULT
+// notification Antom would have sent: notifyType and result first, then the answer's fields in
+// their order (paymentRequestId, paymentId, paymentAmount, paymentCreateTime, paymentTime,
+// paymentMethodType, ...) without the inquiry-only ones. Values are copied byte for byte.
+func resultBody(answer []byte, q inquiry) ([]byte, antom.Result, error) {
+	res := notificationResult(q)
+	var buf bytes.Buffer
+	buf.WriteString(`{"notifyType":"` + paymentResult + `","result":`)
+	buf.Write(marshal(res))
+	err := eachField(answer, func(key string, raw json.RawMessage) {
+		if inquiryOnly[key] || key == "notifyType" {
+			return
+		}
+		buf.WriteByte(',')
+		buf.Write(marshal(key))
+		buf.WriteByte(':')
+		buf.Write(raw)
+	})
+	if err != nil {
+		return nil, res, err
+	}
+	buf.WriteByte('}')
+	return buf.Bytes(), res, nil
+}
+
+// expiredBody is the PAYMENT_RESULT body for a payment Antom does not know after its expiry:
+// there is no paymentId, so it carries the merchant's paymentRequestId and amount.
+func expiredBody(p *outbox.Payment) ([]byte, antom.Result) {
+	res := antom.Result{
+		ResultCode:   "ORDER_NOT_EXIST",
+		ResultStatus: antom.StatusFail,
+		ResultMessage: "No payment exists at Antom for this paymentRequestId and it expired at " +
+			p.ExpiresAt.UTC().Format("2006-01-02T15:04:05Z") + ": the buyer never paid (found by inquiryPayment).",
+	}
+	body := struct {
+		NotifyType       string        `json:"notifyType"`
+		Result           antom.Result  `json:"result"`
+		PaymentRequestID string        `json:"paymentRequestId"`
+		PaymentAmount    outbox.Amount `json:"paymentAmount"`
+	}{paymentResult, res, p.PaymentRequestID, p.Amount}
+	return marshal(body), res
+}
+
+// eachField calls fn for each member of the JSON object b, in order.
+func eachField(b []byte, fn func(key string, raw json.RawMessage)) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return errors.New("the inquiryPayment answer is not a JSON object")
+	}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		key, ok := t.(string)
+		if !ok {
+			return fmt.Errorf("unexpected token %v in the inquiryPayment answer", t)
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return err
+		}
+		fn(key, raw)
+	}
+	return nil
+}
+
+// marshal encodes like Antom: compact, without Go's HTML escaping.
+func marshal(v any) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		panic(fmt.Sprintf("reconcile: encoding %T: %v", v, err)) // our own types always encode
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+}

@@ -1,0 +1,507 @@
+package reconcile
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-antom/caddy-antom/antom"
+	"github.com/caddy-antom/caddy-antom/outbox"
+)
+
+// Caller makes one signed, verified Antom API call; *antom.Client implements it. Tests may
+// answer without HTTP.
+type Caller interface {
+	Call(ctx context.Context, api string, body []byte) (*antom.Response, error)
+}
+
+// Profile is what the worker needs to reconcile the payments of one merchant profile.
+type Profile struct {
+	Client Caller
+	Config Config
+}
+
+// How a payment's reconciliation ended (the by argument of Options.OnFinished).
+const (
+	ByInquiry      = "inquiry"      // the result was found by inquiryPayment and delivered as an event
+	ByNotification = "notification" // Antom's notification had arrived; nothing more to deliver
+	ByGiveUp       = "gave_up"      // GiveUp passed without a final status
+)
+
+// Options configure a Worker. Profile and Route are required.
+type Options struct {
+	// Profile returns the setup of a profile in the current config; false if reconciliation is
+	// not enabled for it (its payments then wait, pending, for a config that enables it).
+	Profile func(name string) (Profile, bool)
+	// Route returns the delivery route id for a profile's events (its single antom_webhook).
+	Route func(profile string) (string, error)
+	// Kick, if set, wakes the delivery workers after an event was stored.
+	Kick func()
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+	// Log receives the worker's decisions (nil: none).
+	Log *zap.Logger
+	// PollInterval is how often Run looks for due payments (default 1s).
+	PollInterval time.Duration
+	// Concurrency bounds the payments Run works on at once (default 8).
+	Concurrency int
+	// CallTimeout bounds one inquiryPayment or cancel call (default 15s).
+	CallTimeout time.Duration
+	// StoreTimeout bounds each store update (default 10s).
+	StoreTimeout time.Duration
+
+	// Hooks for metrics and Caddy events; they run on worker goroutines and must be quick.
+	// outcome is the inquiry's: success, fail, cancelled, processing, pending, other (a status
+	// that is not final), not_found, unknown (result U), refused (other F), error (no trusted
+	// answer). The cancel outcome is cancelled, refused, unknown or error.
+	OnInquiry  func(p *outbox.Payment, outcome string)
+	OnCancel   func(p *outbox.Payment, outcome string)
+	OnFinished func(p *outbox.Payment, by string)
+}
+
+// Worker inquires about payments whose final notification did not arrive. Run it only on the
+// instance holding the storage lock (outbox.RunAsLeader): one inquiry loop per payment at a
+// time. All its state is in the store, so a new Worker (restart, reload, another instance
+// taking over) continues where the last one stopped.
+type Worker struct {
+	store *outbox.Store
+	opts  Options
+	log   *zap.Logger
+
+	kick     chan struct{}
+	mu       sync.Mutex
+	inflight map[string]struct{}
+}
+
+// New returns a Worker on store.
+func New(store *outbox.Store, opts Options) *Worker {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = time.Second
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 8
+	}
+	if opts.CallTimeout <= 0 {
+		opts.CallTimeout = 15 * time.Second
+	}
+	if opts.StoreTimeout <= 0 {
+		opts.StoreTimeout = 10 * time.Second
+	}
+	log := opts.Log
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Worker{store: store, opts: opts, log: log, kick: make(chan struct{}, 1), inflight: map[string]struct{}{}}
+}
+
+// Kick makes Run look for due payments now. It never blocks.
+func (w *Worker) Kick() {
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run works on due payments until ctx is cancelled, then waits for the steps in progress. A
+// step cut short by the cancellation is not recorded: the payment stays due for the next
+// leader.
+func (w *Worker) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	sem := make(chan struct{}, w.opts.Concurrency)
+	tick := time.NewTicker(w.opts.PollInterval)
+	defer tick.Stop()
+	for {
+		due, err := w.store.DuePayments(ctx, w.opts.Now(), 0)
+		if err != nil && ctx.Err() == nil {
+			w.log.Error("looking for payments to reconcile", zap.Error(err))
+		}
+		for _, p := range due {
+			if len(sem) == cap(sem) {
+				break
+			}
+			if !w.claim(p.ID) {
+				continue
+			}
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() {
+					w.release(p.ID)
+					<-sem
+				}()
+				w.Step(ctx, p)
+			}()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.kick:
+		case <-tick.C:
+		}
+	}
+}
+
+// RunOnce works on every payment due now, one after the other, and returns how many it looked
+// at. For tests and tools; Run is the loop.
+func (w *Worker) RunOnce(ctx context.Context) (int, error) {
+	due, err := w.store.DuePayments(ctx, w.opts.Now(), 0)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, p := range due {
+		if !w.claim(p.ID) {
+			continue
+		}
+		w.Step(ctx, p)
+		w.release(p.ID)
+		n++
+	}
+	return n, nil
+}
+
+func (w *Worker) claim(id string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, busy := w.inflight[id]; busy {
+		return false
+	}
+	w.inflight[id] = struct{}{}
+	return true
+}
+
+func (w *Worker) release(id string) {
+	w.mu.Lock()
+	delete(w.inflight, id)
+	w.mu.Unlock()
+}
+
+// step is one decision about one payment.
+type step struct {
+	w   *Worker
+	ctx context.Context
+	p   *outbox.Payment
+	cfg Config
+	now time.Time
+	log *zap.Logger
+}
+
+// Step makes one reconciliation step for p, due now: look for the notification, inquire,
+// then deliver the final result, cancel an unpaid expired payment, give up, or schedule the
+// next inquiry. It records the outcome in the store.
+func (w *Worker) Step(ctx context.Context, p *outbox.Payment) {
+	s := &step{w: w, ctx: ctx, p: p, now: w.opts.Now(),
+		log: w.log.With(zap.String("profile", p.Profile), zap.String("payment_request_id", p.PaymentRequestID))}
+	prof, ok := w.opts.Profile(p.Profile)
+	if !ok {
+		s.log.Warn("payment waits for reconciliation, but no antom_api with `reconcile` uses its profile in the current config")
+		s.reschedule(MaxInterval, "waiting: reconciliation is not enabled for profile "+p.Profile)
+		return
+	}
+	s.cfg = prof.Config.WithDefaults()
+
+	// The notification may have arrived meanwhile: its webhook-id follows from the paymentId.
+	if p.PaymentID != "" {
+		ev, err := w.store.Get(ctx, outbox.EventID(p.Profile, antom.PaymentResultDedupKey(p.PaymentID)))
+		if err == nil {
+			status := StatusFail
+			if ev.ResultStatus == antom.StatusSuccess {
+				status = StatusSuccess
+			}
+			s.finish(status, byOf(ev), "PAYMENT_RESULT "+ev.ResultStatus+" "+ev.Source+" "+ev.ID)
+			return
+		}
+		if !errors.Is(err, outbox.ErrNotFound) {
+			s.log.Warn("looking for the payment's notification", zap.Error(err))
+		}
+	}
+
+	a := s.inquire(prof.Client)
+	if a == nil {
+		return // cut short by shutdown
+	}
+	if a.final {
+		s.deliver(a)
+		return
+	}
+	if a.unpaid && s.cfg.CancelUnpaid && s.expired(ExpiryMargin) {
+		if !s.cancel(prof.Client) {
+			s.reschedule(backoff(p.Attempts), a.summary)
+			return
+		}
+		if a = s.inquire(prof.Client); a == nil {
+			return
+		}
+		if a.final {
+			s.deliver(a)
+			return
+		}
+	}
+	if a.notFound && s.expired(NotExistGrace) {
+		body, res := expiredBody(p)
+		s.deliver(&answer{final: true, status: FinalExpired, body: body, result: res, summary: a.summary})
+		return
+	}
+	if !s.now.Before(p.CreatedAt.Add(s.cfg.GiveUp)) {
+		s.log.Error("giving up on a payment: no final status within give_up; check it in the Antom dashboard and tell the app by hand",
+			zap.String("last_result", a.summary), zap.Int("inquiries", p.Attempts), zap.Duration("give_up", s.cfg.GiveUp))
+		s.finish(FinalUnknown, ByGiveUp, a.summary)
+		return
+	}
+	s.reschedule(backoff(p.Attempts), a.summary)
+}
+
+// answer is what an inquiry taught.
+type answer struct {
+	final     bool   // a final paymentStatus, in a signed S answer
+	unpaid    bool   // paymentStatus PROCESSING in a signed S answer: safe to cancel
+	notFound  bool   // ORDER_NOT_EXIST
+	status    string // the final status (or FinalExpired)
+	paymentID string
+	body      []byte       // the notification-shaped event body, when final
+	result    antom.Result // its result
+	summary   string       // for LastResult and logs
+}
+
+// inquire calls inquiryPayment once; nil means the call was cut short by shutdown.
+func (s *step) inquire(c Caller) *answer {
+	p := s.p
+	resp, err := s.call(c, "v1/payments/inquiryPayment", marshal(map[string]string{"paymentRequestId": p.PaymentRequestID}))
+	if err != nil && s.ctx.Err() != nil {
+		return nil
+	}
+	p.Attempts++
+	a := &answer{}
+	outcome := s.classify(resp, err, a)
+	if a.paymentID != "" && p.PaymentID == "" {
+		p.PaymentID = a.paymentID
+	}
+	if s.w.opts.OnInquiry != nil {
+		s.w.opts.OnInquiry(p, outcome)
+	}
+	s.log.Debug("inquiryPayment", zap.Int("attempt", p.Attempts), zap.String("outcome", outcome), zap.String("result", a.summary))
+	return a
+}
+
+// classify reads an inquiryPayment answer into a and returns the metrics outcome.
+func (s *step) classify(resp *antom.Response, err error, a *answer) string {
+	if err != nil {
+		a.summary = truncate("inquiry failed: " + err.Error())
+		return "error"
+	}
+	r := resp.Result
+	a.summary = "inquiry: " + r.ResultCode + " (" + r.ResultStatus + ")"
+	switch r.ResultStatus {
+	case antom.StatusUnknown:
+		return "unknown"
+	case antom.StatusFail:
+		if r.ResultCode == "ORDER_NOT_EXIST" {
+			a.notFound = true
+			return "not_found"
+		}
+		s.log.Warn("inquiryPayment refused; check the profile's keys and permissions", zap.String("result_code", r.ResultCode), zap.String("message", r.ResultMessage))
+		return "refused"
+	case antom.StatusSuccess:
+	default:
+		return "unknown"
+	}
+	var q inquiry
+	if err := json.Unmarshal(resp.Body, &q); err != nil || !resp.Signed {
+		a.summary = "inquiry: unreadable SUCCESS answer"
+		return "error"
+	}
+	if q.PaymentRequestID != "" && q.PaymentRequestID != s.p.PaymentRequestID {
+		s.log.Error("inquiryPayment answered about another payment; ignoring it", zap.String("answered_payment_request_id", q.PaymentRequestID))
+		a.summary = "inquiry: answer names another paymentRequestId"
+		return "error"
+	}
+	a.paymentID = q.PaymentID
+	a.summary = "inquiry: " + q.PaymentStatus
+	if q.PaymentResultCode != "" && q.PaymentStatus != StatusSuccess {
+		a.summary += " (" + q.PaymentResultCode + ")"
+	}
+	switch q.PaymentStatus {
+	case StatusSuccess, StatusFail, StatusCancelled:
+		body, res, err := resultBody(resp.Body, q)
+		if err != nil {
+			a.summary = truncate("inquiry: " + err.Error())
+			return "error"
+		}
+		a.final, a.status, a.body, a.result = true, q.PaymentStatus, body, res
+	case StatusProcessing:
+		a.unpaid = true
+	case StatusPending:
+	default:
+		return "other"
+	}
+	return strings.ToLower(q.PaymentStatus)
+}
+
+// cancel closes an unpaid payment after its expiry. It reports whether Antom gave a clear
+// answer (cancelled, or refused because the payment is final already), after which the payment
+// is inquired about again.
+func (s *step) cancel(c Caller) bool {
+	p := s.p
+	resp, err := s.call(c, "v1/payments/cancel", marshal(map[string]string{"paymentRequestId": p.PaymentRequestID}))
+	outcome := "error"
+	switch {
+	case err != nil:
+	case resp.Result.ResultStatus == antom.StatusSuccess:
+		outcome = "cancelled"
+	case resp.Result.ResultStatus == antom.StatusFail:
+		outcome = "refused"
+	default:
+		outcome = "unknown"
+	}
+	if s.w.opts.OnCancel != nil {
+		s.w.opts.OnCancel(p, outcome)
+	}
+	fields := []zap.Field{zap.String("outcome", outcome), zap.Time("expired_at", p.ExpiresAt)}
+	if err != nil {
+		fields = append(fields, zap.Error(err))
+	} else {
+		fields = append(fields, zap.String("result_code", resp.Result.ResultCode))
+	}
+	s.log.Info("cancelled an unpaid payment after its expiry (cancel_unpaid)", fields...)
+	return outcome == "cancelled" || outcome == "refused"
+}
+
+// deliver stores the final result as an event for the app, unless the notification (or an
+// earlier run of this step) stored it already, and finishes the payment.
+func (s *step) deliver(a *answer) {
+	p := s.p
+	route, err := s.w.opts.Route(p.Profile)
+	if err != nil {
+		s.log.Error("found the payment's final result by inquiry but cannot deliver it: no route to the app; the payment stays pending until the config has exactly one antom_webhook for the profile",
+			zap.String("status", a.status), zap.Error(err))
+		s.reschedule(MaxInterval, a.summary+"; not delivered: "+err.Error())
+		return
+	}
+	key := antom.BodyDedupKey(a.body)
+	if p.PaymentID != "" {
+		key = antom.PaymentResultDedupKey(p.PaymentID)
+	}
+	ev := &outbox.Event{
+		ID:             outbox.EventID(p.Profile, key),
+		Profile:        p.Profile,
+		Route:          route,
+		Source:         outbox.SourceInquiry,
+		Kind:           antom.KindPayment,
+		Type:           paymentResult,
+		ResultStatus:   a.result.ResultStatus,
+		RequestIDField: "paymentRequestId",
+		RequestID:      p.PaymentRequestID,
+		DedupKey:       key,
+		Body:           a.body,
+		ReceivedAt:     s.now,
+		NextAttempt:    s.now, // due at once: the dispatcher of this (leader) instance sends it
+	}
+	sctx, cancel := s.storeCtx()
+	defer cancel()
+	added, err := s.w.store.Add(sctx, ev)
+	if err != nil {
+		s.log.Error("storing the result found by inquiry failed; will inquire again", zap.Error(err))
+		s.reschedule(backoff(p.Attempts), a.summary+"; storing the event failed")
+		return
+	}
+	by := ByInquiry
+	if added {
+		if s.w.opts.Kick != nil {
+			s.w.opts.Kick()
+		}
+		s.log.Info("payment result found by inquiry; delivering it to the app as the missing notification",
+			zap.String("status", a.status), zap.String("webhook_id", ev.ID), zap.Int("inquiries", p.Attempts))
+	} else if old, err := s.w.store.Get(sctx, ev.ID); err == nil {
+		by = byOf(old)
+	}
+	p.Route = route
+	s.finish(a.status, by, a.summary)
+}
+
+// byOf tells whether an event came from the notification or from an inquiry.
+func byOf(ev *outbox.Event) string {
+	if ev.Source == outbox.SourceInquiry {
+		return ByInquiry
+	}
+	return ByNotification
+}
+
+func (s *step) finish(status, by, summary string) {
+	p := s.p
+	p.LastResult = summary
+	sctx, cancel := s.storeCtx()
+	defer cancel()
+	if err := s.w.store.FinishPayment(sctx, p, status); err != nil {
+		s.log.Error("recording the end of a payment's reconciliation failed; it will be looked at again", zap.Error(err))
+		return
+	}
+	s.log.Debug("payment reconciled", zap.String("status", status), zap.String("by", by))
+	if s.w.opts.OnFinished != nil {
+		s.w.opts.OnFinished(p, by)
+	}
+}
+
+// reschedule keeps p pending and sets its next inquiry after wait, but not later than its next
+// checkpoint (expiry, the end of NotExistGrace, GiveUp), so that each of them gets its inquiry.
+func (s *step) reschedule(wait time.Duration, summary string) {
+	p := s.p
+	next := s.now.Add(wait)
+	checkpoints := []time.Time{}
+	if !p.ExpiresAt.IsZero() {
+		checkpoints = append(checkpoints, p.ExpiresAt.Add(ExpiryMargin), p.ExpiresAt.Add(NotExistGrace))
+	}
+	if s.cfg.GiveUp > 0 {
+		checkpoints = append(checkpoints, p.CreatedAt.Add(s.cfg.GiveUp))
+	}
+	for _, c := range checkpoints {
+		if c.After(s.now) && c.Before(next) {
+			next = c
+		}
+	}
+	p.NextInquiry = next
+	p.LastResult = summary
+	sctx, cancel := s.storeCtx()
+	defer cancel()
+	if err := s.w.store.UpdatePayment(sctx, p); err != nil {
+		s.log.Error("rescheduling a payment's inquiry failed", zap.Error(err))
+	}
+}
+
+// expired reports whether p's expiry plus margin has passed; never for a payment without one.
+func (s *step) expired(margin time.Duration) bool {
+	return !s.p.ExpiresAt.IsZero() && !s.now.Before(s.p.ExpiresAt.Add(margin))
+}
+
+func (s *step) call(c Caller, api string, body []byte) (*antom.Response, error) {
+	ctx, cancel := context.WithTimeout(s.ctx, s.w.opts.CallTimeout)
+	defer cancel()
+	resp, err := c.Call(ctx, api, body)
+	if err == nil && resp == nil {
+		err = fmt.Errorf("%s: no answer", api)
+	}
+	return resp, err
+}
+
+// storeCtx bounds a store update; it outlives the cancellation of the step's context so that
+// what was learnt is recorded.
+func (s *step) storeCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(s.ctx), s.w.opts.StoreTimeout)
+}
+
+func truncate(s string) string {
+	if len(s) > 300 {
+		return strings.ToValidUTF8(s[:300], "") + "..."
+	}
+	return s
+}
