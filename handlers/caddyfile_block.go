@@ -46,10 +46,23 @@ func contains(list []string, s string) bool {
 	return false
 }
 
+// optionName is the name of the subdirective being parsed. Options are called after
+// parseBlock read their arguments, so the cursor is on the last argument, not on the name.
+func optionName(d *caddyfile.Dispenser, args []string) string {
+	for range args {
+		d.Prev()
+	}
+	name := d.Val()
+	for range args {
+		d.Next()
+	}
+	return name
+}
+
 // exactlyOne checks that a subdirective got one argument.
 func exactlyOne(d *caddyfile.Dispenser, args []string) error {
 	if len(args) != 1 {
-		return d.Errf("%s takes exactly one value, got %d", d.Val(), len(args))
+		return d.Errf("%s takes exactly one value, got %d", optionName(d, args), len(args))
 	}
 	return nil
 }
@@ -71,7 +84,7 @@ func durationOption(dst *caddy.Duration) option {
 		}
 		dur, err := caddy.ParseDuration(args[0])
 		if err != nil || dur <= 0 {
-			return d.Errf("%s: '%s' is not a positive duration such as 3s, 15m or 72h", d.Val(), args[0])
+			return d.Errf("%s: '%s' is not a positive duration such as 3s, 15m or 72h", optionName(d, args), args[0])
 		}
 		*dst = caddy.Duration(dur)
 		return nil
@@ -85,7 +98,7 @@ func sizeOption(dst *int64) option {
 		}
 		size, err := humanize.ParseBytes(args[0])
 		if err != nil || size == 0 {
-			return d.Errf("%s: '%s' is not a size such as 64KiB or 1MiB", d.Val(), args[0])
+			return d.Errf("%s: '%s' is not a size such as 64KiB or 1MiB", optionName(d, args), args[0])
 		}
 		*dst = int64(size)
 		return nil
@@ -99,7 +112,7 @@ func floatOption(dst *float64) option {
 		}
 		f, err := strconv.ParseFloat(args[0], 64)
 		if err != nil || f <= 0 {
-			return d.Errf("%s: '%s' is not a positive number", d.Val(), args[0])
+			return d.Errf("%s: '%s' is not a positive number", optionName(d, args), args[0])
 		}
 		*dst = f
 		return nil
@@ -109,7 +122,7 @@ func floatOption(dst *float64) option {
 func flagOption(dst *bool) option {
 	return func(d *caddyfile.Dispenser, args []string) error {
 		if len(args) != 0 {
-			return d.Errf("%s takes no value", d.Val())
+			return d.Errf("%s takes no value", optionName(d, args))
 		}
 		*dst = true
 		return nil
