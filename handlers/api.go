@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-antom/caddy-antom/antom"
+	"github.com/caddy-antom/caddy-antom/reconcile"
 )
 
 func init() {
@@ -54,10 +55,59 @@ type API struct {
 	// MaxBody is the largest request accepted from the app, in bytes. Default: 1 MiB.
 	MaxBody int64 `json:"max_body,omitempty"`
 
+	// Reconcile, when present, makes sure the app learns the result of every payment started
+	// through this handler even if Antom's notification never arrives: each pay and
+	// createPaymentSession Antom accepts is recorded in the antom app's storage, and if no final
+	// PAYMENT_RESULT notification has arrived after a grace period, the app's background worker
+	// calls inquiryPayment (2s, 4s, 8s, ... up to 5 minutes apart) until the payment is final
+	// or expired, and delivers the result to the profile's antom_webhook forward URL exactly like
+	// the missing notification (same body shape and webhook-id, header Antom-Event-Source:
+	// inquiry). The profile needs exactly one antom_webhook. Absent: nothing is recorded.
+	Reconcile *ReconcileConfig `json:"reconcile,omitempty"`
+
 	app    App
 	client *antom.Client
 	log    *zap.Logger
 }
+
+// ReconcileConfig configures the reconciliation of payments started through antom_api.
+type ReconcileConfig struct {
+	// After is the grace period between the start of a payment and the first inquiry; a
+	// notification that arrives within it makes the inquiry unnecessary. Default: 30s.
+	After caddy.Duration `json:"after,omitempty"`
+
+	// GiveUp is how long after its start a payment is inquired about at most. A payment
+	// still without a final status then is logged as an error and left to a human; nothing
+	// is delivered for it. Default: 24h.
+	GiveUp caddy.Duration `json:"give_up,omitempty"`
+
+	// CancelUnpaid calls cancel for a payment that is still unpaid (paymentStatus PROCESSING
+	// in a signed answer) at its expiry: paymentExpiryTime or paymentSessionExpiryTime, or
+	// Antom's default of 14 minutes for CASHIER_PAYMENT and 1 hour for EasySafePay sessions.
+	// The app then receives a failed PAYMENT_RESULT. Payments whose status is unclear (U
+	// answers, network errors) or that have no known expiry are never cancelled. Default: off,
+	// because it changes payments at Antom.
+	CancelUnpaid bool `json:"cancel_unpaid,omitempty"`
+}
+
+// config converts to the worker's settings, with defaults.
+func (c *ReconcileConfig) config() reconcile.Config {
+	return reconcile.Config{
+		After:        time.Duration(c.After),
+		GiveUp:       time.Duration(c.GiveUp),
+		CancelUnpaid: c.CancelUnpaid,
+	}.WithDefaults()
+}
+
+// ReconcileRegistrar is implemented by the antom app: antom_api handlers with `reconcile`
+// register their profile's settings in Provision, and the app's worker (on the instance that
+// holds the storage lock) inquires about the payments they record.
+type ReconcileRegistrar interface {
+	RegisterReconcile(profile string, cfg reconcile.Config)
+}
+
+// recordTimeout bounds the storage write that records a payment for reconciliation.
+const recordTimeout = 5 * time.Second
 
 // CaddyModule returns the Caddy module information.
 func (API) CaddyModule() caddy.ModuleInfo {
@@ -92,6 +142,17 @@ func (h *API) Provision(ctx caddy.Context) error {
 	}
 	if h.client.Signer.Key == nil {
 		return fmt.Errorf("antom_api: antom profile %q has no private_key; antom_api signs requests with it", h.Profile)
+	}
+	if h.Reconcile != nil {
+		cfg := h.Reconcile.config()
+		if err := cfg.Validate(); err != nil {
+			return fmt.Errorf("antom_api: %v", err)
+		}
+		reg, ok := h.app.(ReconcileRegistrar)
+		if !ok {
+			return fmt.Errorf("antom_api: reconcile: the antom app (%T) cannot reconcile payments", h.app)
+		}
+		reg.RegisterReconcile(h.Profile, cfg)
 	}
 	return nil
 }
@@ -168,6 +229,9 @@ func (h *API) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Hand
 		zap.String("result_code", resp.Result.ResultCode),
 		zap.Bool("signed", resp.Signed),
 		zap.Duration("antom_time", resp.AntomTime))
+	if h.Reconcile != nil && call.group == "payments" {
+		h.record(r.Context(), call.name, body, resp)
+	}
 	for _, name := range []string{"Content-Type", "Signature", "Response-Time", "Client-Id"} {
 		if v := resp.Header.Get(name); v != "" {
 			w.Header().Set(name, v)
@@ -177,6 +241,28 @@ func (h *API) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Hand
 	w.WriteHeader(resp.StatusCode)
 	_, _ = w.Write(resp.Body)
 	return nil
+}
+
+// record stores a payment Antom accepted so that its result is reconciled if the notification
+// never arrives. A failure is logged and does not change the app's answer: the payment exists
+// at Antom either way.
+func (h *API) record(ctx context.Context, api string, body []byte, resp *antom.Response) {
+	p := reconcile.Started(h.Profile, api, body, resp, time.Now(), h.Reconcile.config())
+	if p == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	added, err := h.app.Store().AddPayment(ctx, p)
+	if err != nil {
+		h.log.Error("recording a payment for reconciliation failed; if its notification is lost, the app will not learn its result from Caddy",
+			zap.String("payment_request_id", p.PaymentRequestID), zap.Error(err))
+		return
+	}
+	if added {
+		h.log.Debug("payment recorded for reconciliation", zap.String("payment_request_id", p.PaymentRequestID),
+			zap.Time("expires_at", p.ExpiresAt), zap.Time("first_inquiry", p.NextInquiry))
+	}
 }
 
 func envName(sandbox bool) string {

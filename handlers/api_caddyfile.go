@@ -10,7 +10,14 @@ import "github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 //		notify_url <url>         # filled into paymentNotifyUrl (and refundNotifyUrl for refund) when the app leaves it out
 //		timeout    <duration>    # default 15s
 //		max_body   <size>        # default 1MiB
+//		reconcile [{              # inquire about payments whose notification never arrives
+//			after   <duration>   # grace period before the first inquiry; default 30s
+//			give_up <duration>   # stop inquiring this long after the payment started; default 24h
+//			cancel_unpaid        # cancel payments still unpaid at their expiry; default off
+//		}]
 //	}
+//
+// A bare `reconcile` enables reconciliation with the defaults; without it nothing is recorded.
 func (h *API) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name
 	return parseBlock(d, map[string]option{
@@ -19,5 +26,27 @@ func (h *API) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		"notify_url": stringOption(&h.NotifyURL),
 		"timeout":    durationOption(&h.Timeout),
 		"max_body":   sizeOption(&h.MaxBody),
+		"reconcile":  h.reconcileOption,
 	})
+}
+
+// reconcileOption parses `reconcile` and its optional block.
+func (h *API) reconcileOption(d *caddyfile.Dispenser, args []string) error {
+	if len(args) != 0 {
+		return d.Errf("reconcile takes no value; put its settings in a block: reconcile { after 30s }")
+	}
+	rc := new(ReconcileConfig)
+	err := parseBlock(d, map[string]option{
+		"after":         durationOption(&rc.After),
+		"give_up":       durationOption(&rc.GiveUp),
+		"cancel_unpaid": flagOption(&rc.CancelUnpaid),
+	})
+	if err != nil {
+		return err
+	}
+	if err := rc.config().Validate(); err != nil {
+		return d.Err(err.Error())
+	}
+	h.Reconcile = rc
+	return nil
 }
