@@ -374,6 +374,11 @@ func TestProfileWithoutReconcileWaits(t *testing.T) {
 	if got.State != outbox.StatePending || e.caller.count("inquiryPayment") != 0 || !strings.Contains(got.LastResult, "not enabled") {
 		t.Fatalf("payment = %+v, inquiries %d", got, e.caller.count("inquiryPayment"))
 	}
+	// Nobody will ever reconcile it: after the default give_up it is given up, not kept forever.
+	done := e.runUntilDone(p.ID, 400)
+	if done.FinalStatus != FinalUnknown || e.finishedBy(p.ID) != ByGiveUp || !e.clock.Now().Equal(p.CreatedAt.Add(DefaultGiveUp)) {
+		t.Fatalf("payment = %+v at %v", done, e.clock.Now())
+	}
 }
 
 // Run, the leader's loop, with the real clock, delivers through a running dispatcher.

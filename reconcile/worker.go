@@ -205,8 +205,15 @@ func (w *Worker) Step(ctx context.Context, p *outbox.Payment) {
 		log: w.log.With(zap.String("profile", p.Profile), zap.String("payment_request_id", p.PaymentRequestID))}
 	prof, ok := w.opts.Profile(p.Profile)
 	if !ok {
+		const why = "reconciliation is not enabled for profile "
+		if !s.now.Before(p.CreatedAt.Add(DefaultGiveUp)) {
+			s.log.Error("giving up on a payment: reconciliation stayed disabled for its profile; check it in the Antom dashboard")
+			s.finish(FinalUnknown, ByGiveUp, why+p.Profile)
+			return
+		}
 		s.log.Warn("payment waits for reconciliation, but no antom_api with `reconcile` uses its profile in the current config")
-		s.reschedule(MaxInterval, "waiting: reconciliation is not enabled for profile "+p.Profile)
+		s.cfg.GiveUp = DefaultGiveUp
+		s.reschedule(MaxInterval, "waiting: "+why+p.Profile)
 		return
 	}
 	s.cfg = prof.Config.WithDefaults()
