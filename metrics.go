@@ -2,6 +2,7 @@ package caddyantom
 
 import (
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/caddy-antom/caddy-antom/delivery"
 	"github.com/caddy-antom/caddy-antom/outbox"
+	"github.com/caddy-antom/caddy-antom/reconcile"
 )
 
 // Delivery metrics. Labels are small fixed sets; never ids or addresses.
@@ -30,13 +32,37 @@ var (
 	}, []string{"state"})
 )
 
+// Reconciliation metrics (antom_api `reconcile`).
+var (
+	paymentsPending = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "caddy", Subsystem: "antom", Name: "payments_pending",
+		Help: "Payments started through antom_api whose final result is not known yet (under reconciliation).",
+	})
+
+	inquiriesTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "caddy", Subsystem: "antom", Name: "inquiries_total",
+		Help: "inquiryPayment calls made by reconciliation, by outcome (success, fail, cancelled, processing, pending, other, not_found, unknown, refused, error).",
+	}, []string{"outcome"})
+
+	paymentsReconciledTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "caddy", Subsystem: "antom", Name: "payments_reconciled_total",
+		Help: "Payments whose reconciliation ended, by how (inquiry: the result was found by inquiry and delivered because the notification was missing; notification: it had arrived; gave_up) and final status (success, fail, cancelled, expired, unknown).",
+	}, []string{"by", "status"})
+
+	cancelsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "caddy", Subsystem: "antom", Name: "cancels_total",
+		Help: "cancel calls for payments unpaid at their expiry (reconcile cancel_unpaid), by outcome (cancelled, refused, unknown, error).",
+	}, []string{"outcome"})
+)
+
 // registerMetrics registers the collectors with this config's registry; Caddy makes a new
 // registry on every config load, so this runs in every Provision.
 func registerMetrics(reg *prometheus.Registry, log *zap.Logger) {
 	if reg == nil {
 		return
 	}
-	for _, c := range []prometheus.Collector{deliveriesTotal, deliveryDuration, queueDepth} {
+	for _, c := range []prometheus.Collector{deliveriesTotal, deliveryDuration, queueDepth,
+		paymentsPending, inquiriesTotal, paymentsReconciledTotal, cancelsTotal} {
 		if err := reg.Register(c); err != nil {
 			var already prometheus.AlreadyRegisteredError
 			if !errors.As(err, &already) {
@@ -66,5 +92,26 @@ func (a *App) observe(opts *delivery.DispatcherOptions) {
 	opts.OnDead = func(ev *outbox.Event, at delivery.Attempt) {
 		deliveriesTotal.WithLabelValues("dead").Inc()
 		a.Emit("antom.event_dead", ev.Summary())
+	}
+}
+
+// observeReconcile wires the reconcile worker's hooks to the metrics and Caddy events.
+func (a *App) observeReconcile(opts *reconcile.Options) {
+	opts.OnInquiry = func(_ *outbox.Payment, outcome string) {
+		inquiriesTotal.WithLabelValues(outcome).Inc()
+	}
+	opts.OnCancel = func(_ *outbox.Payment, outcome string) {
+		cancelsTotal.WithLabelValues(outcome).Inc()
+	}
+	opts.OnFinished = func(p *outbox.Payment, by string) {
+		paymentsReconciledTotal.WithLabelValues(by, strings.ToLower(p.FinalStatus)).Inc()
+		a.Emit("antom.payment_reconciled", map[string]any{
+			"profile":            p.Profile,
+			"payment_request_id": p.PaymentRequestID,
+			"payment_id":         p.PaymentID,
+			"final_status":       p.FinalStatus,
+			"by":                 by,
+			"inquiries":          p.Attempts,
+		})
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/caddy-antom/caddy-antom/delivery"
 	"github.com/caddy-antom/caddy-antom/handlers"
 	"github.com/caddy-antom/caddy-antom/outbox"
+	"github.com/caddy-antom/caddy-antom/reconcile"
 )
 
 func init() {
@@ -46,6 +47,10 @@ type App struct {
 
 	routesMu sync.RWMutex
 	routes   map[string]delivery.Route
+
+	reconciler  *reconcile.Worker
+	reconcileMu sync.RWMutex
+	reconciles  map[string]reconcile.Config // by profile, from antom_api handlers with `reconcile`
 
 	stop    context.CancelFunc
 	stopped chan struct{}
@@ -87,6 +92,19 @@ func (a *App) Provision(ctx caddy.Context) error {
 	opts := delivery.DispatcherOptions{Retention: time.Duration(a.Retention)}
 	a.observe(&opts)
 	a.dispatcher = delivery.NewDispatcher(a.store, a.forwarder, a.route, a.log.Named("delivery"), opts)
+
+	a.reconciles = make(map[string]reconcile.Config)
+	ropts := reconcile.Options{
+		Profile: a.reconcileProfile,
+		Route: func(profile string) (string, error) {
+			r, err := a.RouteFor(profile)
+			return r.ID, err
+		},
+		Kick: a.dispatcher.Kick,
+		Log:  a.log.Named("reconcile"),
+	}
+	a.observeReconcile(&ropts)
+	a.reconciler = reconcile.New(a.store, ropts)
 	return nil
 }
 
@@ -124,10 +142,28 @@ func (a *App) Start() error {
 	return nil
 }
 
-// lead is what the leader instance runs until it stops being leader.
+// lead is what the leader instance runs until it stops being leader: the delivery retries and,
+// if an antom_api has `reconcile`, the inquiries about payments whose notification is missing.
+// Running both only here means one inquiry loop per payment in a cluster.
 func (a *App) lead(ctx context.Context) {
 	a.log.Info("this instance delivers events from storage", zap.String("storage", fmt.Sprint(a.ctx.Storage())))
+	var wg sync.WaitGroup
+	if profiles := a.reconcileProfiles(); len(profiles) > 0 {
+		for _, name := range profiles {
+			if _, err := a.RouteFor(name); err != nil {
+				a.log.Error("antom_api reconciles payments of this profile, but results found by inquiry cannot be delivered until it has exactly one antom_webhook",
+					zap.String("profile", name), zap.Error(err))
+			}
+		}
+		a.log.Info("this instance reconciles payments whose notification is missing", zap.Strings("profiles", profiles))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.reconciler.Run(ctx)
+		}()
+	}
 	a.dispatcher.Run(ctx)
+	wg.Wait()
 }
 
 // watchQueue keeps the queue-depth gauges current on every instance.
@@ -137,6 +173,9 @@ func (a *App) watchQueue(ctx context.Context) {
 	for {
 		if counts, err := a.store.Counts(ctx); err == nil {
 			setQueueDepth(counts)
+		}
+		if ps, err := a.store.ListPayments(ctx, outbox.StatePending, 0); err == nil {
+			paymentsPending.Set(float64(len(ps)))
 		}
 		select {
 		case <-ctx.Done():
@@ -216,6 +255,42 @@ func (a *App) RouteFor(profile string) (delivery.Route, error) {
 	}
 }
 
+// RegisterReconcile enables the reconciliation of a profile's payments (handlers.ReconcileRegistrar).
+func (a *App) RegisterReconcile(profile string, cfg reconcile.Config) {
+	a.reconcileMu.Lock()
+	defer a.reconcileMu.Unlock()
+	if old, dup := a.reconciles[profile]; dup && old != cfg {
+		a.log.Warn("two antom_api handlers reconcile the same profile with different settings; the last one's win",
+			zap.String("profile", profile))
+	}
+	a.reconciles[profile] = cfg
+}
+
+// reconcileProfile is the reconcile worker's view of a profile: its gateway client and the
+// settings of its antom_api.
+func (a *App) reconcileProfile(name string) (reconcile.Profile, bool) {
+	a.reconcileMu.RLock()
+	cfg, ok := a.reconciles[name]
+	a.reconcileMu.RUnlock()
+	p := a.Profiles[name]
+	if !ok || p == nil || p.client == nil {
+		return reconcile.Profile{}, false
+	}
+	return reconcile.Profile{Client: p.client, Config: cfg}, true
+}
+
+// reconcileProfiles lists the profiles whose payments are reconciled, sorted.
+func (a *App) reconcileProfiles() []string {
+	a.reconcileMu.RLock()
+	defer a.reconcileMu.RUnlock()
+	names := make([]string, 0, len(a.reconciles))
+	for name := range a.reconciles {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
 // DeliverNow makes the first, synchronous delivery attempt of a freshly stored event.
 func (a *App) DeliverNow(ctx context.Context, ev *outbox.Event) delivery.Attempt {
 	return a.dispatcher.DeliverNow(ctx, ev)
@@ -233,7 +308,8 @@ func (a *App) Emit(name string, data map[string]any) {
 
 // Interface guards
 var (
-	_ caddy.App         = (*App)(nil)
-	_ caddy.Provisioner = (*App)(nil)
-	_ handlers.App      = (*App)(nil)
+	_ caddy.App                   = (*App)(nil)
+	_ caddy.Provisioner           = (*App)(nil)
+	_ handlers.App                = (*App)(nil)
+	_ handlers.ReconcileRegistrar = (*App)(nil)
 )
