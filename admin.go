@@ -27,6 +27,8 @@ var running atomic.Pointer[App]
 //	GET  /antom/events/<id>                                    one event (metadata only)
 //	POST /antom/events/<id>/replay                             deliver a delivered or dead event again
 //	POST /antom/events/replay-dead                             replay every dead event
+//	GET  /antom/payments?state=pending|done&limit=N            payments under reconciliation (pending) or reconciled (done)
+//	GET  /antom/payments/<id>                                  one payment
 //
 // Caddy's admin API has no per-route authentication, so nothing here returns a secret, a
 // notification body or card data.
@@ -90,6 +92,38 @@ func (adminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 		app.Kick()
 		return writeJSON(w, map[string]int{"replayed": n})
 
+	case r.Method == http.MethodGet && path == "payments":
+		state := outbox.State(r.URL.Query().Get("state"))
+		if state == "" {
+			state = outbox.StatePending
+		}
+		if state != outbox.StatePending && state != outbox.StateDone {
+			return badRequest("state must be pending or done")
+		}
+		limit, err := limitParam(r)
+		if err != nil {
+			return err
+		}
+		payments, err := store.ListPayments(ctx, state, limit)
+		if err != nil {
+			return err
+		}
+		if payments == nil {
+			payments = []*outbox.Payment{}
+		}
+		return writeJSON(w, payments)
+
+	case r.Method == http.MethodGet && len(parts) == 2 && parts[0] == "payments":
+		id := parts[1]
+		if !outbox.ValidPaymentRecordID(id) {
+			return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("%q is not a payment id (pay_ followed by 32 hex digits)", id)}
+		}
+		p, err := store.GetPayment(ctx, id)
+		if err != nil {
+			return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: err}
+		}
+		return writeJSON(w, p)
+
 	case len(parts) >= 2 && parts[0] == "events":
 		id := parts[1]
 		if !outbox.ValidEventID(id) {
@@ -122,6 +156,19 @@ type eventView struct {
 
 func viewOf(ev *outbox.Event) eventView {
 	return eventView{Event: ev, BodySize: len(ev.Body)}
+}
+
+// limitParam reads ?limit=N (default 100).
+func limitParam(r *http.Request) (int, error) {
+	s := r.URL.Query().Get("limit")
+	if s == "" {
+		return 100, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n <= 0 {
+		return 0, badRequest("limit must be a positive number")
+	}
+	return n, nil
 }
 
 func badRequest(msg string) error {
