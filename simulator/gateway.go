@@ -176,6 +176,7 @@ func (s *Simulator) respond(w http.ResponseWriter, path string, c *call, rep rep
 		case <-c.ctx.Done():
 			return // the client gave up; so do we
 		case <-s.ctx.Done():
+			s.unsigned(w, resUnknownExc) // closing: the outcome stays unknown to the client
 			return
 		}
 	}
