@@ -15,10 +15,10 @@ import (
 	"github.com/caddy-antom/caddy-antom/antom"
 )
 
-// RetrySchedule is Antom's notification schedule: the wait before each of the (at most 8)
+// retrySchedule is Antom's notification schedule: the wait before each of the (at most 8)
 // attempts, counted from the previous attempt. About 24 h in all. Config.RetryScale
 // multiplies it.
-var RetrySchedule = []time.Duration{
+var retrySchedule = []time.Duration{
 	0, 2 * time.Minute, 10 * time.Minute, 10 * time.Minute,
 	time.Hour, 2 * time.Hour, 6 * time.Hour, 15 * time.Hour,
 }
@@ -95,7 +95,7 @@ func (s *Simulator) notifyLocked(clientID, notifyURL, typ, paymentID string, bod
 // deliver runs the retry schedule of n until the first acknowledgement, the drop switch, the
 // end of the schedule or Close.
 func (s *Simulator) deliver(n *Notification) {
-	for i, gap := range RetrySchedule {
+	for i, gap := range retrySchedule {
 		if wait := s.scaled(gap); wait > 0 {
 			t := time.NewTimer(wait)
 			select {
@@ -120,10 +120,10 @@ func (s *Simulator) deliver(n *Notification) {
 		switch {
 		case a.Acked:
 			n.State, n.NextAttemptAt = NotifyAcked, nil
-		case i == len(RetrySchedule)-1:
+		case i == len(retrySchedule)-1:
 			n.State, n.NextAttemptAt = NotifyFailed, nil
 		default:
-			next := a.At.Add(s.scaled(RetrySchedule[i+1]))
+			next := a.At.Add(s.scaled(retrySchedule[i+1]))
 			n.NextAttemptAt = &next
 		}
 		s.mu.Unlock()
@@ -132,7 +132,7 @@ func (s *Simulator) deliver(n *Notification) {
 		case a.Acked:
 			s.log.Info("antom simulator: notification acknowledged", fields...)
 			return
-		case i == len(RetrySchedule)-1:
+		case i == len(retrySchedule)-1:
 			s.log.Warn("antom simulator: notification never acknowledged; giving up as Antom does", append(fields, zap.String("why", a.Error))...)
 			return
 		default:

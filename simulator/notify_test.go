@@ -35,7 +35,7 @@ func TestRetryUntilCorrectAck(t *testing.T) {
 	h.paid("RETRY_1", "1000", rc.url())
 
 	waitFor(t, 10*time.Second, "5 attempts", func() bool { return len(rc.requests()) >= 5 })
-	time.Sleep(time.Duration(float64(RetrySchedule[5]) * scale * 1.2)) // a 6th attempt would come 1.44 s after the 5th
+	time.Sleep(time.Duration(float64(retrySchedule[5]) * scale * 1.2)) // a 6th attempt would come 1.44 s after the 5th
 	got := rc.requests()
 	if len(got) != 5 {
 		t.Fatalf("%d attempts, want exactly 5 (stop at the first correct ack)", len(got))
@@ -48,7 +48,7 @@ func TestRetryUntilCorrectAck(t *testing.T) {
 			t.Fatalf("attempt %d sent a different body", i+1)
 		}
 		if i > 0 {
-			gap, want := r.at.Sub(got[i-1].at), time.Duration(float64(RetrySchedule[i])*scale)
+			gap, want := r.at.Sub(got[i-1].at), time.Duration(float64(retrySchedule[i])*scale)
 			if gap < want*9/10 {
 				t.Fatalf("attempt %d came %v after the previous one, want >= %v", i+1, gap, want)
 			}
@@ -78,8 +78,8 @@ func TestRetryGivesUp(t *testing.T) {
 		return ok && n.State == NotifyFailed
 	})
 	time.Sleep(50 * time.Millisecond)
-	if got := len(rc.requests()); got != len(RetrySchedule) {
-		t.Fatalf("%d attempts, want %d", got, len(RetrySchedule))
+	if got := len(rc.requests()); got != len(retrySchedule) {
+		t.Fatalf("%d attempts, want %d", got, len(retrySchedule))
 	}
 }
 
