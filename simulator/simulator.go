@@ -182,6 +182,9 @@ func New(cfg Config) (*Simulator, error) {
 		zap.Int("merchant_keys", len(s.merchants)),
 		zap.Float64("retry_scale", s.retryScale),
 		zap.Bool("drop_notifications", cfg.DropNotifications))
+	if len(s.merchants) == 0 {
+		s.log.Warn("antom simulator: no merchant public key configured; every API call will be answered KEY_NOT_FOUND (configure merchant_public_key)")
+	}
 	return s, nil
 }
 
