@@ -226,7 +226,7 @@ func (d *Dispatcher) record(ctx context.Context, ev *outbox.Event, route Route, 
 		return
 	}
 
-	deadline := ev.ReceivedAt.Add(route.maxAge())
+	deadline := ev.RetryFrom().Add(route.maxAge())
 	if !t.Before(deadline) {
 		if err := d.store.MarkDead(sctx, ev, t, a.Err); err != nil {
 			log.Error("moving event to dead failed", zap.Error(err))

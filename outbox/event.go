@@ -69,6 +69,16 @@ type Event struct {
 	LastStatus  int       `json:"lastStatus,omitempty"`
 	DeliveredAt time.Time `json:"deliveredAt,omitzero"`
 	DeadAt      time.Time `json:"deadAt,omitzero"`
+	// ReplayedAt is when an operator last replayed the event; max_age counts from it.
+	ReplayedAt time.Time `json:"replayedAt,omitzero"`
+}
+
+// RetryFrom is when the event's retry window (max_age) started: its receipt, or its last replay.
+func (e *Event) RetryFrom() time.Time {
+	if e.ReplayedAt.After(e.ReceivedAt) {
+		return e.ReplayedAt
+	}
+	return e.ReceivedAt
 }
 
 // EventID is the stable webhook-id of a notification: "msg_" followed by the

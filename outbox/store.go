@@ -259,6 +259,7 @@ func (s *Store) Replay(ctx context.Context, id string) (*Event, error) {
 		ev.State = StatePending
 		ev.Attempts = 0
 		ev.NextAttempt = t
+		ev.ReplayedAt = t
 		ev.LastError = ""
 		ev.LastStatus = 0
 		ev.DeliveredAt = time.Time{}
