@@ -435,3 +435,54 @@ func TestRunDeliversWithDispatcher(t *testing.T) {
 	}
 	t.Error("payment not marked done")
 }
+
+// Run works on many payments at once and steps each one once per due time: twenty paid
+// payments take exactly twenty inquiries and make twenty events.
+func TestRunStepsEachPaymentOnce(t *testing.T) {
+	c := newClock()
+	c.real = true
+	e := newEnvClock(t, Config{After: 30 * time.Millisecond}, c)
+	ids := make([]string, 20)
+	for i := range ids {
+		req := "req-many-" + string(rune('a'+i))
+		ids[i] = e.start("pay", req, "1000", nil, nil).ID
+		if _, err := e.sim.Act(req, simulator.BuyerPay); err != nil {
+			t.Fatal(err)
+		}
+	}
+	opts := e.options()
+	opts.PollInterval = 5 * time.Millisecond
+	opts.Concurrency = 4
+	w := New(e.store, opts)
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() { w.Run(ctx); close(stopped) }()
+	// Wait for the hooks rather than listing the store: certmagic.FileStorage.List fails with
+	// "not exist" when a file in the folder is renamed or deleted during the listing.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		e.mu.Lock()
+		n := len(e.finished)
+		e.mu.Unlock()
+		if n == len(ids) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d payments finished", n, len(ids))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-stopped
+	if n := e.caller.count("inquiryPayment"); n != len(ids) {
+		t.Errorf("inquiries = %d, want %d", n, len(ids))
+	}
+	if evs := e.events(outbox.StatePending); len(evs) != len(ids) {
+		t.Errorf("events = %d, want %d", len(evs), len(ids))
+	}
+	for _, id := range ids {
+		if by := e.finishedBy(id); by != ByInquiry {
+			t.Errorf("%s finished by %q", id, by)
+		}
+	}
+}

@@ -140,7 +140,7 @@ func (w *Worker) Run(ctx context.Context) {
 					w.release(p.ID)
 					<-sem
 				}()
-				w.Step(ctx, p)
+				w.work(ctx, p.ID)
 			}()
 		}
 		select {
@@ -164,11 +164,29 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 		if !w.claim(p.ID) {
 			continue
 		}
-		w.Step(ctx, p)
+		if w.work(ctx, p.ID) {
+			n++
+		}
 		w.release(p.ID)
-		n++
 	}
 	return n, nil
+}
+
+// work steps the payment with id if it is still pending and due. The caller has claimed it; the
+// list it came from may be older than the step that just released it.
+func (w *Worker) work(ctx context.Context, id string) bool {
+	p, err := w.store.GetPayment(ctx, id)
+	if err != nil {
+		if ctx.Err() == nil && !errors.Is(err, outbox.ErrNotFound) {
+			w.log.Error("loading a payment to reconcile", zap.String("id", id), zap.Error(err))
+		}
+		return false
+	}
+	if p.State != outbox.StatePending || p.NextInquiry.After(w.opts.Now()) {
+		return false
+	}
+	w.Step(ctx, p)
+	return true
 }
 
 func (w *Worker) claim(id string) bool {
