@@ -232,9 +232,15 @@ func (h *API) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Hand
 	if h.Reconcile != nil && call.group == "payments" {
 		h.record(r.Context(), call.name, body, resp)
 	}
-	for _, name := range []string{"Content-Type", "Signature", "Response-Time", "Client-Id"} {
+	if v := resp.Header.Get("Content-Type"); v != "" {
+		w.Header().Set("Content-Type", v)
+	}
+	// Antom's headers go back under the lower-case names the gateway uses, not Go's canonical
+	// form: official SDKs look them up case-sensitively (Python fails the call without them, PHP
+	// silently skips its verification).
+	for _, name := range []string{"signature", "response-time", "client-id"} {
 		if v := resp.Header.Get(name); v != "" {
-			w.Header().Set(name, v)
+			w.Header()[name] = []string{v}
 		}
 	}
 	w.Header().Set("Content-Length", strconv.Itoa(len(resp.Body)))
