@@ -191,6 +191,11 @@ func (h *API) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Hand
 		return fail(http.StatusBadRequest, "CLIENT_ID_MISMATCH", "F",
 			fmt.Sprintf("the app sent Client-Id %q but antom profile %q has another client id; point the app at the matching profile", id, h.Profile))
 	}
+	// An ISV app's Agent-Token names the merchant the call is for: never replace or drop it.
+	if tok := r.Header.Get("Agent-Token"); tok != "" && tok != h.client.AgentToken {
+		return fail(http.StatusBadRequest, "AGENT_TOKEN_MISMATCH", "F",
+			fmt.Sprintf("the app sent an Agent-Token that is not the agent_token of antom profile %q, so the call would be made for another merchant; set that agent_token in the profile or point the app at the matching profile", h.Profile))
+	}
 
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.MaxBody))
 	if err != nil {
