@@ -14,8 +14,8 @@
 #   localhost:2019           Caddy's admin API (GET /antom/events)
 #   (:8080 is Caddy's HTTP->HTTPS redirect)
 #
-# Needs: bash, curl, php-cli (7+), Go (to build bin/caddy with xcaddy the first time), and openssl
-# unless the binary has `caddy antom keygen`.
+# Needs: bash, php-cli (7+; the shop, and the walk's HTTP client and JSON), and Go (to build bin/caddy
+# with xcaddy the first time); openssl only if the binary has no `caddy antom keygen`.
 #
 # Environment:
 #   DEMO_DIR    state directory (default <repo>/.demo, git-ignored): keys and the forward secret
@@ -78,7 +78,6 @@ die() {
 # ---------------------------------------------------------------- prerequisites
 
 need=()
-command -v curl >/dev/null || need+=("curl: sudo apt-get install curl")
 if ! command -v php >/dev/null; then
 	need+=("php-cli (the example shop): sudo apt-get install php-cli   (macOS: brew install php)")
 elif ! php -r 'exit(PHP_VERSION_ID >= 70000 ? 0 : 1);' 2>/dev/null; then
@@ -175,13 +174,13 @@ keypair() {
 		info "caddy antom keygen wrote no merchant_{private,public}_key.b64 in $dir; using openssl instead"
 	fi
 	# Fallback while the binary has no `caddy antom keygen`: an RSA-2048 key made by openssl.
-	# genpkey writes PKCS#8; `pkey -outform DER | base64` gives the dashboard's one-line format.
+	# The dashboard's one-line format: base64 of PKCS#8 DER (private) and SPKI DER (public).
 	KEYS_BY="openssl"
 	command -v openssl >/dev/null || die 4 "openssl is missing (it makes the demo keys): sudo apt-get install openssl"
 	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$dir/private_key.pem" 2>"$LOGS/openssl.log" ||
 		die 4 "openssl genpkey failed: $(cat "$LOGS/openssl.log")"
 	openssl pkey -in "$dir/private_key.pem" -pubout -out "$dir/public_key.pem"
-	openssl pkey -in "$dir/private_key.pem" -outform DER | base64 | tr -d '\n' >"$dir/private.b64"
+	openssl pkcs8 -topk8 -nocrypt -in "$dir/private_key.pem" -outform DER | base64 | tr -d '\n' >"$dir/private.b64"
 	openssl pkey -in "$dir/private_key.pem" -pubout -outform DER | base64 | tr -d '\n' >"$dir/public.b64"
 }
 
@@ -307,18 +306,47 @@ spawn env XDG_DATA_HOME="$DEMO_DIR/data" XDG_CONFIG_HOME="$DEMO_DIR/config" \
 CADDY_PID=$!
 
 ROOT_CRT="$DEMO_DIR/data/caddy/pki/authorities/local/root.crt"
-# Never use a proxy for the demo's loopback URLs.
-CURL=(curl -sS --noproxy '*' --max-time 15)
+# http <out> <url> [<form data>]: GET (or POST the form) with PHP's HTTP client, so the demo needs
+# no curl; https URLs must present a certificate from Caddy's local CA. Writes the body to <out>
+# and the response headers to <out>.h (unless <out> is /dev/null), prints the status code; exit 1
+# (with the reason on stderr) when no answer came. Redirects are not followed; no proxy is used.
+HTTP_PHP='list(, $out, $url, $data, $ca) = $argv;
+$o = array("http" => array("method" => $data === "" ? "GET" : "POST", "ignore_errors" => true,
+	"follow_location" => 0, "timeout" => 15, "header" => "Connection: close\r\n"));
+if ($data !== "") {
+	$o["http"]["header"] .= "Content-Type: application/x-www-form-urlencoded\r\n";
+	$o["http"]["content"] = $data;
+}
+if (strncmp($url, "https:", 6) === 0) {
+	$o["ssl"] = array("cafile" => $ca, "verify_peer" => true, "verify_peer_name" => true);
+}
+$body = @file_get_contents($url, false, stream_context_create($o));
+if ($body === false) {
+	$e = error_get_last();
+	fwrite(STDERR, "$url: " . ($e ? $e["message"] : "no answer") . "\n");
+	exit(1);
+}
+$h = function_exists("http_get_last_response_headers") ? http_get_last_response_headers() : $http_response_header;
+if ($out !== "/dev/null") {
+	file_put_contents($out, $body);
+	file_put_contents("$out.h", implode("\r\n", $h) . "\r\n");
+}
+echo preg_match("#^HTTP/\\S+ (\\d{3})#", $h[0], $m) ? $m[1] : "000";'
+http() { php -r "$HTTP_PHP" -- "$1" "$2" "${3:-}" "$ROOT_CRT"; }
+# fetch <out> <url>: GET that must answer 200.
+fetch() { [ "$(http "$1" "$2")" = 200 ]; }
 
 alive_or_die() {
 	if ! kill -0 "$CADDY_PID" 2>/dev/null; then
 		say "---- last lines of $CADDY_LOG ----" >&2
 		tail -n 30 "$CADDY_LOG" >&2
+		if grep -q 'address already in use' "$CADDY_LOG"; then die 3 "caddy could not listen: a port was taken after the check (log: $CADDY_LOG)"; fi
 		die 1 "caddy exited (log: $CADDY_LOG)"
 	fi
 	if ! kill -0 "$PHP_PID" 2>/dev/null; then
 		say "---- last lines of $SHOP_LOG ----" >&2
 		tail -n 30 "$SHOP_LOG" >&2
+		if grep -qi 'address already in use' "$SHOP_LOG"; then die 3 "the PHP shop could not listen on $PHP_ADDR: taken after the check (log: $SHOP_LOG)"; fi
 		die 1 "the PHP shop exited (log: $SHOP_LOG)"
 	fi
 }
@@ -334,7 +362,7 @@ ready() {
 	done
 	die 1 "$what was not ready after 60s (logs: $CADDY_LOG, $SHOP_LOG)"
 }
-http_ok() { [ "$("${CURL[@]}" -o /dev/null -w '%{http_code}' "$@")" = 200 ]; }
+http_ok() { fetch /dev/null "$1"; }
 
 ms() { local t; t="$(date +%s%3N)"; case "$t" in *N) echo $(($(date +%s) * 1000)) ;; *) echo "$t" ;; esac; }
 T0=$(ms)
@@ -343,7 +371,7 @@ ready "caddy's admin API" http_ok "$ADMIN_URL/config/"
 ready "the Antom simulator" http_ok "$SIM_URL/simulator/public_key"
 ready "caddy's local CA root ($ROOT_CRT)" test -s "$ROOT_CRT"
 # The certificate for localhost is issued by Caddy's local CA right after start.
-ready "$SHOP_URL (HTTPS with Caddy's local certificate)" http_ok --cacert "$ROOT_CRT" "$SHOP_URL/"
+ready "$SHOP_URL (HTTPS with Caddy's local certificate)" http_ok "$SHOP_URL/"
 info "stack ready in $(($(ms) - T0)) ms"
 
 say ""
@@ -413,15 +441,14 @@ say "${B}Walking one payment through the stack${N} (a buyer orders Oolong tea)"
 
 # 1. checkout -> createPaymentSession through antom_api
 step 1 "The shop creates an order and asks Antom for a payment session"
-code="$("${CURL[@]}" --cacert "$ROOT_CRT" -o "$TMP/checkout.html" -D "$TMP/checkout.h" -w '%{http_code}' \
-	-d sku=tea "$SHOP_URL/checkout")" || walk_fail 1 "POST $SHOP_URL/checkout: curl failed"
-CASHIER_URL="$(header_value location "$TMP/checkout.h")"
+code="$(http "$TMP/checkout.html" "$SHOP_URL/checkout" sku=tea)" || walk_fail 1 "POST $SHOP_URL/checkout: no answer"
+CASHIER_URL="$(header_value location "$TMP/checkout.html.h")"
 if [ "$code" != 303 ] || [ -z "$CASHIER_URL" ]; then
 	err="$(sed -n 's/.*id="payment-error"[^>]*>\([^<]*\)<.*/\1/p' "$TMP/checkout.html")"
 	walk_fail 1 "POST /checkout answered HTTP $code without a cashier URL${err:+: $err}"
 fi
 PAYMENT_ID="${CASHIER_URL##*/}"
-"${CURL[@]}" -o "$TMP/payment.json" "$SIM_URL/simulator/payments/$PAYMENT_ID" || walk_fail 1 "GET the payment from the simulator"
+fetch "$TMP/payment.json" "$SIM_URL/simulator/payments/$PAYMENT_ID" || walk_fail 1 "GET $SIM_URL/simulator/payments/$PAYMENT_ID: $(cat "$TMP/payment.json" 2>/dev/null)"
 PAYMENT_REQUEST_ID="$(json '$d["paymentRequestId"]' <"$TMP/payment.json")"
 ORDER_ID="$(json '$d["referenceOrderId"]' <"$TMP/payment.json")"
 NOTIFY_URL="$(json '$d["paymentNotifyUrl"]' <"$TMP/payment.json")"
@@ -444,15 +471,14 @@ done_step
 
 # 2. the buyer pays on the cashier page
 step 2 "The buyer pays $AMOUNT (minor units) on Antom's cashier page"
-code="$("${CURL[@]}" -o "$TMP/cashier.html" -w '%{http_code}' "$CASHIER_URL")" || walk_fail 2 "GET $CASHIER_URL: curl failed"
+code="$(http "$TMP/cashier.html" "$CASHIER_URL")" || walk_fail 2 "GET $CASHIER_URL: no answer"
 [ "$code" = 200 ] && grep -q 'id="pay"' "$TMP/cashier.html" || walk_fail 2 "the cashier page $CASHIER_URL answered HTTP $code without a Pay button"
-code="$("${CURL[@]}" -o "$TMP/cashier-post.html" -D "$TMP/cashier-post.h" -w '%{http_code}' -d pay=pay "$CASHIER_URL")" ||
-	walk_fail 2 "POST $CASHIER_URL: curl failed"
-RESULT_URL="$(header_value location "$TMP/cashier-post.h")"
+code="$(http "$TMP/cashier-post.html" "$CASHIER_URL" pay=pay)" || walk_fail 2 "POST $CASHIER_URL: no answer"
+RESULT_URL="$(header_value location "$TMP/cashier-post.html.h")"
 [ "$code" = 303 ] && [ -n "$RESULT_URL" ] || walk_fail 2 "the Pay button answered HTTP $code (expected 303 back to the shop): $(head -c 300 "$TMP/cashier-post.html")"
 line "buyer -> GET  $CASHIER_URL   (Pay / Fail / Cancel)"
 line "buyer -> POST the Pay button -> 303 back to the shop: $RESULT_URL"
-"${CURL[@]}" --cacert "$ROOT_CRT" -o "$TMP/result-first.html" "$RESULT_URL" || walk_fail 2 "GET $RESULT_URL: curl failed"
+fetch "$TMP/result-first.html" "$RESULT_URL" || walk_fail 2 "GET $RESULT_URL did not answer 200"
 first_state="$(order_state "$TMP/result-first.html")"
 if [ "$first_state" = pending ]; then
 	line "shop  -> the return page says \"$first_state\": the redirect proves nothing, it waits for Antom's signed notification"
@@ -464,7 +490,7 @@ done_step
 # 3. the simulator notifies
 step 3 "Antom (the simulator) sends a signed PAYMENT_RESULT notification to $SHOP_URL/antom/notify"
 notified() {
-	"${CURL[@]}" -o "$TMP/notifications.json" "$SIM_URL/simulator/notifications" || return 1
+	fetch "$TMP/notifications.json" "$SIM_URL/simulator/notifications" || return 1
 	NOTE="$(php -r '$d = json_decode(file_get_contents($argv[1]), true);
 		foreach ($d["notifications"] ?? array() as $n) {
 			if (($n["paymentId"] ?? "") !== $argv[2] || ($n["type"] ?? "") !== "PAYMENT_RESULT") continue;
@@ -484,7 +510,9 @@ done_step
 # 4. caddy verified, stored, acked and forwarded it
 step 4 "Caddy verified the signature, stored the event, acked Antom and forwarded it to the shop"
 delivered() {
-	"${CURL[@]}" -o "$TMP/events.json" "$ADMIN_URL/antom/events?state=delivered" || return 1
+	# The admin API lists the oldest first: a large limit keeps this run's events in the list
+	# when DEMO_DIR holds many runs' events (delivered ones are kept for 7 days).
+	fetch "$TMP/events.json" "$ADMIN_URL/antom/events?state=delivered&limit=100000" || return 1
 	EVENT="$(php -r '$d = json_decode(file_get_contents($argv[1]), true);
 		foreach (is_array($d) ? $d : array() as $e) {
 			if (($e["requestId"] ?? "") === $argv[2] && ($e["type"] ?? "") === $argv[3]) {
@@ -496,7 +524,7 @@ delivered() {
 		exit(1);' "$TMP/events.json" "$1" "$2")"
 }
 poll 30 delivered "$PAYMENT_REQUEST_ID" PAYMENT_RESULT ||
-	walk_fail 4 "no delivered PAYMENT_RESULT event for $PAYMENT_REQUEST_ID in $ADMIN_URL/antom/events?state=delivered after 30s (pending: $("${CURL[@]}" "$ADMIN_URL/antom/events?state=pending" | head -c 800))"
+	walk_fail 4 "no delivered PAYMENT_RESULT event for $PAYMENT_REQUEST_ID in $ADMIN_URL/antom/events?state=delivered after 30s (pending: $(http "$TMP/pending.json" "$ADMIN_URL/antom/events?state=pending" >/dev/null; head -c 800 "$TMP/pending.json"))"
 IFS='|' read -r ev_id ev_type ev_status ev_source ev_attempts ev_last ev_received ev_delivered <<<"$EVENT"
 line "GET $ADMIN_URL/antom/events?state=delivered  ->"
 line "  webhook-id  $ev_id   (the same for every duplicate of this notification)"
@@ -508,11 +536,11 @@ done_step
 # 5. the shop shows paid
 step 5 "The shop verified the forwarded event and shows the order \"paid\""
 is_state() {
-	"${CURL[@]}" --cacert "$ROOT_CRT" -o "$TMP/result.html" "$SHOP_URL/result?order=$ORDER_ID" || return 1
+	fetch "$TMP/result.html" "$SHOP_URL/result?order=$ORDER_ID" || return 1
 	[ "$(order_state "$TMP/result.html")" = "$1" ]
 }
 poll 30 is_state paid || walk_fail 5 "order $ORDER_ID is \"$(order_state "$TMP/result.html")\", not \"paid\", 30s after the event was delivered"
-"${CURL[@]}" --cacert "$ROOT_CRT" -o "$TMP/order.html" "$SHOP_URL/order?id=$ORDER_ID" || true
+fetch "$TMP/order.html" "$SHOP_URL/order?id=$ORDER_ID" || true
 antom_payment_id="$(sed -n '/id="payment-id"/{s/.*id="payment-id"[^>]*>\([^<]*\)<.*/\1/p;q;}' "$TMP/order.html")"
 shop_line="$(grep -F "$ev_id" "$SHOP_LOG" | grep -o 'event .*' | tail -n 1 || true)"
 [ -n "$shop_line" ] && line "shop log: $shop_line"
@@ -522,11 +550,10 @@ PAID_MS=$(($(ms) - WALK_T0))
 
 # 6. refund
 step 6 "Refund: the shop calls refund through antom_api; Antom's REFUND_RESULT turns the order \"refunded\""
-code="$("${CURL[@]}" --cacert "$ROOT_CRT" -o /dev/null -D "$TMP/refund.h" -w '%{http_code}' -d "order=$ORDER_ID" "$SHOP_URL/refund")" ||
-	walk_fail 6 "POST $SHOP_URL/refund: curl failed"
-notice="$(header_value location "$TMP/refund.h" | sed -n 's/.*notice=\([a-z-]*\).*/\1/p')"
+code="$(http "$TMP/refund.html" "$SHOP_URL/refund" "order=$ORDER_ID")" || walk_fail 6 "POST $SHOP_URL/refund: no answer"
+notice="$(header_value location "$TMP/refund.html.h" | sed -n 's/.*notice=\([a-z-]*\).*/\1/p')"
 [ "$code" = 303 ] && [ "$notice" = refund-accepted ] || walk_fail 6 "POST /refund answered HTTP $code, notice \"$notice\" (expected refund-accepted)"
-"${CURL[@]}" --cacert "$ROOT_CRT" -o "$TMP/orders.json" "$SHOP_URL/orders.json" || true
+fetch "$TMP/orders.json" "$SHOP_URL/orders.json" || true
 REFUND_REQUEST_ID="$(json '(function ($d, $id) { foreach ($d["orders"] as $o) { if ($o["id"] === $id) return $o["refundRequestId"]; } return ""; })($d, "'"$ORDER_ID"'")' <"$TMP/orders.json" 2>/dev/null || true)"
 line "shop  -> POST $API_URL/antom/v1/payments/refund  refundRequestId ${REFUND_REQUEST_ID:-?}"
 line "antom -> S: accepted (not final: the order stays paid until the REFUND_RESULT notification)"
