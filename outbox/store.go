@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path"
 	"sort"
 	"sync"
@@ -409,20 +410,58 @@ func (s *Store) exists(ctx context.Context, key string) (bool, error) {
 // listIDs lists the record ids directly under dir; keys that are not ids
 // (e.g. FileStorage's temporary files) are skipped.
 func (s *Store) listIDs(ctx context.Context, dir string, valid func(string) bool) ([]string, error) {
-	keys, err := s.storage.List(ctx, dir, false)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+	names, err := s.listNames(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
-	ids := make([]string, 0, len(keys))
-	for _, k := range keys {
-		if id := path.Base(k); valid(id) {
-			ids = append(ids, id)
+	ids := make([]string, 0, len(names))
+	for _, name := range names {
+		if valid(name) {
+			ids = append(ids, name)
 		}
 	}
 	return ids, nil
+}
+
+// listNames returns the base names of the keys directly in dir; a missing dir is empty.
+func (s *Store) listNames(ctx context.Context, dir string) ([]string, error) {
+	// certmagic's FileStorage.List stats every entry and fails as a whole with "not exist" when
+	// one is renamed or deleted during the walk, which is constant under load. Reading the
+	// directory itself neither stats entries nor races with moves.
+	if fsStorage, ok := s.storage.(*certmagic.FileStorage); ok {
+		entries, err := os.ReadDir(fsStorage.Filename(dir))
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		names := make([]string, len(entries))
+		for i, e := range entries {
+			names[i] = e.Name()
+		}
+		return names, nil
+	}
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		var keys []string
+		keys, err = s.storage.List(ctx, dir, false)
+		if err == nil {
+			names := make([]string, len(keys))
+			for i, k := range keys {
+				names[i] = path.Base(k)
+			}
+			return names, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		if !s.storage.Exists(ctx, dir) {
+			return nil, nil
+		}
+		// The dir exists: an entry vanished during the listing; list again.
+	}
+	return nil, err
 }
 
 // pruneTemp removes non-record keys older than an hour from the outbox
@@ -434,15 +473,15 @@ func (s *Store) pruneTemp(ctx context.Context, at time.Time) {
 		paymentsPrefix + "/pending", paymentsPrefix + "/done",
 	}
 	for _, dir := range dirs {
-		keys, err := s.storage.List(ctx, dir, false)
+		names, err := s.listNames(ctx, dir)
 		if err != nil {
 			continue
 		}
-		for _, k := range keys {
-			id := path.Base(k)
+		for _, id := range names {
 			if ValidEventID(id) || ValidPaymentRecordID(id) {
 				continue
 			}
+			k := dir + "/" + id
 			info, err := s.storage.Stat(ctx, k)
 			if err != nil || !info.IsTerminal || info.Modified.IsZero() || at.Sub(info.Modified) < time.Hour {
 				continue
