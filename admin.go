@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -23,7 +24,8 @@ var running atomic.Pointer[App]
 
 // adminAPI serves the antom endpoints of Caddy's admin API:
 //
-//	GET  /antom/events?state=pending|delivered|dead&limit=N   list events (metadata only)
+//	GET  /antom/events?state=pending|delivered|dead&limit=N   list events (metadata only): pending
+//	                                                          oldest first, the others newest first
 //	GET  /antom/events/<id>                                    one event (metadata only)
 //	POST /antom/events/<id>/replay                             deliver a delivered or dead event again
 //	POST /antom/events/replay-dead                             replay every dead event
@@ -74,12 +76,17 @@ func (adminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 			}
 			limit = n
 		}
-		events, err := store.List(ctx, state, limit)
+		// Pending events come oldest first (the queue's order); delivered and dead ones newest
+		// first, since an operator looks for what just happened.
+		events, err := store.List(ctx, state, 0)
 		if err != nil {
 			return err
 		}
-		out := make([]eventView, 0, len(events))
-		for _, ev := range events {
+		if state != outbox.StatePending {
+			slices.Reverse(events)
+		}
+		out := make([]eventView, 0, min(limit, len(events)))
+		for _, ev := range events[:min(limit, len(events))] {
 			out = append(out, viewOf(ev))
 		}
 		return writeJSON(w, out)
