@@ -26,6 +26,7 @@ const (
 	defaultSyncTimeout = 3 * time.Second
 	defaultMaxBody     = 1 << 20
 	defaultMaxAge      = 72 * time.Hour
+	maxSyncTimeout     = 20 * time.Second
 )
 
 // Webhook terminates Antom's notifications at the public notify URL: it verifies Antom's
@@ -87,6 +88,12 @@ func (h *Webhook) Provision(ctx caddy.Context) error {
 	}
 	if h.MaxAge <= 0 {
 		h.MaxAge = caddy.Duration(defaultMaxAge)
+	}
+	// The background workers leave a new event alone for outbox.DefaultGrace while the first
+	// attempt runs; a longer wait would also keep Antom waiting past its own timeout.
+	if time.Duration(h.SyncTimeout) > maxSyncTimeout {
+		return fmt.Errorf("antom_webhook: sync_timeout %s is too long; at most %s (Antom waits only seconds for its ack, and slower deliveries continue in the background anyway)",
+			time.Duration(h.SyncTimeout), maxSyncTimeout)
 	}
 
 	forward, err := url.Parse(h.Forward)
