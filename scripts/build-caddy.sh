@@ -23,8 +23,8 @@
 #   MODULE@v0.0.0=<dir> the version is a replace target and is never looked up.
 # - xcaddy builds in a fresh temp module (os.TempDir()/buildenv_*), runs `go get`, `go mod tidy -e`
 #   and `go build` there; the replacement must be an absolute path, GOWORK must be off, and GOFLAGS
-#   must not force -mod=vendor/readonly (this machine's go env sets GOFLAGS=-buildvcs=false, which is
-#   harmless and kept).
+#   must not carry -mod=... (a -mod=vendor would send `go build` looking for a vendor dir in the temp
+#   module). This machine's go env sets GOFLAGS=-buildvcs=false; it is kept, and added elsewhere.
 # - Offline: every version xcaddy asks for is exact (caddy v2.11.9, our v0.0.0 replace), and the go
 #   command serves exact versions from the module cache without asking the proxy, so once the cache
 #   holds the dependencies (one online build, or `go mod download`) the build needs no network
@@ -87,6 +87,9 @@ fi
 export GOWORK=off
 # Keep the machine's GOFLAGS (-buildvcs=false here) but drop -mod=..., which breaks `go get`.
 GOFLAGS="$(printf '%s' "${GOFLAGS:-$(go env GOFLAGS)}" | sed -E 's/(^| )-mod=[^ ]*//g')"
+# No VCS stamping, as on this machine: a caddy binary does not use it, and where TMPDIR sits in a
+# repository owned by another user git's "dubious ownership" check would fail the build.
+case " $GOFLAGS " in *" -buildvcs="*) ;; *) GOFLAGS="${GOFLAGS:+$GOFLAGS }-buildvcs=false" ;; esac
 export GOFLAGS
 
 tmp="$OUT.tmp.$$"
