@@ -1,7 +1,6 @@
 package caddyantom
 
 import (
-	"errors"
 	"strings"
 	"time"
 
@@ -9,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-antom/caddy-antom/delivery"
+	"github.com/caddy-antom/caddy-antom/internal/metrics"
 	"github.com/caddy-antom/caddy-antom/outbox"
 	"github.com/caddy-antom/caddy-antom/reconcile"
 )
@@ -55,21 +55,10 @@ var (
 	}, []string{"outcome"})
 )
 
-// registerMetrics registers the collectors with this config's registry; Caddy makes a new
-// registry on every config load, so this runs in every Provision.
+// registerMetrics registers the collectors with this config's registry.
 func registerMetrics(reg *prometheus.Registry, log *zap.Logger) {
-	if reg == nil {
-		return
-	}
-	for _, c := range []prometheus.Collector{deliveriesTotal, deliveryDuration, queueDepth,
-		paymentsPending, inquiriesTotal, paymentsReconciledTotal, cancelsTotal} {
-		if err := reg.Register(c); err != nil {
-			var already prometheus.AlreadyRegisteredError
-			if !errors.As(err, &already) {
-				log.Warn("registering metrics", zap.Error(err))
-			}
-		}
-	}
+	metrics.Register(reg, log, deliveriesTotal, deliveryDuration, queueDepth,
+		paymentsPending, inquiriesTotal, paymentsReconciledTotal, cancelsTotal)
 }
 
 func setQueueDepth(counts map[outbox.State]int) {

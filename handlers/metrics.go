@@ -1,11 +1,12 @@
 package handlers
 
 import (
-	"errors"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+
+	"github.com/caddy-antom/caddy-antom/internal/metrics"
 )
 
 // Label values are small fixed sets: outcomes, API names from the allow list, result statuses.
@@ -28,20 +29,9 @@ var (
 	}, []string{"api", "part"})
 )
 
-// registerHandlerMetrics registers the collectors with this config's registry. Caddy makes a new
-// registry on every config load, so this runs in every Provision.
+// registerHandlerMetrics registers the collectors with this config's registry.
 func registerHandlerMetrics(reg *prometheus.Registry, log *zap.Logger) {
-	if reg == nil {
-		return
-	}
-	for _, c := range []prometheus.Collector{notificationsTotal, apiCallsTotal, apiDuration} {
-		if err := reg.Register(c); err != nil {
-			var already prometheus.AlreadyRegisteredError
-			if !errors.As(err, &already) {
-				log.Warn("registering metrics", zap.Error(err))
-			}
-		}
-	}
+	metrics.Register(reg, log, notificationsTotal, apiCallsTotal, apiDuration)
 }
 
 func countNotification(outcome string) { notificationsTotal.WithLabelValues(outcome).Inc() }
