@@ -91,6 +91,7 @@ else
 fi
 # The e2e package uses CADDY_BIN instead of building again. After a failed build it points at a
 # missing file, and the e2e TestMain says so instead of retrying the build.
+bin="$CADDY_BIN"
 if [ "$built" = 1 ]; then export CADDY_BIN; else export CADDY_BIN="$work/caddy-build-failed"; fi
 
 # 4. go test -race
@@ -117,9 +118,9 @@ else
 fi
 
 # 5. smoke tests of the binary
-step "smoke: $CADDY_BIN list-modules"
+step "smoke: $bin list-modules"
 if [ "$built" = 1 ]; then
-	if "$CADDY_BIN" list-modules >"$work/modules" 2>&1; then
+	if "$bin" list-modules >"$work/modules" 2>&1; then
 		missing=()
 		for id in "${MODULE_IDS[@]}"; do
 			if grep -qxF "$id" "$work/modules"; then echo "  found   $id"; else echo "  MISSING $id"; missing+=("$id"); fi
@@ -144,7 +145,7 @@ elif [ ! -f "$EXAMPLE" ]; then
 else
 	# Only PATH and a scratch HOME: {env.*} placeholders must survive adaptation untouched.
 	if env -i PATH="$PATH" HOME="$work/home" XDG_DATA_HOME="$work/data" XDG_CONFIG_HOME="$work/config" \
-		"$CADDY_BIN" adapt --config "$EXAMPLE" --adapter caddyfile >"$work/adapted.json" 2>"$work/adapt.err"; then
+		"$bin" adapt --config "$EXAMPLE" --adapter caddyfile >"$work/adapted.json" 2>"$work/adapt.err"; then
 		sed 's/^/  /' "$work/adapt.err"
 		echo "  adapted to $(wc -c <"$work/adapted.json") bytes of JSON"
 		record PASS "smoke: adapt $EXAMPLE"
