@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 )
 
 // Values of Result.ResultStatus.
@@ -38,11 +39,20 @@ func ParseResult(body []byte) (Result, error) {
 // ResultBody returns {"result":{"resultCode":...,"resultStatus":...,"resultMessage":...}}
 // with the fields in that order, e.g. for a synthesised error answer.
 func ResultBody(code, status, message string) []byte {
+	return MustMarshal(struct {
+		Result Result `json:"result"`
+	}{Result{code, status, message}})
+}
+
+// MustMarshal encodes v as Antom writes JSON: compact, fields in declaration order, and without
+// Go's HTML escaping of '<', '>' and '&' (URLs keep their '&'). It is for values of the caller's
+// own types, which always encode; it panics otherwise.
+func MustMarshal(v any) []byte {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	_ = enc.Encode(struct {
-		Result Result `json:"result"`
-	}{Result{code, status, message}})
+	if err := enc.Encode(v); err != nil {
+		panic(fmt.Sprintf("antom: encoding %T: %v", v, err))
+	}
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }

@@ -81,13 +81,13 @@ func resultBody(answer []byte, q inquiry) ([]byte, antom.Result, error) {
 	res := notificationResult(q)
 	var buf bytes.Buffer
 	buf.WriteString(`{"notifyType":"` + paymentResult + `","result":`)
-	buf.Write(marshal(res))
+	buf.Write(antom.MustMarshal(res))
 	err := eachField(answer, func(key string, raw json.RawMessage) {
 		if inquiryOnly[key] || key == "notifyType" {
 			return
 		}
 		buf.WriteByte(',')
-		buf.Write(marshal(key))
+		buf.Write(antom.MustMarshal(key))
 		buf.WriteByte(':')
 		buf.Write(raw)
 	})
@@ -113,7 +113,7 @@ func expiredBody(p *outbox.Payment) ([]byte, antom.Result) {
 		PaymentRequestID string        `json:"paymentRequestId"`
 		PaymentAmount    outbox.Amount `json:"paymentAmount"`
 	}{paymentResult, res, p.PaymentRequestID, p.Amount}
-	return marshal(body), res
+	return antom.MustMarshal(body), res
 }
 
 // eachField calls fn for each member of the JSON object b, in order.
@@ -138,15 +138,4 @@ func eachField(b []byte, fn func(key string, raw json.RawMessage)) error {
 		fn(key, raw)
 	}
 	return nil
-}
-
-// marshal encodes like Antom: compact, without Go's HTML escaping.
-func marshal(v any) []byte {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		panic(fmt.Sprintf("reconcile: encoding %T: %v", v, err)) // our own types always encode
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }

@@ -149,7 +149,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_, _ = w.Write(marshal(v))
+	_, _ = w.Write(antom.MustMarshal(v))
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {

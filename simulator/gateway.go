@@ -180,7 +180,7 @@ func (s *Simulator) respond(w http.ResponseWriter, path string, c *call, rep rep
 			return
 		}
 	}
-	body := marshal(rep.body)
+	body := antom.MustMarshal(rep.body)
 	respTime := iso(s.now())
 	b64, err := antom.Sign(s.key, antom.ContentToSign(http.MethodPost, path, c.clientID, respTime, body))
 	if err != nil {

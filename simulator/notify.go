@@ -73,7 +73,7 @@ func (s *Simulator) notifyLocked(clientID, notifyURL, typ, paymentID string, bod
 		URL:       notifyURL,
 		ClientID:  clientID,
 		PaymentID: paymentID,
-		Body:      marshal(body),
+		Body:      antom.MustMarshal(body),
 		CreatedAt: now,
 		Attempts:  []Attempt{},
 	}

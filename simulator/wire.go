@@ -1,7 +1,6 @@
 package simulator
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -105,18 +104,6 @@ func decode(body []byte, v any) error {
 		return fmt.Errorf("the request body is not valid JSON for this API: %v", err)
 	}
 	return nil
-}
-
-// marshal encodes a response or notification body like Antom: compact, fields in declaration
-// order, and without Go's HTML escaping of '<', '>' and '&' (URLs keep their '&').
-func marshal(v any) []byte {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		panic(fmt.Sprintf("simulator: encoding %T: %v", v, err)) // our own types always encode
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }
 
 // Results used in several places.
