@@ -302,7 +302,7 @@ type answer struct {
 // inquire calls inquiryPayment once; nil means the call was cut short by shutdown.
 func (s *step) inquire(c Caller) *answer {
 	p := s.p
-	resp, err := s.call(c, "v1/payments/inquiryPayment", marshal(map[string]string{"paymentRequestId": p.PaymentRequestID}))
+	resp, err := s.call(c, "v1/payments/inquiryPayment", antom.MustMarshal(map[string]string{"paymentRequestId": p.PaymentRequestID}))
 	if err != nil && s.ctx.Err() != nil {
 		return nil
 	}
@@ -378,7 +378,7 @@ func (s *step) classify(resp *antom.Response, err error, a *answer) string {
 // is inquired about again.
 func (s *step) cancel(c Caller) bool {
 	p := s.p
-	resp, err := s.call(c, "v1/payments/cancel", marshal(map[string]string{"paymentRequestId": p.PaymentRequestID}))
+	resp, err := s.call(c, "v1/payments/cancel", antom.MustMarshal(map[string]string{"paymentRequestId": p.PaymentRequestID}))
 	outcome := "error"
 	switch {
 	case err != nil:
