@@ -43,9 +43,7 @@ func (s *Simulator) authorizeLocked(p *payment, now time.Time) {
 	}
 	g := &grant{
 		clientID:    p.clientID,
-		paymentID:   p.id,
 		userLoginID: userLoginID,
-		authState:   p.authState,
 		authCode:    "SIM_AUTHCODE_" + randToken(24),
 	}
 	p.authCode = g.authCode

@@ -1,7 +1,6 @@
 package simulator
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/caddy-antom/caddy-antom/antom"
@@ -40,56 +39,30 @@ func (s *Simulator) capture(c *call) reply {
 	if err := decode(c.body, &req); err != nil {
 		return answer(onlyResult{paramIllegal(err)})
 	}
-	if err := checkID("captureRequestId", req.CaptureRequestID); err != nil {
-		return answer(onlyResult{paramIllegal(err)})
-	}
-	if req.PaymentID == "" {
-		return answer(onlyResult{paramIllegal(errors.New("paymentId is required"))})
-	}
-	minor, err := req.CaptureAmount.minorUnits("captureAmount")
+	t, err := newTxn(c, captureKind, req.CaptureRequestID, req.PaymentID, req.CaptureAmount)
 	if err != nil {
 		return answer(onlyResult{paramIllegal(err)})
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	key := reqKey(c.clientID, req.CaptureRequestID)
+	key := reqKey(c.clientID, t.requestID)
 	if k := s.state.capturesByReq[key]; k != nil {
-		if k.paymentID != req.PaymentID || k.amount != *req.CaptureAmount {
-			return answer(onlyResult{resRepeat})
-		}
-		return reply{body: k.answer(), magic: k.magic}
+		return k.replay(t, k.answer())
 	}
-	p := s.state.payments[req.PaymentID]
-	if p == nil || p.clientID != c.clientID {
-		return answer(onlyResult{resNotExist})
+	p, refused := s.paymentForLocked(captureKind, &t)
+	if p == nil {
+		return refused
 	}
-	if p.amount.Currency != req.CaptureAmount.Currency {
-		return answer(onlyResult{paramIllegal(fmt.Errorf("captureAmount.currency %s differs from the payment's currency %s", req.CaptureAmount.Currency, p.amount.Currency))})
-	}
-	s.expireLocked(p, c.now)
-	k := &capture{
-		requestID: req.CaptureRequestID,
-		clientID:  c.clientID,
-		paymentID: p.id,
-		amount:    *req.CaptureAmount,
-		minor:     minor,
-		created:   c.now,
-		magic:     magicOf(req.CaptureAmount.Value),
-	}
+	k := &capture{t}
 	s.state.capturesByReq[key] = k
 	switch {
-	case k.magic == magicProcessFail:
-		code, msg := magicProcessFailResult("capture")
-		k.refusal = &antom.Result{ResultCode: code, ResultStatus: "F", ResultMessage: msg}
-	case p.status != StatusSuccess:
-		k.refusal = &antom.Result{ResultCode: "ORDER_STATUS_INVALID", ResultStatus: "F",
-			ResultMessage: "The order status is invalid: only a successful payment can be captured; this one is " + p.status + "."}
-	case p.captured+minor > p.minor:
+	case k.refusal != nil: // the magic amount 4001, or the payment did not succeed
+	case p.captured+k.minor > p.minor:
 		k.refusal = &antom.Result{ResultCode: "CAPTURE_AMOUNT_EXCEED_AUTH_LIMIT", ResultStatus: "F",
-			ResultMessage: fmt.Sprintf("The total capture amount exceeds the authorised amount: authorised %d, already captured %d, asked %d (%s minor units).", p.minor, p.captured, minor, p.amount.Currency)}
+			ResultMessage: fmt.Sprintf("The total capture amount exceeds the authorised amount: authorised %d, already captured %d, asked %d (%s minor units).", p.minor, p.captured, k.minor, p.amount.Currency)}
 	default:
 		k.id = newID(c.now)
-		p.captured += minor
+		p.captured += k.minor
 		p.captureList = append(p.captureList, k.id)
 		s.state.captures[k.id] = k
 		s.notifyLocked(c.clientID, p.notifyURL, "CAPTURE_RESULT", p.id, captureNotice{

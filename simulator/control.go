@@ -87,14 +87,20 @@ func (s *Simulator) Payments() []Payment {
 
 // Payment returns a snapshot of the payment with this paymentRequestId or paymentId.
 func (s *Simulator) Payment(ref string) (Payment, bool) {
+	snap, err := s.snapshotOf("", ref)
+	return snap, err == nil
+}
+
+// snapshotOf returns a snapshot of the payment findLocked finds, with its expiry applied.
+func (s *Simulator) snapshotOf(clientID, ref string) (Payment, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p, err := s.findLocked("", ref)
+	p, err := s.findLocked(clientID, ref)
 	if err != nil {
-		return Payment{}, false
+		return Payment{}, err
 	}
 	s.expireLocked(p, s.now())
-	return p.snapshot(), true
+	return p.snapshot(), nil
 }
 
 func (s *Simulator) servePayments(w http.ResponseWriter, r *http.Request) {
@@ -104,14 +110,7 @@ func (s *Simulator) servePayments(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Simulator) servePayment(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	p, err := s.findLocked(r.URL.Query().Get("clientId"), r.PathValue("ref"))
-	var snap Payment
-	if err == nil {
-		s.expireLocked(p, s.now())
-		snap = p.snapshot()
-	}
-	s.mu.Unlock()
+	snap, err := s.snapshotOf(r.URL.Query().Get("clientId"), r.PathValue("ref"))
 	if err != nil {
 		writeError(w, statusOf(err), err.Error())
 		return

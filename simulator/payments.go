@@ -155,11 +155,9 @@ func (s *Simulator) startPayment(c *call, api string) reply {
 		api:              api,
 		productCode:      req.ProductCode,
 		productScene:     req.ProductScene,
-		methodType:       req.PaymentMethod.PaymentMethodType,
 		amount:           *req.PaymentAmount,
 		minor:            minor,
 		referenceOrderID: req.Order.ReferenceOrderID,
-		orderDescription: req.Order.OrderDescription,
 		redirectURL:      req.PaymentRedirectURL,
 		notifyURL:        req.PaymentNotifyURL,
 		created:          c.now,
@@ -307,8 +305,9 @@ func (s *Simulator) lookupLocked(clientID string, ref paymentRef) (*payment, err
 	return p, nil
 }
 
-// inquiryPayment answers v1/payments/inquiryPayment.
-func (s *Simulator) inquiryPayment(c *call) reply {
+// withPayment serves an API that names one payment by paymentRef (inquiryPayment, cancel):
+// it finds the payment of the caller, applies its expiry and runs fn on it with s.mu held.
+func (s *Simulator) withPayment(c *call, fn func(p *payment) reply) reply {
 	var ref paymentRef
 	if err := decode(c.body, &ref); err != nil {
 		return answer(onlyResult{paramIllegal(err)})
@@ -323,56 +322,49 @@ func (s *Simulator) inquiryPayment(c *call) reply {
 		return answer(onlyResult{resNotExist})
 	}
 	s.expireLocked(p, c.now)
-	a := inquiryAnswer{
-		Result:               resSuccess,
-		PaymentStatus:        p.status,
-		PaymentResultCode:    p.resultCode,
-		PaymentResultMessage: p.resultMessage,
-		PaymentRequestID:     p.requestID,
-		PaymentID:            p.id,
-		PaymentAmount:        p.amount,
-		PaymentCreateTime:    iso(p.created),
-		PaymentTime:          iso(p.paid),
-	}
-	for _, id := range p.captureList {
-		k := s.state.captures[id]
-		a.Transactions = append(a.Transactions, transaction{"CAPTURE", StatusSuccess, k.requestID, k.id, k.amount, iso(k.created), resSuccess})
-	}
-	for _, id := range p.refundList {
-		f := s.state.refunds[id]
-		a.Transactions = append(a.Transactions, transaction{"REFUND", StatusSuccess, f.requestID, f.id, f.amount, iso(f.created), resSuccess})
-	}
-	return answer(a)
+	return fn(p)
+}
+
+// inquiryPayment answers v1/payments/inquiryPayment.
+func (s *Simulator) inquiryPayment(c *call) reply {
+	return s.withPayment(c, func(p *payment) reply {
+		a := inquiryAnswer{
+			Result:               resSuccess,
+			PaymentStatus:        p.status,
+			PaymentResultCode:    p.resultCode,
+			PaymentResultMessage: p.resultMessage,
+			PaymentRequestID:     p.requestID,
+			PaymentID:            p.id,
+			PaymentAmount:        p.amount,
+			PaymentCreateTime:    iso(p.created),
+			PaymentTime:          iso(p.paid),
+		}
+		for _, id := range p.captureList {
+			a.Transactions = append(a.Transactions, s.state.captures[id].listed("CAPTURE"))
+		}
+		for _, id := range p.refundList {
+			a.Transactions = append(a.Transactions, s.state.refunds[id].listed("REFUND"))
+		}
+		return answer(a)
+	})
 }
 
 // cancelPayment answers v1/payments/cancel: an unpaid payment is closed (no notification: the
 // merchant asked); a paid one is refused (refund it), a failed one is already closed.
 func (s *Simulator) cancelPayment(c *call) reply {
-	var ref paymentRef
-	if err := decode(c.body, &ref); err != nil {
-		return answer(onlyResult{paramIllegal(err)})
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p, err := s.lookupLocked(c.clientID, ref)
-	switch {
-	case err != nil:
-		return answer(onlyResult{paramIllegal(err)})
-	case p == nil:
-		return answer(onlyResult{resNotExist})
-	}
-	s.expireLocked(p, c.now)
-	switch p.status {
-	case StatusProcessing:
-		p.status, p.cancelled = StatusCancelled, c.now
-		p.resultCode, p.resultMessage = "ORDER_IS_CLOSED", "The order is closed: the merchant cancelled the payment."
-	case StatusSuccess:
-		return answer(onlyResult{fail("ORDER_STATUS_INVALID", "The order status is invalid: the payment succeeded, so it cannot be cancelled; refund it instead.")})
-	case StatusFail:
-		return answer(onlyResult{fail("ORDER_IS_CLOSED", "The order is closed: the payment already failed ("+p.resultCode+").")})
-	}
-	// StatusCancelled, now or before: cancelling is idempotent.
-	return answer(cancelAnswer{Result: resSuccess, PaymentID: p.id, PaymentRequestID: p.requestID, CancelTime: iso(p.cancelled)})
+	return s.withPayment(c, func(p *payment) reply {
+		switch p.status {
+		case StatusProcessing:
+			p.status, p.cancelled = StatusCancelled, c.now
+			p.resultCode, p.resultMessage = "ORDER_IS_CLOSED", "The order is closed: the merchant cancelled the payment."
+		case StatusSuccess:
+			return answer(onlyResult{fail("ORDER_STATUS_INVALID", "The order status is invalid: the payment succeeded, so it cannot be cancelled; refund it instead.")})
+		case StatusFail:
+			return answer(onlyResult{fail("ORDER_IS_CLOSED", "The order is closed: the payment already failed ("+p.resultCode+").")})
+		}
+		// StatusCancelled, now or before: cancelling is idempotent.
+		return answer(cancelAnswer{Result: resSuccess, PaymentID: p.id, PaymentRequestID: p.requestID, CancelTime: iso(p.cancelled)})
+	})
 }
 
 // expireLocked closes p if its payment session expired unpaid: paymentStatus FAIL with

@@ -52,51 +52,33 @@ func (s *Simulator) refund(c *call) reply {
 	if err := decode(c.body, &req); err != nil {
 		return answer(onlyResult{paramIllegal(err)})
 	}
-	minor, err := validateRefund(req.RefundRequestID, req.PaymentID, req.RefundAmount, req.RefundNotifyURL)
+	t, err := newTxn(c, refundKind, req.RefundRequestID, req.PaymentID, req.RefundAmount)
+	if err == nil {
+		err = checkURL("refundNotifyUrl", req.RefundNotifyURL, false)
+	}
 	if err != nil {
 		return answer(onlyResult{paramIllegal(err)})
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	key := reqKey(c.clientID, req.RefundRequestID)
+	key := reqKey(c.clientID, t.requestID)
 	if f := s.state.refundsByReq[key]; f != nil {
-		if f.paymentID != req.PaymentID || f.amount != *req.RefundAmount {
-			return answer(onlyResult{resRepeat})
-		}
-		return reply{body: f.answer(), magic: f.magic}
+		return f.replay(t, f.answer())
 	}
-	p := s.state.payments[req.PaymentID]
-	if p == nil || p.clientID != c.clientID {
-		return answer(onlyResult{resNotExist})
+	p, refused := s.paymentForLocked(refundKind, &t)
+	if p == nil {
+		return refused
 	}
-	if p.amount.Currency != req.RefundAmount.Currency {
-		return answer(onlyResult{paramIllegal(fmt.Errorf("refundAmount.currency %s differs from the payment's currency %s", req.RefundAmount.Currency, p.amount.Currency))})
-	}
-	s.expireLocked(p, c.now)
-	f := &refund{
-		requestID: req.RefundRequestID,
-		clientID:  c.clientID,
-		paymentID: p.id,
-		amount:    *req.RefundAmount,
-		minor:     minor,
-		created:   c.now,
-		notifyURL: req.RefundNotifyURL,
-		magic:     magicOf(req.RefundAmount.Value),
-	}
+	f := &refund{txn: t, notifyURL: req.RefundNotifyURL}
 	s.state.refundsByReq[key] = f
 	switch {
-	case f.magic == magicProcessFail:
-		code, msg := magicProcessFailResult("refund")
-		f.refusal = &antom.Result{ResultCode: code, ResultStatus: "F", ResultMessage: msg}
-	case p.status != StatusSuccess:
-		f.refusal = &antom.Result{ResultCode: "ORDER_STATUS_INVALID", ResultStatus: "F",
-			ResultMessage: "The order status is invalid: only a successful payment can be refunded; this one is " + p.status + "."}
-	case p.refunded+minor > p.minor:
+	case f.refusal != nil: // the magic amount 4001, or the payment did not succeed
+	case p.refunded+f.minor > p.minor:
 		f.refusal = &antom.Result{ResultCode: "REFUND_AMOUNT_EXCEED", ResultStatus: "F",
-			ResultMessage: fmt.Sprintf("The total refund amount exceeds the payment amount: paid %d, already refunded %d, asked %d (%s minor units).", p.minor, p.refunded, minor, p.amount.Currency)}
+			ResultMessage: fmt.Sprintf("The total refund amount exceeds the payment amount: paid %d, already refunded %d, asked %d (%s minor units).", p.minor, p.refunded, f.minor, p.amount.Currency)}
 	default:
 		f.id = newID(c.now)
-		p.refunded += minor
+		p.refunded += f.minor
 		p.refundList = append(p.refundList, f.id)
 		s.state.refunds[f.id] = f
 		s.notifyLocked(c.clientID, f.notifyURL, "REFUND_RESULT", p.id, refundNotice{
@@ -111,20 +93,6 @@ func (s *Simulator) refund(c *call) reply {
 		})
 	}
 	return reply{body: f.answer(), magic: f.magic, first: true}
-}
-
-func validateRefund(requestID, paymentID string, amount *Amount, notifyURL string) (int64, error) {
-	if err := checkID("refundRequestId", requestID); err != nil {
-		return 0, err
-	}
-	if paymentID == "" {
-		return 0, errors.New("paymentId is required")
-	}
-	minor, err := amount.minorUnits("refundAmount")
-	if err != nil {
-		return 0, err
-	}
-	return minor, checkURL("refundNotifyUrl", notifyURL, false)
 }
 
 // answer renders the refund answer for f.

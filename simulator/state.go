@@ -74,11 +74,9 @@ type payment struct {
 	api                     string // "pay" or "createPaymentSession"
 	productCode             string // CASHIER_PAYMENT or AGREEMENT_PAYMENT
 	productScene            string // EASY_PAY for EasySafePay sessions
-	methodType              string
 	amount                  Amount
 	minor                   int64
 	referenceOrderID        string
-	orderDescription        string
 	redirectURL, notifyURL  string
 	created, expires        time.Time
 	paid, cancelled         time.Time
@@ -97,34 +95,33 @@ type payment struct {
 	magic                   magic
 }
 
-// refund is one refundRequestId of one merchant: a granted refund, or a final refusal kept so
-// that the same request id keeps getting the same answer.
-type refund struct {
+// txn is what a capture and a refund have in common: one request id of one merchant against
+// one payment, granted (id set) or refused (refusal set). A refusal is final and kept, so that
+// the same request id keeps getting the same answer.
+type txn struct {
 	id, requestID, clientID, paymentID string
 	amount                             Amount
 	minor                              int64
 	created                            time.Time
-	notifyURL                          string
 	refusal                            *antom.Result
 	magic                              magic
 }
 
-// capture is one captureRequestId of one merchant, granted or refused.
-type capture struct {
-	id, requestID, clientID, paymentID string
-	amount                             Amount
-	minor                              int64
-	created                            time.Time
-	refusal                            *antom.Result
-	magic                              magic
+// refund is one refundRequestId of one merchant.
+type refund struct {
+	txn
+	notifyURL string // refundNotifyUrl; REFUND_RESULT goes there
 }
+
+// capture is one captureRequestId of one merchant.
+type capture struct{ txn }
 
 // grant is an EasySafePay authorisation: an authCode, then the tokens applyToken issued for it.
 type grant struct {
-	clientID, paymentID, userLoginID, authState string
-	authCode                                    string
-	accessToken, refreshToken                   string
-	accessExpires, refreshExpires               time.Time
+	clientID, userLoginID         string
+	authCode                      string
+	accessToken, refreshToken     string
+	accessExpires, refreshExpires time.Time
 }
 
 // newID returns an Antom-looking id: 33 digits starting with the date, like
