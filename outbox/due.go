@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"container/heap"
 	"context"
 	"errors"
 	"io/fs"
@@ -198,20 +199,24 @@ func (x *dueIndex) del(id string) {
 }
 
 // due returns up to limit ids with next <= at, earliest first, leaving out
-// those skip rejects and those already in have.
+// those skip rejects and those already in have. It keeps only the limit
+// earliest candidates in a heap while it walks the index, so picking the next
+// few events of a large backlog costs O(n log limit), not a sort of every due
+// entry (a drain of 10,000 events spent 45% of caddy's CPU sorting), and skip
+// is asked only about entries that would make it into the heap.
 func (x *dueIndex) due(at time.Time, limit int, skip func(string) bool, have []*Event) []string {
 	haveSet := make(map[string]struct{}, len(have))
 	for _, ev := range have {
 		haveSet[ev.ID] = struct{}{}
 	}
-	type cand struct {
-		id   string
-		next time.Time
-	}
-	var cs []cand
+	h := make(latestFirst, 0, min(limit, 1024))
 	x.mu.Lock()
 	for id, e := range x.m {
 		if e.next.After(at) {
+			continue
+		}
+		c := dueCand{id, e.next}
+		if len(h) == limit && !c.before(h[0]) {
 			continue
 		}
 		if _, ok := haveSet[id]; ok {
@@ -220,23 +225,47 @@ func (x *dueIndex) due(at time.Time, limit int, skip func(string) bool, have []*
 		if skip != nil && skip(id) {
 			continue
 		}
-		cs = append(cs, cand{id, e.next})
+		if len(h) < limit {
+			heap.Push(&h, c)
+		} else {
+			h[0] = c
+			heap.Fix(&h, 0)
+		}
 	}
 	x.mu.Unlock()
-	sort.Slice(cs, func(i, j int) bool {
-		if !cs[i].next.Equal(cs[j].next) {
-			return cs[i].next.Before(cs[j].next)
-		}
-		return cs[i].id < cs[j].id
-	})
-	if len(cs) > limit {
-		cs = cs[:limit]
-	}
-	ids := make([]string, len(cs))
-	for i, c := range cs {
+	sort.Slice(h, func(i, j int) bool { return h[i].before(h[j]) })
+	ids := make([]string, len(h))
+	for i, c := range h {
 		ids[i] = c.id
 	}
 	return ids
+}
+
+type dueCand struct {
+	id   string
+	next time.Time
+}
+
+// before orders candidates by next attempt, then id.
+func (c dueCand) before(d dueCand) bool {
+	if !c.next.Equal(d.next) {
+		return c.next.Before(d.next)
+	}
+	return c.id < d.id
+}
+
+// latestFirst is a heap (container/heap) with the latest candidate on top.
+type latestFirst []dueCand
+
+func (h latestFirst) Len() int           { return len(h) }
+func (h latestFirst) Less(i, j int) bool { return h[j].before(h[i]) }
+func (h latestFirst) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *latestFirst) Push(v any)        { *h = append(*h, v.(dueCand)) }
+func (h *latestFirst) Pop() any {
+	old := *h
+	v := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return v
 }
 
 // keyedMutex serialises work on one id. It is package-wide so that two
