@@ -1,0 +1,205 @@
+package main
+
+// caddy.go: runs the xcaddy-built caddy under test, as users run it (`caddy run` with a
+// Caddyfile and the default file_system storage in its data dir), on 127.0.0.1 ports, and reads
+// CPU profiles from its admin endpoint while it is under load.
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// caddyPorts are the sites of one caddy instance.
+type caddyPorts struct {
+	admin  string // admin endpoint (pprof)
+	notify string // antom_webhook at notifyPath
+	rp     string // plain reverse_proxy to the app
+	api    string // antom_api (the signing proxy)
+}
+
+// caddyfile is the config under test. The notify site and the reverse_proxy site forward to the
+// same app; antom_api calls the simulator over HTTPS. Logging stays at Caddy's default (INFO to
+// stderr, which goes to a file), as users run it.
+func caddyfile(p caddyPorts, appAddr, simAddr string) string {
+	return fmt.Sprintf(`{
+	admin %[1]s
+	persist_config off
+	antom {
+		client_id        %[2]s
+		private_key      {env.BENCH_MERCHANT_PRIVATE_KEY}
+		antom_public_key {env.BENCH_ANTOM_PUBLIC_KEY}
+		gateway          https://%[7]s
+	}
+}
+
+http://%[3]s {
+	bind 127.0.0.1
+	antom_webhook %[8]s {
+		forward        http://%[6]s/antom-events
+		forward_secret {env.BENCH_FORWARD_SECRET}
+	}
+}
+
+http://%[4]s {
+	bind 127.0.0.1
+	reverse_proxy %[6]s
+}
+
+http://%[5]s {
+	bind 127.0.0.1
+	antom_api
+}
+`, p.admin, clientID, p.notify, p.rp, p.api, appAddr, simAddr, notifyPath)
+}
+
+// caddyProc is a running caddy.
+type caddyProc struct {
+	cmd   *exec.Cmd
+	dir   string // HOME; data in dir/data/caddy
+	ports caddyPorts
+	log   string
+	done  chan struct{}
+}
+
+// startCaddy writes the Caddyfile into a fresh folder under work and runs bin in it. It returns
+// when the admin endpoint and every site answer.
+func startCaddy(ctx context.Context, bin, work, name string, env []string, appAddr, simAddr string) (*caddyProc, error) {
+	dir, err := os.MkdirTemp(work, name+"-")
+	if err != nil {
+		return nil, err
+	}
+	var ports caddyPorts
+	for _, p := range []*string{&ports.admin, &ports.notify, &ports.rp, &ports.api} {
+		if *p, err = freeAddr(); err != nil {
+			return nil, err
+		}
+	}
+	cfg := filepath.Join(dir, "Caddyfile")
+	if err := os.WriteFile(cfg, []byte(caddyfile(ports, appAddr, simAddr)), 0o600); err != nil {
+		return nil, err
+	}
+	logPath := filepath.Join(dir, "caddy.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer logFile.Close()
+	cmd := exec.Command(bin, "run", "--config", cfg, "--adapter", "caddyfile")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(),
+		"HOME="+dir,
+		"XDG_DATA_HOME="+filepath.Join(dir, "data"),
+		"XDG_CONFIG_HOME="+filepath.Join(dir, "config"))
+	cmd.Env = append(cmd.Env, env...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // dies with antombench
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	c := &caddyProc{cmd: cmd, dir: dir, ports: ports, log: logPath, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(c.done) }()
+
+	deadline := time.Now().Add(30 * time.Second)
+	for _, addr := range []string{ports.admin, ports.notify, ports.rp, ports.api} {
+		for !dialable(addr) {
+			select {
+			case <-c.done:
+				return nil, fmt.Errorf("caddy exited at start; last lines of %s:\n%s", logPath, tail(logPath, 15))
+			case <-ctx.Done():
+				c.stop()
+				return nil, ctx.Err()
+			case <-time.After(20 * time.Millisecond):
+			}
+			if time.Now().After(deadline) {
+				c.stop()
+				return nil, fmt.Errorf("caddy did not listen on %s within 30s; see %s", addr, logPath)
+			}
+		}
+	}
+	return c, nil
+}
+
+func (c *caddyProc) pid() int { return c.cmd.Process.Pid }
+
+// storageDir is caddy's file_system storage (the antom outbox lives under antom/ in it).
+func (c *caddyProc) storageDir() string { return filepath.Join(c.dir, "data", "caddy") }
+
+// stop asks caddy to exit (SIGINT, as Ctrl-C) and kills it after 15 s.
+func (c *caddyProc) stop() {
+	_ = c.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-c.done:
+	case <-time.After(15 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-c.done
+	}
+}
+
+// profile fetches a CPU profile of secs seconds from the admin endpoint into path. Run it in a
+// goroutine while the load runs.
+func (c *caddyProc) profile(secs int, path string) error {
+	client := &http.Client{Timeout: time.Duration(secs+30) * time.Second}
+	resp, err := client.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", c.ports.admin, secs))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
+		return fmt.Errorf("pprof: HTTP %d: %s", resp.StatusCode, b)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// countLog counts lines of caddy's log containing s (e.g. errors).
+func (c *caddyProc) countLog(s string) int {
+	b, err := os.ReadFile(c.log)
+	if err != nil {
+		return 0
+	}
+	return strings.Count(string(b), s)
+}
+
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+func dialable(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+func tail(path string, n int) string {
+	b, _ := os.ReadFile(path)
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
