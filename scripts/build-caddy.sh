@@ -8,7 +8,7 @@
 #
 # Default output: <repo root>/bin/caddy. The build is skipped when the binary is newer than every
 # source file that can end up in it (tracked and untracked files, minus *_test.go, docs, examples,
-# scripts, e2e, testdata) and the list of those files is unchanged since the last build; FORCE=1
+# scripts, e2e, bench, testdata) and the list of those files is unchanged since the last build; FORCE=1
 # always rebuilds.
 #
 # Environment:
@@ -51,7 +51,7 @@ source_files() {
 		git ls-files -z --cached --others --exclude-standard
 	else
 		find . -type f -not -path './.git/*' -printf '%P\0'
-	fi | tr '\0' '\n' | grep -Ev '(_test\.go$|\.md$|^(docs|examples|scripts|e2e|\.ci|bin)/|(^|/)testdata/|(^|/)node_modules/)' \
+	fi | tr '\0' '\n' | grep -Ev '(_test\.go$|\.md$|^(docs|examples|scripts|e2e|bench|\.ci|bin)/|(^|/)testdata/|(^|/)node_modules/)' \
 		| sort -u | while IFS= read -r f; do if [ -f "$f" ]; then printf '%s\n' "$f"; fi; done
 }
 
