@@ -31,7 +31,7 @@ func (h *API) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 }
 
 // reconcileOption parses `reconcile` and its optional block.
-func (h *API) reconcileOption(d *caddyfile.Dispenser, args []string) error {
+func (h *API) reconcileOption(d *caddyfile.Dispenser, _ string, args []string) error {
 	if len(args) != 0 {
 		return d.Errf("reconcile takes no value; put its settings in a block: reconcile { after 30s }")
 	}

@@ -8,8 +8,9 @@ import (
 	"github.com/dustin/go-humanize"
 )
 
-// option parses the arguments of one subdirective.
-type option func(d *caddyfile.Dispenser, args []string) error
+// option parses the arguments of the subdirective name. parseBlock has already read them, so the
+// dispenser is on the last argument: error messages take the name from here, not from d.Val().
+type option func(d *caddyfile.Dispenser, name string, args []string) error
 
 // parseBlock reads the block of a directive whose name the dispenser is on, refusing arguments
 // after the directive name, unknown subdirectives and subdirectives given twice (except those in
@@ -30,7 +31,7 @@ func parseBlock(d *caddyfile.Dispenser, options map[string]option, repeatable ..
 			return d.Errf("%s option '%s' is given twice", directive, name)
 		}
 		seen[name] = true
-		if err := parse(d, d.RemainingArgs()); err != nil {
+		if err := parse(d, name, d.RemainingArgs()); err != nil {
 			return err
 		}
 	}
@@ -46,30 +47,17 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// optionName is the name of the subdirective being parsed. Options are called after
-// parseBlock read their arguments, so the cursor is on the last argument, not on the name.
-func optionName(d *caddyfile.Dispenser, args []string) string {
-	for range args {
-		d.Prev()
-	}
-	name := d.Val()
-	for range args {
-		d.Next()
-	}
-	return name
-}
-
 // exactlyOne checks that a subdirective got one argument.
-func exactlyOne(d *caddyfile.Dispenser, args []string) error {
+func exactlyOne(d *caddyfile.Dispenser, name string, args []string) error {
 	if len(args) != 1 {
-		return d.Errf("%s takes exactly one value, got %d", optionName(d, args), len(args))
+		return d.Errf("%s takes exactly one value, got %d", name, len(args))
 	}
 	return nil
 }
 
 func stringOption(dst *string) option {
-	return func(d *caddyfile.Dispenser, args []string) error {
-		if err := exactlyOne(d, args); err != nil {
+	return func(d *caddyfile.Dispenser, name string, args []string) error {
+		if err := exactlyOne(d, name, args); err != nil {
 			return err
 		}
 		*dst = args[0]
@@ -78,13 +66,13 @@ func stringOption(dst *string) option {
 }
 
 func durationOption(dst *caddy.Duration) option {
-	return func(d *caddyfile.Dispenser, args []string) error {
-		if err := exactlyOne(d, args); err != nil {
+	return func(d *caddyfile.Dispenser, name string, args []string) error {
+		if err := exactlyOne(d, name, args); err != nil {
 			return err
 		}
 		dur, err := caddy.ParseDuration(args[0])
 		if err != nil || dur <= 0 {
-			return d.Errf("%s: '%s' is not a positive duration such as 3s, 15m or 72h", optionName(d, args), args[0])
+			return d.Errf("%s: '%s' is not a positive duration such as 3s, 15m or 72h", name, args[0])
 		}
 		*dst = caddy.Duration(dur)
 		return nil
@@ -92,13 +80,13 @@ func durationOption(dst *caddy.Duration) option {
 }
 
 func sizeOption(dst *int64) option {
-	return func(d *caddyfile.Dispenser, args []string) error {
-		if err := exactlyOne(d, args); err != nil {
+	return func(d *caddyfile.Dispenser, name string, args []string) error {
+		if err := exactlyOne(d, name, args); err != nil {
 			return err
 		}
 		size, err := humanize.ParseBytes(args[0])
 		if err != nil || size == 0 {
-			return d.Errf("%s: '%s' is not a size such as 64KiB or 1MiB", optionName(d, args), args[0])
+			return d.Errf("%s: '%s' is not a size such as 64KiB or 1MiB", name, args[0])
 		}
 		*dst = int64(size)
 		return nil
@@ -106,13 +94,13 @@ func sizeOption(dst *int64) option {
 }
 
 func floatOption(dst *float64) option {
-	return func(d *caddyfile.Dispenser, args []string) error {
-		if err := exactlyOne(d, args); err != nil {
+	return func(d *caddyfile.Dispenser, name string, args []string) error {
+		if err := exactlyOne(d, name, args); err != nil {
 			return err
 		}
 		f, err := strconv.ParseFloat(args[0], 64)
 		if err != nil || f <= 0 {
-			return d.Errf("%s: '%s' is not a positive number", optionName(d, args), args[0])
+			return d.Errf("%s: '%s' is not a positive number", name, args[0])
 		}
 		*dst = f
 		return nil
@@ -120,9 +108,9 @@ func floatOption(dst *float64) option {
 }
 
 func flagOption(dst *bool) option {
-	return func(d *caddyfile.Dispenser, args []string) error {
+	return func(d *caddyfile.Dispenser, name string, args []string) error {
 		if len(args) != 0 {
-			return d.Errf("%s takes no value", optionName(d, args))
+			return d.Errf("%s takes no value", name)
 		}
 		*dst = true
 		return nil
@@ -130,9 +118,9 @@ func flagOption(dst *bool) option {
 }
 
 func listOption(dst *[]string) option {
-	return func(d *caddyfile.Dispenser, args []string) error {
+	return func(d *caddyfile.Dispenser, name string, args []string) error {
 		if len(args) == 0 {
-			return d.Errf("%s takes at least one value", d.Val())
+			return d.Errf("%s takes at least one value", name)
 		}
 		*dst = args
 		return nil

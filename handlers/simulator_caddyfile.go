@@ -23,8 +23,8 @@ func (h *Simulator) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name
 	return parseBlock(d, map[string]option{
 		"private_key": stringOption(&h.PrivateKey),
-		"key_version": func(d *caddyfile.Dispenser, args []string) error {
-			if err := exactlyOne(d, args); err != nil {
+		"key_version": func(d *caddyfile.Dispenser, name string, args []string) error {
+			if err := exactlyOne(d, name, args); err != nil {
 				return err
 			}
 			if n, err := strconv.Atoi(args[0]); err != nil || n < 1 {
@@ -33,7 +33,7 @@ func (h *Simulator) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			h.KeyVersion = args[0]
 			return nil
 		},
-		"merchant_public_key": func(d *caddyfile.Dispenser, args []string) error {
+		"merchant_public_key": func(d *caddyfile.Dispenser, name string, args []string) error {
 			if len(args) < 1 || len(args) > 2 {
 				return d.Errf("merchant_public_key takes a public key and optionally a client id, got %d values", len(args))
 			}
