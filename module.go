@@ -174,8 +174,8 @@ func (a *App) watchQueue(ctx context.Context) {
 		if counts, err := a.store.Counts(ctx); err == nil {
 			setQueueDepth(counts)
 		}
-		if ps, err := a.store.ListPayments(ctx, outbox.StatePending, 0); err == nil {
-			paymentsPending.Set(float64(len(ps)))
+		if n, err := a.store.CountPayments(ctx, outbox.StatePending); err == nil {
+			paymentsPending.Set(float64(n))
 		}
 		select {
 		case <-ctx.Done():

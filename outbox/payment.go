@@ -93,6 +93,12 @@ func (s *Store) GetPayment(ctx context.Context, id string) (*Payment, error) {
 	return nil, fmt.Errorf("payment %s: %w", id, ErrNotFound)
 }
 
+// CountPayments returns how many payments are in state, from a listing only (no file is read).
+func (s *Store) CountPayments(ctx context.Context, state State) (int, error) {
+	ids, err := s.listIDs(ctx, paymentsPrefix+"/"+string(state), ValidPaymentRecordID)
+	return len(ids), err
+}
+
 // ListPayments returns up to limit payments in state (StatePending or
 // StateDone), oldest CreatedAt first (limit <= 0: all).
 func (s *Store) ListPayments(ctx context.Context, state State, limit int) ([]*Payment, error) {

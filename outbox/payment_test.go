@@ -53,8 +53,16 @@ func TestPayments(t *testing.T) {
 		t.Fatalf("after update: %+v", got)
 	}
 
+	if n, err := s.CountPayments(ctx, StatePending); err != nil || n != 2 {
+		t.Fatalf("CountPayments(pending) = %d, %v; want 2", n, err)
+	}
 	if err := s.FinishPayment(ctx, got, "SUCCESS"); err != nil {
 		t.Fatal(err)
+	}
+	for state, want := range map[State]int{StatePending: 1, StateDone: 1} {
+		if n, err := s.CountPayments(ctx, state); err != nil || n != want {
+			t.Fatalf("CountPayments(%s) = %d, %v; want %d", state, n, err, want)
+		}
 	}
 	got, _ = s.GetPayment(ctx, p.ID)
 	if got.State != StateDone || got.FinalStatus != "SUCCESS" {
