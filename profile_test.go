@@ -15,11 +15,10 @@ import (
 	"github.com/caddy-antom/caddy-antom/handlers"
 )
 
-// vectorsDir holds the shared golden vectors (/work/shared/antom-vectors) relative to the
-// repository root, which is this package's directory.
-var vectorsDir = filepath.Join("..", "shared", "antom-vectors")
+// vectorsDir holds the golden vectors; this package's directory is the repository root.
+var vectorsDir = filepath.Join("testdata", "antom-vectors")
 
-// vectorKeyPath is the absolute path of a key file in the shared vectors, for {file.*}.
+// vectorKeyPath is the absolute path of a key file in the golden vectors, for {file.*}.
 func vectorKeyPath(t *testing.T, name string) string {
 	t.Helper()
 	p, err := filepath.Abs(filepath.Join(vectorsDir, "keys", name))
@@ -32,7 +31,7 @@ func vectorKeyPath(t *testing.T, name string) string {
 	return p
 }
 
-// vectorKey is the text of a key file in the shared vectors.
+// vectorKey is the text of a key file in the golden vectors.
 func vectorKey(t *testing.T, name string) string {
 	t.Helper()
 	b, err := os.ReadFile(vectorKeyPath(t, name))

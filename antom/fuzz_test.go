@@ -17,14 +17,16 @@ import (
 //
 // In a normal `go test` the seeds below run as unit tests.
 
-// vectorSeeds returns files from the shared vectors folder, or nothing when
-// it is absent (the hard-coded seeds still run).
-func vectorSeeds(rel ...string) []string {
+// vectorSeeds returns files of the golden vectors; a missing one fails the fuzz test.
+func vectorSeeds(f *testing.F, rel ...string) []string {
+	f.Helper()
 	var out []string
 	for _, r := range rel {
-		if b, err := os.ReadFile(filepath.Join(vectorsDir, r)); err == nil {
-			out = append(out, string(b))
+		b, err := os.ReadFile(filepath.Join(vectorsDir, r))
+		if err != nil {
+			f.Fatalf("golden vector missing: %v", err)
 		}
+		out = append(out, string(b))
 	}
 	return out
 }
@@ -42,7 +44,7 @@ func FuzzParseSignatureHeader(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	for _, s := range vectorSeeds("request/signature_header_value.txt", "notification/signature_header_value.txt") {
+	for _, s := range vectorSeeds(f, "request/signature_header_value.txt", "notification/signature_header_value.txt") {
 		f.Add(s)
 		f.Add(strings.ToLower(s))
 	}
@@ -79,7 +81,7 @@ func fuzzKeyInputs(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	for _, s := range vectorSeeds(
+	for _, s := range vectorSeeds(f,
 		"keys/merchant_private_pkcs8.b64", "keys/merchant_private_pkcs8.pem",
 		"keys/merchant_private_pkcs1.b64", "keys/merchant_private_pkcs1.pem",
 		"keys/merchant_public_spki.b64", "keys/merchant_public_spki.pem",
@@ -157,7 +159,7 @@ func FuzzParseNotification(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	for _, s := range vectorSeeds("notification/body.json") {
+	for _, s := range vectorSeeds(f, "notification/body.json") {
 		f.Add([]byte(s))
 	}
 	kinds := map[string]bool{KindPayment: true, KindCapture: true, KindRefund: true, KindAuthorization: true,

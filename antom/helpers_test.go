@@ -9,8 +9,8 @@ import (
 	"testing"
 )
 
-// vectorsDir is /work/shared/antom-vectors relative to this package.
-var vectorsDir = filepath.Join("..", "..", "shared", "antom-vectors")
+// vectorsDir holds the golden vectors, testdata/antom-vectors at the repository root.
+var vectorsDir = filepath.Join("..", "testdata", "antom-vectors")
 
 type vector struct {
 	Name                        string `json:"name"`
@@ -41,13 +41,9 @@ var (
 	vecErr  error
 )
 
-// loadVectors reads the shared golden vectors; the test is skipped only if
-// the folder does not exist at all (it does in CI).
+// loadVectors reads the golden vectors; a missing file fails the test.
 func loadVectors(t testing.TB) *vectorFile {
 	t.Helper()
-	if _, err := os.Stat(vectorsDir); os.IsNotExist(err) {
-		t.Skipf("golden vectors not found at %s", vectorsDir)
-	}
 	vecOnce.Do(func() {
 		b, err := os.ReadFile(filepath.Join(vectorsDir, "vectors.json"))
 		if err != nil {

@@ -12,13 +12,9 @@ import (
 	"github.com/caddy-antom/caddy-antom/antom"
 )
 
-// vectorsDir is the golden Antom vectors: ../../shared/antom-vectors from e2e/ (shared/ sits
-// beside the checkout, locally and in CI). ANTOM_VECTORS_DIR overrides it.
+// vectorsDir is the golden Antom vectors in the repository's testdata.
 func vectorsDir() string {
-	if d := os.Getenv("ANTOM_VECTORS_DIR"); d != "" {
-		return d
-	}
-	return filepath.Join(repoRoot, "..", "shared", "antom-vectors")
+	return filepath.Join(repoRoot, "testdata", "antom-vectors")
 }
 
 // readVector reads a file of the golden vectors, path relative to antom-vectors
@@ -27,7 +23,7 @@ func readVector(t testing.TB, path string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(vectorsDir(), filepath.FromSlash(path)))
 	if err != nil {
-		t.Fatalf("readVector: %v (the golden vectors live in shared/antom-vectors beside the checkout)", err)
+		t.Fatalf("readVector: %v (the golden vectors live in testdata/antom-vectors)", err)
 	}
 	return b
 }

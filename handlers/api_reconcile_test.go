@@ -41,7 +41,7 @@ func (a *apiTestApp) RegisterReconcile(profile string, cfg reconcile.Config) {
 
 func apiTestKey(t *testing.T, name string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "shared", "antom-vectors", "keys", name))
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "antom-vectors", "keys", name))
 	if err != nil {
 		t.Fatal(err)
 	}

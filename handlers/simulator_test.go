@@ -19,7 +19,7 @@ import (
 	"github.com/caddy-antom/caddy-antom/simulator"
 )
 
-var simVectors = filepath.Join("..", "..", "shared", "antom-vectors", "keys")
+var simVectors = filepath.Join("..", "testdata", "antom-vectors", "keys")
 
 func simVector(t *testing.T, name string) string {
 	t.Helper()

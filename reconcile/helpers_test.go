@@ -29,8 +29,8 @@ const (
 	notifyURL    = "https://shop.example/antom/notify"
 )
 
-// vectorsDir holds the shared golden vectors (/work/shared/antom-vectors).
-var vectorsDir = filepath.Join("..", "..", "shared", "antom-vectors")
+// vectorsDir holds the golden vectors, testdata/antom-vectors at the repository root.
+var vectorsDir = filepath.Join("..", "testdata", "antom-vectors")
 
 func readKey(t testing.TB, name string) *rsa.PrivateKey {
 	t.Helper()

@@ -18,8 +18,8 @@ import (
 	"github.com/caddy-antom/caddy-antom/antom"
 )
 
-// vectorsDir holds the shared golden vectors (/work/shared/antom-vectors).
-var vectorsDir = filepath.Join("..", "..", "shared", "antom-vectors")
+// vectorsDir holds the golden vectors, testdata/antom-vectors at the repository root.
+var vectorsDir = filepath.Join("..", "testdata", "antom-vectors")
 
 const testClientID = "TEST_5X00000000000000"
 

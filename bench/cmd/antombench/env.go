@@ -49,7 +49,7 @@ func newBenchEnv(ctx context.Context, o *options) (*benchEnv, error) {
 	read := func(name string) (string, error) {
 		b, err := os.ReadFile(filepath.Join(o.vectors, "keys", name))
 		if err != nil {
-			return "", fmt.Errorf("%v (the golden vectors are in shared/antom-vectors beside the checkout; -vectors)", err)
+			return "", fmt.Errorf("%v (the golden vectors are in testdata/antom-vectors; -vectors)", err)
 		}
 		return strings.TrimSpace(string(b)), nil
 	}

@@ -38,7 +38,7 @@ type options struct {
 	boringCaddy string        // optional: the same caddy built with GOEXPERIMENT=boringcrypto
 	boringSelf  string        // optional: antombench built with GOEXPERIMENT=boringcrypto, for micro
 	alt         string        // optional: "name=path" of another caddy build to compare (before/after a change)
-	vectors     string        // shared/antom-vectors
+	vectors     string        // testdata/antom-vectors
 	out         string        // results folder (results.md, results.json, profiles)
 	work        string        // scratch folder for caddy's data dirs
 	repeat      int           // how often the notify and proxy scenarios are repeated
@@ -70,7 +70,7 @@ func main() {
 	flag.StringVar(&o.boringCaddy, "boring-caddy", "", "the same caddy built with GOEXPERIMENT=boringcrypto CGO_ENABLED=1 (optional)")
 	flag.StringVar(&o.boringSelf, "boring-self", "", "antombench built with GOEXPERIMENT=boringcrypto CGO_ENABLED=1, for the micro numbers (optional)")
 	flag.StringVar(&o.alt, "alt", "", "another caddy build to run side by side, as name=path (e.g. before=bin/caddy-before)")
-	flag.StringVar(&o.vectors, "vectors", filepath.Join(root, "..", "shared", "antom-vectors"), "the golden Antom vectors (keys)")
+	flag.StringVar(&o.vectors, "vectors", filepath.Join(root, "testdata", "antom-vectors"), "the golden Antom vectors (keys)")
 	flag.StringVar(&o.out, "out", filepath.Join(root, "bench", "results", "latest"), "results folder")
 	flag.StringVar(&o.work, "work", "", "scratch folder for caddy data dirs (default: a new temp dir, removed at the end)")
 	flag.IntVar(&o.repeat, "repeat", 3, "repetitions of the notify and proxy scenarios (each on a fresh caddy)")
