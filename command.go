@@ -69,18 +69,19 @@ func newKeygenCommand() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "keygen [--out DIR]",
 		Short: "Generate the merchant RSA-2048 key pair",
-		Long: `Generates a merchant RSA-2048 key pair, writes the private key to
-merchant_private_key.pem (PKCS#8 PEM, mode 0600) and prints the one-line base64
-public key to paste into the Antom Dashboard.
+		Long: `Generates a merchant RSA-2048 key pair and writes three files: the private key
+as merchant_private_key.pem (PKCS#8 PEM, mode 0600) and in the dashboard's forms,
+merchant_private_key.b64 (one-line base64 PKCS#8, mode 0600) and
+merchant_public_key.b64; it prints the one-line base64 public key to paste into the
+Antom Dashboard.
 
-With --out DIR the files go to DIR (created with mode 0700 if missing), and the
-dashboard forms are written too: merchant_private_key.b64 (one-line base64 PKCS#8,
-mode 0600) and merchant_public_key.b64. Existing files are never overwritten.`,
+The files go to --out DIR (created with mode 0700 if missing), or the current
+directory. Existing files are never overwritten.`,
 		Example: "  caddy antom keygen --out /etc/caddy/antom",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			dir, _ := cmd.Flags().GetString("out")
-			return runKeygen(cmd.OutOrStdout(), dir, cmd.Flags().Changed("out"))
+			return runKeygen(cmd.OutOrStdout(), dir)
 		},
 	}
 	c.Flags().String("out", "", "directory for the key files (default: the current directory)")
@@ -94,16 +95,12 @@ type keyFile struct {
 	what string
 }
 
-func runKeygen(w io.Writer, dir string, withB64 bool) error {
+func runKeygen(w io.Writer, dir string) error {
 	if dir == "" {
 		dir = "."
 	}
-	names := []string{privateKeyPEMFile}
-	if withB64 {
-		names = append(names, privateKeyB64File, publicKeyB64File)
-	}
 	// Refuse before generating anything, so nothing is half-written.
-	for _, name := range names {
+	for _, name := range []string{privateKeyPEMFile, privateKeyB64File, publicKeyB64File} {
 		path := filepath.Join(dir, name)
 		if _, err := os.Lstat(path); err == nil {
 			return fmt.Errorf("%s already exists; refusing to overwrite a key (move it away or use --out with another directory)", path)
@@ -121,14 +118,13 @@ func runKeygen(w io.Writer, dir string, withB64 bool) error {
 		return err
 	}
 	publicB64 := antom.EncodePublicKey(&key.PublicKey)
-	files := []keyFile{{privateKeyPEMFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600, "private key, PKCS#8 PEM"}}
-	if withB64 {
-		files = append(files,
-			keyFile{privateKeyB64File, []byte(antom.EncodePrivateKey(key) + "\n"), 0o600, "the same private key as one-line base64 PKCS#8"},
-			keyFile{publicKeyB64File, []byte(publicB64 + "\n"), 0o644, "the public key line below"})
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return err
-		}
+	files := []keyFile{
+		{privateKeyPEMFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600, "private key, PKCS#8 PEM"},
+		{privateKeyB64File, []byte(antom.EncodePrivateKey(key) + "\n"), 0o600, "the same private key as one-line base64 PKCS#8"},
+		{publicKeyB64File, []byte(publicB64 + "\n"), 0o644, "the public key line below"},
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
 	}
 
 	var written []string

@@ -185,9 +185,14 @@ func TestKeygenCurrentDirectory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The same files as with --out: docs/sdk-migration.md relies on the .b64 forms.
+	var names []string
 	entries, _ := os.ReadDir(dir)
-	if len(entries) != 1 || entries[0].Name() != "merchant_private_key.pem" {
-		t.Errorf("without --out want only merchant_private_key.pem, got %v", entries)
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if got, want := strings.Join(names, " "), "merchant_private_key.b64 merchant_private_key.pem merchant_public_key.b64"; got != want {
+		t.Errorf("keygen without --out wrote %q, want %q", got, want)
 	}
 	if len(keygenPublicKey.FindAllString(out, -1)) != 1 {
 		t.Errorf("no public key line:\n%s", out)

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
@@ -17,7 +16,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -89,21 +87,16 @@ func startBrowserStack(t testing.TB) *browserStack {
 	)
 	shopLog := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = shopLog, shopLog
-	// Its own process group, so the workers go with it; and it dies with the test binary.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	// The workers go with the shop, also when the test binary dies.
+	stop := owned(t, cmd, nil)
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting php -S: %v", err)
 	}
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
-		}
+		stop()
+		<-exited
 		if t.Failed() {
 			t.Logf("---- php shop log ----\n%s---- end of php shop log ----", shopLog.String())
 		}
@@ -265,11 +258,10 @@ func runBrowserCheckout(t testing.TB, st *browserStack, chromium, sku, action, w
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", filepath.Join("browser", "checkout.cjs"))
+	cmd := exec.Command("node", filepath.Join("browser", "checkout.cjs"))
 	cmd.Dir = nodeDir()
-	cmd.Stdin = bytes.NewReader(in)
+	// chromium, started by playwright, goes with node whatever happens.
+	defer time.AfterFunc(3*time.Minute, owned(t, cmd, in)).Stop()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	runErr := cmd.Run()

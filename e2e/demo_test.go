@@ -85,6 +85,7 @@ func TestDemoWalkOnly(t *testing.T) {
 		"caddy -> signed it with the merchant key",
 		"shop  -> 303 to the cashier page (normalUrl): http://127.0.0.1:8600/cashier/",
 		"[2/6] The buyer pays",
+		"The buyer pays 12.50 USD on Antom's cashier page", // minor units shown as money
 		"[3/6] Antom (the simulator) sends a signed PAYMENT_RESULT notification to https://localhost:8443/antom/notify",
 		"acked on attempt",
 		"[4/6] Caddy verified the signature, stored the event",

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,11 +31,9 @@ func requireNodeModules(t testing.TB) {
 func runNode(t testing.TB, script string, stdin []byte, args ...string) ([]byte, error) {
 	t.Helper()
 	requireNodeModules(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", append([]string{script}, args...)...)
+	cmd := exec.Command("node", append([]string{script}, args...)...)
 	cmd.Dir = nodeDir()
-	cmd.Stdin = bytes.NewReader(stdin)
+	defer time.AfterFunc(2*time.Minute, owned(t, cmd, stdin)).Stop()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout = &stdout
 	cmd.Stderr = &stderr

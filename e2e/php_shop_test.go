@@ -14,6 +14,7 @@ func TestPHPShopSuite(t *testing.T) {
 	php := requireTool(t, "php")
 	cmd := exec.Command(php, filepath.Join(repoRoot, "examples", "php-shop", "tests", "run.php"))
 	cmd.Dir = repoRoot
+	owned(t, cmd, nil) // the suite's php -S servers go with it
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("php examples/php-shop/tests/run.php: %v\n%s", err, out)

@@ -14,8 +14,9 @@
 #   localhost:2019           Caddy's admin API (GET /antom/events)
 #   (:8080 is Caddy's HTTP->HTTPS redirect)
 #
-# Needs: bash, php-cli (7+; the shop, and the walk's HTTP client and JSON), and Go (to build bin/caddy
-# with xcaddy the first time); openssl only if the binary has no `caddy antom keygen`.
+# Needs: bash, php-cli (7+; the shop, and the walk's HTTP client and JSON: scripts/setup.sh installs
+# it on Debian/Ubuntu when missing), and Go (to build bin/caddy with xcaddy the first time); openssl
+# only if the binary has no `caddy antom keygen`.
 #
 # Environment:
 #   DEMO_DIR    state directory (default <repo>/.demo, git-ignored): keys and the forward secret
@@ -77,10 +78,10 @@ die() {
 
 # ---------------------------------------------------------------- prerequisites
 
+# php-cli, installed when missing (Debian/Ubuntu as root or with sudo; elsewhere it says what to do).
+"$ROOT/scripts/setup.sh" demo || exit 4
 need=()
-if ! command -v php >/dev/null; then
-	need+=("php-cli (the example shop): sudo apt-get install php-cli   (macOS: brew install php)")
-elif ! php -r 'exit(PHP_VERSION_ID >= 70000 ? 0 : 1);' 2>/dev/null; then
+if ! php -r 'exit(PHP_VERSION_ID >= 70000 ? 0 : 1);' 2>/dev/null; then
 	need+=("php 7 or newer (found $(php -r 'echo PHP_VERSION;' 2>/dev/null)): sudo apt-get install php-cli")
 fi
 CADDY="${CADDY_BIN:-$ROOT/bin/caddy}"
@@ -452,7 +453,9 @@ fetch "$TMP/payment.json" "$SIM_URL/simulator/payments/$PAYMENT_ID" || walk_fail
 PAYMENT_REQUEST_ID="$(json '$d["paymentRequestId"]' <"$TMP/payment.json")"
 ORDER_ID="$(json '$d["referenceOrderId"]' <"$TMP/payment.json")"
 NOTIFY_URL="$(json '$d["paymentNotifyUrl"]' <"$TMP/payment.json")"
-AMOUNT="$(json '$d["paymentAmount"]["value"] . " " . $d["paymentAmount"]["currency"]' <"$TMP/payment.json")"
+# Antom amounts are in minor units: 1250 USD is 12.50 USD (JPY has no decimals, KWD three).
+AMOUNT="$(json '(function ($v, $c) { $e = in_array($c, array("JPY", "KRW", "VND", "CLP", "ISK", "UGX", "PYG", "XAF", "XOF")) ? 0 : (in_array($c, array("BHD", "KWD", "OMR", "JOD", "TND")) ? 3 : 2);
+	return number_format($v / pow(10, $e), $e, ".", "") . " " . $c; })($d["paymentAmount"]["value"], $d["paymentAmount"]["currency"])' <"$TMP/payment.json")"
 [ -n "$ORDER_ID" ] && [ -n "$PAYMENT_REQUEST_ID" ] || walk_fail 1 "the simulator has no order id for payment $PAYMENT_ID: $(cat "$TMP/payment.json")"
 call="$(poll 5 last_log "Antom call" '($e["api"] ?? "") === "v1/payments/createPaymentSession" || strpos($e["api"] ?? "", "createPaymentSession") !== false' \
 	'"resultStatus " . ($e["result_status"] ?? "?") . " " . ($e["result_code"] ?? "") . ", response signature verified: " . (!empty($e["signed"]) ? "yes" : "NO") . ", gateway time " . (is_numeric($e["antom_time"] ?? null) ? round($e["antom_time"] * 1000, 1) . " ms" : ($e["antom_time"] ?? "?"))')" || true
@@ -470,7 +473,7 @@ line "shop  -> 303 to the cashier page (normalUrl): $CASHIER_URL"
 done_step
 
 # 2. the buyer pays on the cashier page
-step 2 "The buyer pays $AMOUNT (minor units) on Antom's cashier page"
+step 2 "The buyer pays $AMOUNT on Antom's cashier page"
 code="$(http "$TMP/cashier.html" "$CASHIER_URL")" || walk_fail 2 "GET $CASHIER_URL: no answer"
 [ "$code" = 200 ] && grep -q 'id="pay"' "$TMP/cashier.html" || walk_fail 2 "the cashier page $CASHIER_URL answered HTTP $code without a Pay button"
 code="$(http "$TMP/cashier-post.html" "$CASHIER_URL" pay=pay)" || walk_fail 2 "POST $CASHIER_URL: no answer"

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # ./scripts/test.sh — the project's test command (CI runs it through .ci/run).
 #
+#   0. setup         scripts/setup.sh test: installs what the tests need when it is missing
+#                    (php-cli, chromium, postgresql, the npm packages of e2e/node), saying what
 #   1. gofmt         every .go file formatted (lists the ones that are not)
 #   2. go vet -race ./...   (-race only so vet reuses the race build of the dependencies that
 #                            go test -race needs anyway: a cold CI run saves ~6 minutes)
-#   3. build         bin/caddy through xcaddy (scripts/build-caddy.sh; skipped when fresh)
-#   4. go test -race ./...   (the e2e package drives bin/caddy over loopback)
-#   5. smoke         bin/caddy list-modules shows our module IDs;
+#   3. staticcheck   go tool staticcheck ./... (honnef.co/go/tools, a tool of go.mod)
+#   4. build         bin/caddy through xcaddy (scripts/build-caddy.sh; skipped when fresh)
+#   5. go test -race ./...   (the e2e package drives bin/caddy over loopback)
+#   6. fuzz          each fuzzer of outside input runs briefly (FUZZTIME, default 10s each)
+#   7. smoke         bin/caddy list-modules shows our module IDs;
 #                    bin/caddy adapt --config examples/Caddyfile works without any secret in the env
 #
 # Every step runs even after a failure; the summary lists them and the last line is
@@ -15,7 +19,7 @@
 #
 # Environment: GOTEST_FLAGS (extra `go test` flags, e.g. "-run TestWebhook -count=1"),
 # GOTEST_PKGS (default ./...), GOTEST_TIMEOUT (default 20m), CADDY_BIN (test this binary instead
-# of building bin/caddy), FORCE=1 (rebuild bin/caddy).
+# of building bin/caddy), FORCE=1 (rebuild bin/caddy), FUZZTIME (per fuzzer; 0 skips the step).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -51,6 +55,15 @@ go_files() {
 
 total_start=$(date +%s)
 
+# 0. set-up: without it every later step would fail for a missing tool
+step "setup: scripts/setup.sh test"
+t=$(date +%s)
+if ./scripts/setup.sh test; then
+	record PASS setup "$(elapsed "$t")"
+else
+	record FAIL setup "$(elapsed "$t"); see above for what to install"
+fi
+
 # 1. gofmt
 step "gofmt"
 t=$(date +%s)
@@ -73,7 +86,16 @@ else
 	record FAIL "go vet" "$(elapsed "$t")"
 fi
 
-# 3. build the caddy binary through xcaddy
+# 3. staticcheck
+step "staticcheck ./..."
+t=$(date +%s)
+if go tool staticcheck ./...; then
+	record PASS staticcheck "$(elapsed "$t")"
+else
+	record FAIL staticcheck "$(elapsed "$t")"
+fi
+
+# 4. build the caddy binary through xcaddy
 built=0
 if [ -n "${CADDY_BIN:-}" ]; then
 	step "build: using CADDY_BIN=$CADDY_BIN"
@@ -94,7 +116,7 @@ fi
 bin="$CADDY_BIN"
 if [ "$built" = 1 ]; then export CADDY_BIN; else export CADDY_BIN="$work/caddy-build-failed"; fi
 
-# 4. go test -race
+# 5. go test -race
 timeout="${GOTEST_TIMEOUT:-20m}"
 pkgs="${GOTEST_PKGS:-./...}"
 step "go test -race -timeout $timeout ${GOTEST_FLAGS:-} $pkgs"
@@ -117,7 +139,27 @@ else
 	record FAIL "go test -race" "could not build scripts/gotestsum.go"
 fi
 
-# 5. smoke tests of the binary
+# 6. fuzz: the parsers of outside input, briefly, from their seed corpora
+fuzztime="${FUZZTIME:-10s}"
+if [ "$fuzztime" != 0 ]; then
+	# Every `func FuzzX` of the tree, as ./pkg:FuzzX.
+	targets=$(go_files | grep '_test\.go$' | xargs -r -d '\n' grep -Ho '^func Fuzz[A-Za-z0-9_]*' |
+		sed -E 's#^(\./)?(.*)/[^/]*:func (.*)$#./\2:\3#' | sort -u)
+	for target in $targets; do
+		pkg=${target%%:*} fuzz=${target#*:}
+		step "fuzz: $fuzz ($pkg, $fuzztime)"
+		t=$(date +%s)
+		if go test -run='^$' -fuzz="^$fuzz\$" -fuzztime="$fuzztime" "$pkg" >"$work/fuzz.log" 2>&1; then
+			tail -n 1 "$work/fuzz.log"
+			record PASS "fuzz: $fuzz" "$(elapsed "$t")"
+		else
+			cat "$work/fuzz.log"
+			record FAIL "fuzz: $fuzz" "$(elapsed "$t"); the failing input is under $pkg/testdata/fuzz/$fuzz"
+		fi
+	done
+fi
+
+# 7. smoke tests of the binary
 step "smoke: $bin list-modules"
 if [ "$built" = 1 ]; then
 	if "$bin" list-modules >"$work/modules" 2>&1; then

@@ -204,9 +204,3 @@ func (e *benchEnv) appStats() appStats {
 	_ = e.app.get("/stats", &s)
 	return s
 }
-
-func (e *benchEnv) simStats() simStats {
-	var s simStats
-	_ = e.sim.get("/stats", &s)
-	return s
-}
