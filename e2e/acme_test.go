@@ -44,15 +44,26 @@ func productionCaddyfile(t testing.TB, globals string, swaps ...string) string {
 	return caddyfile
 }
 
-// TestACMENotifyURL runs the README's production Caddyfile against a real ACME CA (pebble, with
-// real HTTP-01 / TLS-ALPN-01 validation through its test DNS): caddy gets its certificate by
-// itself, Antom's notifications over HTTPS are verified, acknowledged and delivered, a POST to the
-// plain-HTTP port is neither acknowledged nor delivered, and a certificate renewal in the middle of
-// a stream of notifications loses or refuses none.
-func TestACMENotifyURL(t *testing.T) {
+// acmeShop is the README's production Caddyfile running against pebble.
+type acmeShop struct {
+	p                   *caddyProc
+	ca                  *pebbleCA
+	app                 *fakeApp // the shop behind antom_webhook and reverse_proxy
+	httpPort, httpsPort int      // caddy's http_port and https_port: the shop's ports 80 and 443
+}
+
+// startACMEShop starts pebble issuing one-minute certificates and the README's production
+// Caddyfile, and waits until caddy has obtained its certificate. With tlsALPN false, the CA
+// cannot reach the HTTPS port, so HTTP-01 is the only challenge that can succeed.
+func startACMEShop(t *testing.T, tlsALPN bool) *acmeShop {
+	t.Helper()
 	caddyBinary(t)
-	httpPort, httpsPort := freePort(t), freePort(t)
-	ca := startPebble(t, pebbleOpts{HTTPPort: httpPort, TLSPort: httpsPort, Validity: time.Minute})
+	s := &acmeShop{app: newFakeApp(t), httpPort: freePort(t), httpsPort: freePort(t)}
+	validateTLS := s.httpsPort
+	if !tlsALPN {
+		validateTLS = freePort(t) // nothing listens there
+	}
+	s.ca = startPebble(t, pebbleOpts{HTTPPort: s.httpPort, TLSPort: validateTLS, Validity: time.Minute})
 
 	keys := t.TempDir()
 	for name, key := range map[string]string{
@@ -63,25 +74,60 @@ func TestACMENotifyURL(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	app := newFakeApp(t)
 	// Caddy checks whether a certificate needs renewal every 10 minutes by default; with
 	// one-minute certificates it must look every second.
 	globals := fmt.Sprintf("\thttp_port %d\n\thttps_port %d\n\tacme_ca %s\n\tacme_ca_root %s\n\trenew_interval 1s\n",
-		httpPort, httpsPort, ca.Directory, ca.ServerRoot)
+		s.httpPort, s.httpsPort, s.ca.Directory, s.ca.ServerRoot)
 	caddyfile := productionCaddyfile(t, globals,
 		"shop.example.com", acmeDomain,
 		"/etc/caddy/antom", keys,
-		"127.0.0.1:8081", app.Addr,
+		"127.0.0.1:8081", s.app.Addr,
 		"127.0.0.1:8700", freeAddr(t),
 	)
-	p := startCaddy(t, caddyfile, map[string]string{
+	s.p = startCaddy(t, caddyfile, map[string]string{
 		"ANTOM_CLIENT_ID":      whClientID,
 		"ANTOM_FORWARD_SECRET": whSecret(),
 	})
-	p.WaitLog(`"msg":"certificate obtained successfully"`, 3*time.Minute)
-	if !strings.Contains(ca.Logs(), "set VALID by completed challenge") {
-		t.Fatalf("caddy has a certificate but pebble validated no challenge:\n%s", ca.Logs())
+	s.p.WaitLog(`"msg":"certificate obtained successfully"`, 3*time.Minute)
+	if !strings.Contains(s.ca.Logs(), "set VALID by completed challenge") {
+		t.Fatalf("caddy has a certificate but pebble validated no challenge:\n%s", s.ca.Logs())
 	}
+	return s
+}
+
+// TestACMEHTTPChallengeBeforeShopRoutes: the production Caddyfile's catch-all reverse_proxy and
+// HTTP-to-HTTPS redirect do not swallow the CA's HTTP-01 requests on port 80. The CA cannot
+// reach port 443 here, so the certificate can only come from an HTTP-01 validation.
+func TestACMEHTTPChallengeBeforeShopRoutes(t *testing.T) {
+	shop := startACMEShop(t, false)
+	validated := false
+	for _, e := range shop.p.LogEntries() {
+		validated = validated || (e["msg"] == "trying to solve challenge" && e["challenge_type"] == "http-01")
+	}
+	if !validated {
+		t.Fatal("caddy has a certificate but never tried the http-01 challenge")
+	}
+	body := whBody("0000")
+	resp, answer, err := sendSigned(domainClient(shop.ca.Roots, shop.httpPort, shop.httpsPort, false),
+		"https://"+acmeDomain+"/antom/notify", signNotification(t, whNotifyPath, whClientID, "", body), body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	whRequireAck(t, "a notification over HTTPS", resp.StatusCode, resp.Header, answer)
+	// Any ACME request that reached the shop came before the certificate, so before this delivery.
+	if reqs := shop.app.WaitRequests(1, whWait); len(reqs) != 1 || reqs[0].Path != "/antom-events" {
+		t.Fatalf("the shop got %d request(s), want only the delivery to /antom-events:\n%s", len(reqs), shop.app.dump())
+	}
+}
+
+// TestACMENotifyURL runs the README's production Caddyfile against a real ACME CA (pebble, with
+// real HTTP-01 / TLS-ALPN-01 validation through its test DNS): caddy gets its certificate by
+// itself, Antom's notifications over HTTPS are verified, acknowledged and delivered, a POST to the
+// plain-HTTP port is neither acknowledged nor delivered, and a certificate renewal in the middle of
+// a stream of notifications loses or refuses none.
+func TestACMENotifyURL(t *testing.T) {
+	shop := startACMEShop(t, true)
+	ca, app, p, httpPort, httpsPort := shop.ca, shop.app, shop.p, shop.httpPort, shop.httpsPort
 
 	// The URLs Antom is given; the senders reach caddy's ports as ports 443 and 80.
 	notifyURL, plainURL := "https://"+acmeDomain+"/antom/notify", "http://"+acmeDomain+"/antom/notify"
