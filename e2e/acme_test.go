@@ -11,8 +11,9 @@ import (
 	"time"
 )
 
-// acmeDomain is the shop's domain in the ACME test. It exists only in pebble's test DNS, which
-// resolves every name to 127.0.0.1; senders dial 127.0.0.1 and present it as SNI.
+// acmeDomain is the shop's domain in the ACME tests. It exists only in pebble's test DNS, which
+// resolves every name to 127.0.0.1. Caddy never resolves it (only the CA does, to validate);
+// senders dial 127.0.0.1 and present it as SNI (domainClient).
 const acmeDomain = "shop.example.test"
 
 // productionCaddyfile is the README's "Production Caddyfile", adapted for a test on loopback: the
