@@ -91,9 +91,9 @@ var Catalogue = []Family{
 	{
 		// Antom Business Account direct payments report their outcome in paymentStatus; a card
 		// payment's notification never carries it.
-		Name: "ABA direct payment", SDKClass: "AlipayInquireDirectPaymentResponse's shape", Kind: KindPayment,
+		Name: "ABA direct payment", SDKClass: "AlipayInquireDirectPaymentResponse", Kind: KindPayment,
 		TypeFields: []string{"notifyType"}, RequestIDFields: []string{"paymentRequestId"},
-		Recognised: "`paymentStatus` (the result is there, not in `result`)",
+		Recognised: "`paymentStatus` (no notify class; shaped like the inquiry; the result is there, not in `result`)",
 		Key:        "body (PROCESSING precedes the final status)",
 		match:      func(f fields) bool { return f.has("paymentStatus") },
 		result:     paymentStatusResult,

@@ -8,6 +8,8 @@
 #   4. go test -race ./...   (the e2e package drives bin/caddy over loopback)
 #   5. smoke         bin/caddy list-modules shows our module IDs;
 #                    bin/caddy adapt --config examples/Caddyfile works without any secret in the env
+#   6. fuzz          FuzzParseNotification for FUZZTIME (default 10s): notification parsing meets
+#                    inputs no seed has (the other fuzzers' seeds run in step 4)
 #
 # Every step runs even after a failure; the summary lists them and the last line is
 #   test.sh: N passed, N failed, N skipped
@@ -15,7 +17,7 @@
 #
 # Environment: GOTEST_FLAGS (extra `go test` flags, e.g. "-run TestWebhook -count=1"),
 # GOTEST_PKGS (default ./...), GOTEST_TIMEOUT (default 20m), CADDY_BIN (test this binary instead
-# of building bin/caddy), FORCE=1 (rebuild bin/caddy).
+# of building bin/caddy), FORCE=1 (rebuild bin/caddy), FUZZTIME (step 6, default 10s).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -153,6 +155,16 @@ else
 		sed 's/^/  /' "$work/adapt.err"
 		record FAIL "smoke: adapt $EXAMPLE" "caddy adapt failed"
 	fi
+fi
+
+# 6. fuzz the notification parser briefly
+fuzztime="${FUZZTIME:-10s}"
+step "fuzz: FuzzParseNotification for $fuzztime"
+t=$(date +%s)
+if go test ./antom -run '^$' -fuzz '^FuzzParseNotification$' -fuzztime "$fuzztime"; then
+	record PASS "fuzz: FuzzParseNotification" "$(elapsed "$t")"
+else
+	record FAIL "fuzz: FuzzParseNotification" "$(elapsed "$t"); the failing input is under antom/testdata/fuzz/"
 fi
 
 printf '\n==> summary (%s)\n' "$(elapsed "$total_start")"
