@@ -224,6 +224,8 @@ func TestWebhookCaddyfile(t *testing.T) {
 		max_body       64KiB
 		max_age        24h
 		notify_path    /antom/notify?shop=2
+		read_timeout   5s
+		max_request_age 48h
 	}`)
 	var got handlers.Webhook
 	if err := got.UnmarshalCaddyfile(d); err != nil {
@@ -237,6 +239,8 @@ func TestWebhookCaddyfile(t *testing.T) {
 		MaxBody:       64 << 10,
 		MaxAge:        caddy.Duration(24 * time.Hour),
 		NotifyPath:    "/antom/notify?shop=2",
+		ReadTimeout:   caddy.Duration(5 * time.Second),
+		MaxRequestAge: caddy.Duration(48 * time.Hour),
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)

@@ -216,6 +216,9 @@ func (a *App) Client(profile string) (*antom.Client, error) {
 // Store is the durable event store.
 func (a *App) Store() *outbox.Store { return a.store }
 
+// DedupRetention is how long delivered and dead events are kept (handlers.App).
+func (a *App) DedupRetention() time.Duration { return time.Duration(a.Retention) }
+
 // DeliverNow makes the first, synchronous delivery attempt of a freshly stored event.
 func (a *App) DeliverNow(ctx context.Context, ev *outbox.Event) delivery.Attempt {
 	return a.dispatcher.DeliverNow(ctx, ev)
@@ -237,4 +240,5 @@ var (
 	_ caddy.Provisioner           = (*App)(nil)
 	_ handlers.App                = (*App)(nil)
 	_ handlers.ReconcileRegistrar = (*App)(nil)
+	_ handlers.DedupRetainer      = (*App)(nil)
 )

@@ -162,8 +162,14 @@ func FuzzParseNotification(f *testing.F) {
 	for _, s := range vectorSeeds(f, "notification/body.json") {
 		f.Add([]byte(s))
 	}
-	kinds := map[string]bool{KindPayment: true, KindCapture: true, KindRefund: true, KindAuthorization: true,
-		KindDispute: true, KindSubscription: true, KindVaulting: true, KindUnknown: true}
+	for _, c := range readCorpus(f) {
+		f.Add(c.body)
+	}
+	kinds := map[string]bool{KindUnknown: true}
+	for _, fam := range Catalogue {
+		kinds[fam.Kind] = true
+	}
+	idKeyed := map[string]bool{KindPayment: true, KindCapture: true, KindRefund: true}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		n, err := ParseNotification(body)
 		if valid := json.Valid(body); (err == nil) != valid {
@@ -175,8 +181,11 @@ func FuzzParseNotification(f *testing.F) {
 		if !kinds[n.Kind] || n.DedupKey == "" {
 			t.Fatalf("bad notification %+v", n)
 		}
-		if n.Kind == KindUnknown && n.DedupKey != BodyDedupKey(body) {
-			t.Fatalf("unknown kind must use the body hash, got %q", n.DedupKey)
+		if !idKeyed[n.Kind] && n.DedupKey != BodyDedupKey(body) {
+			t.Fatalf("kind %s must use the body key, got %q", n.Kind, n.DedupKey)
+		}
+		if n.DedupKey != BodyDedupKey(body) && n.ResultStatus != StatusSuccess && n.ResultStatus != StatusFail {
+			t.Fatalf("only final outcomes are keyed by id, got %q for %+v", n.DedupKey, n)
 		}
 		if (n.RequestID == "") != (n.RequestIDField == "") {
 			t.Fatalf("RequestID and RequestIDField disagree: %+v", n)

@@ -8,18 +8,6 @@ import (
 	"errors"
 )
 
-// Notification kinds returned in Notification.Kind.
-const (
-	KindPayment       = "payment"
-	KindCapture       = "capture"
-	KindRefund        = "refund"
-	KindAuthorization = "authorization"
-	KindDispute       = "dispute"
-	KindSubscription  = "subscription"
-	KindVaulting      = "vaulting"
-	KindUnknown       = "unknown"
-)
-
 // AckBody is the exact answer Antom requires (with HTTP 200) to count a
 // notification as received. Anything else makes Antom retry.
 var AckBody = []byte(`{"result":{"resultCode":"SUCCESS","resultStatus":"S","resultMessage":"success"}}`)
@@ -27,15 +15,16 @@ var AckBody = []byte(`{"result":{"resultCode":"SUCCESS","resultStatus":"S","resu
 // Notification is what the webhook needs to know about an Antom
 // notification; the body itself is forwarded untouched.
 type Notification struct {
+	Family         string // the Catalogue family's Name
 	Kind           string // one of the Kind* constants
 	Type           string // notifyType, authorizationNotifyType, disputeNotificationType, ...
-	ResultStatus   string // result.resultStatus ("" if absent)
+	ResultStatus   string // S, F or U from result (transferResult, paymentStatus); "" if absent
 	ResultCode     string // result.resultCode ("" if absent)
 	RequestID      string // the merchant's id for the operation, e.g. paymentRequestId
 	RequestIDField string // the JSON field RequestID came from
+	SubscriptionID string // subscriptionId of a subscription's period payment
 	// DedupKey is the same for every retry of the same notification and
-	// differs between distinct events (e.g. PAYMENT_PENDING then
-	// PAYMENT_RESULT for one payment); see protocol notes §5.
+	// differs between distinct events (see Catalogue).
 	DedupKey string
 }
 
@@ -46,126 +35,124 @@ func PaymentResultDedupKey(paymentID string) string {
 	return "payment:" + paymentID + ":PAYMENT_RESULT"
 }
 
-// BodyDedupKey is the fallback dedup key: a hash of the exact body bytes.
+// BodyDedupKey is the key of every notification without a provably unique id:
+// a hash of the exact body bytes, which Antom's retries resend unchanged.
 func BodyDedupKey(body []byte) string {
 	sum := sha256.Sum256(body)
 	return "body:" + hex.EncodeToString(sum[:])
 }
 
-// ParseNotification classifies an Antom notification body and derives its
-// dedup key. It fails only when body is not JSON; unknown shapes yield
-// Kind "unknown" and the body-hash key.
+// ParseNotification finds the Catalogue family of an Antom notification and
+// derives its headers and dedup key. It fails only when body is not JSON;
+// unrecognised shapes yield Kind "unknown" and the body key.
 func ParseNotification(body []byte) (Notification, error) {
 	if !json.Valid(body) {
 		return Notification{}, errors.New("antom: notification body is not JSON")
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber() // keep numeric ids in their exact spelling
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return Notification{}, errors.New("antom: notification body is not JSON")
+	n := Notification{Family: unknownFamily.Name, Kind: KindUnknown, DedupKey: BodyDedupKey(body)}
+	var f fields
+	if json.Unmarshal(body, &f) != nil || f == nil {
+		return n, nil // not an object
 	}
-	n := Notification{Kind: KindUnknown, DedupKey: BodyDedupKey(body)}
-	m, _ := v.(map[string]any)
-	if m == nil {
-		return n, nil
-	}
-	if r, ok := m["result"].(map[string]any); ok {
-		n.ResultStatus = str(r, "resultStatus")
-		n.ResultCode = str(r, "resultCode")
-	}
-	// key sets DedupKey from parts when the identifying field is present;
-	// otherwise the body hash stays (retries resend the same bytes).
-	key := func(id string, parts ...string) {
-		if id == "" {
-			return
-		}
-		k := n.Kind + ":" + id
-		for _, p := range parts {
-			k += ":" + p
-		}
-		n.DedupKey = k
-	}
-	reqID := func(fields ...string) {
-		for _, f := range fields {
-			if id := str(m, f); id != "" {
-				n.RequestID, n.RequestIDField = id, f
-				return
-			}
+	fam := f.family()
+	n.Family, n.Kind = fam.Name, fam.Kind
+	n.Type = f.first(fam.TypeFields)
+	for _, name := range fam.RequestIDFields {
+		if id := f.str(name); id != "" {
+			n.RequestID, n.RequestIDField = id, name
+			break
 		}
 	}
-
-	switch {
-	case has(m, "authorizationNotifyType"):
-		n.Kind, n.Type = KindAuthorization, str(m, "authorizationNotifyType")
-		reqID("authState", "authClientId")
-		// Tokens and auth codes are credentials: key on their hash, never the value.
-		if t := str(m, "accessToken"); t != "" {
-			key("token:"+shortHash(t), n.Type)
-		} else if c := str(m, "authCode"); c != "" {
-			key("code:"+shortHash(c), n.Type)
-		}
-	case has(m, "disputeNotificationType") || has(m, "disputeId"):
-		n.Kind, n.Type = KindDispute, str(m, "disputeNotificationType")
-		reqID("paymentRequestId", "disputeId")
-		key(str(m, "disputeId"), n.Type)
-	case has(m, "subscriptionNotificationType") || has(m, "subscriptionId"):
-		n.Kind, n.Type = KindSubscription, str(m, "subscriptionNotificationType")
-		reqID("subscriptionRequestId", "subscriptionId")
-		key(str(m, "subscriptionId"), n.Type)
-	case has(m, "vaultingRequestId"):
-		n.Kind, n.Type = KindVaulting, str(m, "notifyType")
-		reqID("vaultingRequestId")
-		key(str(m, "vaultingRequestId"))
-	case has(m, "notifyType"):
-		n.Type = str(m, "notifyType")
-		switch {
-		case n.Type == "CAPTURE_RESULT" || (n.Type != "REFUND_RESULT" && has(m, "captureId") && !has(m, "refundId")):
-			n.Kind = KindCapture
-			reqID("captureRequestId")
-			key(str(m, "captureId"))
-		case n.Type == "REFUND_RESULT" || has(m, "refundId"):
-			n.Kind = KindRefund
-			reqID("refundRequestId")
-			key(str(m, "refundId"))
-		case has(m, "paymentId") || has(m, "paymentRequestId") || isPaymentType(n.Type):
-			n.Kind = KindPayment
-			reqID("paymentRequestId")
-			if id := str(m, "paymentId"); id != "" {
-				n.DedupKey = "payment:" + id + ":" + n.Type
-			}
+	if fam.result != nil {
+		n.ResultStatus, n.ResultCode = fam.result(f)
+	} else {
+		n.ResultStatus, n.ResultCode = f.result("result")
+	}
+	if fam.Kind == KindPayment {
+		n.SubscriptionID = f.str("subscriptionId")
+	}
+	if fam.idKey != nil {
+		if key := fam.idKey(f, &n); key != "" {
+			n.DedupKey = key
 		}
 	}
 	return n, nil
 }
 
-func isPaymentType(t string) bool {
-	switch t {
-	case "PAYMENT_RESULT", "PAYMENT_PENDING", "OFFLINE_PAYMENT_CODE", "UPDATE_AMOUNT_RESULT":
-		return true
+// fields are the top-level members of a notification, as the raw JSON Antom sent.
+type fields map[string]json.RawMessage
+
+func (f fields) family() *Family {
+	for i := range Catalogue {
+		if Catalogue[i].match(f) {
+			return &Catalogue[i]
+		}
 	}
-	return false
+	return &unknownFamily
 }
 
-// has reports whether m[k] is a usable identifier; a field of the wrong
-// type tells us nothing about the notification's kind.
-func has(m map[string]any, k string) bool {
-	return str(m, k) != ""
+// present reports whether member k is there and not null.
+func (f fields) present(k string) bool {
+	v, ok := f[k]
+	return ok && !bytes.Equal(v, []byte("null"))
 }
 
-// str returns m[k] as a string; numbers keep their JSON spelling, anything
-// else (objects, null) counts as absent.
-func str(m map[string]any, k string) string {
-	switch v := m[k].(type) {
-	case string:
-		return v
-	case json.Number:
-		return v.String()
+// has reports whether member k is a usable identifier (a non-empty string or a number); a member
+// of another type tells nothing about the family.
+func (f fields) has(k string) bool { return f.id(k) != "" }
+
+// id returns member k as the exact bytes Antom sent: a string's bytes between the quotes (escapes
+// and invalid UTF-8 as they are, so two ids that differ in any byte stay different) or a number's
+// spelling; "" for any other type.
+func (f fields) id(k string) string {
+	v := bytes.TrimSpace(f[k])
+	switch {
+	case len(v) >= 2 && v[0] == '"':
+		return string(v[1 : len(v)-1])
+	case len(v) > 0 && (v[0] == '-' || v[0] >= '0' && v[0] <= '9'):
+		return string(v)
 	}
 	return ""
 }
 
-func shortHash(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:16])
+// str returns member k decoded, for headers and classification (numbers keep their spelling); ""
+// for any other type.
+func (f fields) str(k string) string {
+	v := bytes.TrimSpace(f[k])
+	if len(v) > 0 && v[0] == '"' {
+		var s string
+		_ = json.Unmarshal(v, &s)
+		return s
+	}
+	return f.id(k)
+}
+
+// first returns the value of the first of names that is present.
+func (f fields) first(names []string) string {
+	for _, name := range names {
+		if s := f.str(name); s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// oneOf reports whether member k is one of values.
+func (f fields) oneOf(k string, values ...string) bool {
+	s := f.str(k)
+	for _, v := range values {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// result reads resultStatus and resultCode of the result object in member k.
+func (f fields) result(k string) (status, code string) {
+	var r fields
+	if json.Unmarshal(f[k], &r) != nil {
+		return "", ""
+	}
+	return r.str("resultStatus"), r.str("resultCode")
 }

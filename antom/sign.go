@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
@@ -113,4 +114,24 @@ func (s Signer) SignRequest(method, path, timestamp string, body []byte) (header
 		return "", err
 	}
 	return SignatureHeader(s.KeyVersion, sig), nil
+}
+
+// ParseRequestTime reads a request-time or response-time header: milliseconds since the epoch
+// (what requests carry) or ISO-8601 with an offset, with or without fractions of a second
+// (what notifications carry, e.g. 2019-07-12T12:08:56.253+05:30; +0530 is accepted too). A time
+// without an offset is ambiguous and refused.
+func ParseRequestTime(v string) (time.Time, error) {
+	if v != "" && strings.Trim(v, "0123456789") == "" {
+		ms, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("request-time %q is out of range", v)
+		}
+		return time.UnixMilli(ms), nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999-0700"} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("request-time %q is neither milliseconds since the epoch nor ISO-8601 with an offset (2019-07-12T12:08:56+05:30)", v)
 }

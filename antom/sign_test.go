@@ -161,3 +161,21 @@ func BenchmarkSign(b *testing.B) {
 		}
 	}
 }
+
+func TestParseRequestTime(t *testing.T) {
+	want := time.Date(2019, 7, 12, 6, 38, 56, 253e6, time.UTC)
+	for _, v := range []string{"1562913536253", "2019-07-12T12:08:56.253+05:30", "2019-07-12T06:38:56.253Z", "2019-07-12T12:08:56.253+0530"} {
+		got, err := ParseRequestTime(v)
+		if err != nil || !got.Equal(want) {
+			t.Errorf("%q: got %v, %v; want %v", v, got, err, want)
+		}
+	}
+	if got, err := ParseRequestTime("2019-07-12T12:08:56+05:30"); err != nil || !got.Equal(want.Truncate(time.Second)) {
+		t.Errorf("without fraction: got %v, %v", got, err)
+	}
+	for _, v := range []string{"", "2019-07-12T12:08:56", "2019-07-12 12:08:56 +05:30", "yesterday", "99999999999999999999", "-1"} {
+		if _, err := ParseRequestTime(v); err == nil {
+			t.Errorf("%q: accepted", v)
+		}
+	}
+}

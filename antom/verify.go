@@ -201,15 +201,19 @@ func (k *Keyring) Versions() []string {
 	return vs
 }
 
-// Verify checks an Antom signature over the request-style content
-// (METHOD PATH\nCLIENT_ID.TIMESTAMP.BODY). path must be the path Antom
-// addressed (before any proxy rewrite, query included if there was one),
-// timestamp the request-time header verbatim, body the exact bytes received.
-// It returns the key version that verified, or a *VerifyError.
-func (k *Keyring) Verify(method, path, clientID, timestamp string, body []byte, signatureHeader string) (keyVersion string, err error) {
+// CheckHeader does what Verify does before looking at the body: it parses the
+// Signature header and finds the public key it names. A server can refuse a
+// request that fails it without reading the body. It returns the key version,
+// or a *VerifyError.
+func (k *Keyring) CheckHeader(signatureHeader string) (keyVersion string, err error) {
+	p, _, err := k.lookup(signatureHeader)
+	return p.KeyVersion, err
+}
+
+func (k *Keyring) lookup(signatureHeader string) (SignatureParams, *rsa.PublicKey, error) {
 	p, err := ParseSignatureHeader(signatureHeader)
 	if err != nil {
-		return "", err
+		return p, nil, err
 	}
 	pub, ok := k.Get(p.KeyVersion)
 	if !ok {
@@ -220,7 +224,20 @@ func (k *Keyring) Verify(method, path, clientID, timestamp string, body []byte, 
 		} else {
 			msg += fmt.Sprintf("only version(s) %s are configured: add Antom's public key version %s from the dashboard", strings.Join(have, ", "), p.KeyVersion)
 		}
-		return "", &VerifyError{Reason: ReasonUnknownKeyVersion, KeyVersion: p.KeyVersion, Msg: msg}
+		return p, nil, &VerifyError{Reason: ReasonUnknownKeyVersion, KeyVersion: p.KeyVersion, Msg: msg}
+	}
+	return p, pub, nil
+}
+
+// Verify checks an Antom signature over the request-style content
+// (METHOD PATH\nCLIENT_ID.TIMESTAMP.BODY). path must be the path Antom
+// addressed (before any proxy rewrite, query included if there was one),
+// timestamp the request-time header verbatim, body the exact bytes received.
+// It returns the key version that verified, or a *VerifyError.
+func (k *Keyring) Verify(method, path, clientID, timestamp string, body []byte, signatureHeader string) (keyVersion string, err error) {
+	p, pub, err := k.lookup(signatureHeader)
+	if err != nil {
+		return "", err
 	}
 	sum := sha256.Sum256(ContentToSign(method, path, clientID, timestamp, body))
 	if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, sum[:], p.Signature); err != nil {

@@ -112,6 +112,7 @@ func (f *Forwarder) deliver(ctx context.Context, route Route, ev *outbox.Event) 
 	setIf(h, "Antom-Result-Status", ev.ResultStatus)
 	setIf(h, "Antom-Request-Id", ev.RequestID)
 	setIf(h, "Antom-Request-Id-Field", ev.RequestIDField)
+	setIf(h, "Antom-Subscription-Id", ev.SubscriptionID)
 	setIf(h, "Antom-Event-Source", ev.Source)
 	h.Set("Antom-Attempt", strconv.Itoa(ev.Attempts+1))
 	if f.UserAgent != "" {

@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -384,7 +385,8 @@ func whRawRequest(t testing.TB, addr string, raw []byte) (*http.Response, []byte
 }
 
 // The golden notification vector, sent as the exact bytes of http_request.txt (its Host, headers,
-// path and body), reaches the app byte for byte with Standard Webhooks headers that the
+// path and body), is a capture from 2024: refused as stale. The same bytes with a fresh
+// request-time and signature reach the app byte for byte with Standard Webhooks headers that the
 // standardwebhooks npm package accepts, and Antom gets exactly the ack.
 func TestWebhookGoldenVector(t *testing.T) {
 	t.Parallel()
@@ -399,7 +401,22 @@ func TestWebhookGoldenVector(t *testing.T) {
 	if !found || !bytes.Equal(rawBody, body) || !bytes.HasPrefix(head, []byte("POST /antom/notify HTTP/1.1\r\n")) {
 		t.Fatalf("http_request.txt is not POST /antom/notify with body.json as its body")
 	}
-	resp, ack := whRawRequest(t, s.Base[len("http://"):], raw)
+	addr := s.Base[len("http://"):]
+	resp, answer := whRawRequest(t, addr, raw)
+	if resp.StatusCode != http.StatusUnauthorized || !bytes.Contains(answer, []byte("stale_request_time")) {
+		t.Fatalf("the 2024 capture: HTTP %d %s, want 401 stale_request_time", resp.StatusCode, answer)
+	}
+
+	// The same request, signed now: only the request-time and signature lines change.
+	oldTime := "2024-01-01T00:01:11-08:00"
+	fresh := signNotification(t, whNotifyPath, whClientID, antom.RequestTime(time.Now()), body)
+	oldSig := "signature: " + strings.TrimSpace(string(readVector(t, "notification/signature_header_value.txt")))
+	resigned := bytes.Replace(raw, []byte("request-time: "+oldTime), []byte("request-time: "+fresh.Get("request-time")), 1)
+	resigned = bytes.Replace(resigned, []byte(oldSig), []byte("signature: "+fresh.Get("signature")), 1)
+	if bytes.Equal(resigned, raw) || !bytes.HasSuffix(resigned, body) {
+		t.Fatal("could not put a fresh request-time and signature into http_request.txt")
+	}
+	resp, ack := whRawRequest(t, addr, resigned)
 	whRequireAck(t, "golden notification", resp.StatusCode, resp.Header, ack)
 
 	id := whEventID(t, body)
@@ -427,11 +444,14 @@ func TestWebhookGoldenVector(t *testing.T) {
 
 	// Antom's retry of the same notification, with the signature as .NET encodes it (lower-case
 	// hex) and spaces after the commas as the docs print it: verified, acked, not delivered again.
+	retryTime := antom.RequestTime(time.Now())
+	sig := signNotification(t, whNotifyPath, whClientID, retryTime, body).Get("signature")
+	sig = regexp.MustCompile(`%[0-9A-F]{2}`).ReplaceAllStringFunc(sig, strings.ToLower)
 	h := http.Header{}
 	h.Set("Content-Type", "application/json; charset=UTF-8")
 	h.Set("client-id", whClientID)
-	h.Set("request-time", "2024-01-01T00:01:11-08:00")
-	h.Set("signature", "algorithm=RSA256, keyVersion=1, signature="+strings.TrimSpace(string(readVector(t, "notification/signature.urlenc.lowerhex"))))
+	h.Set("request-time", retryTime)
+	h.Set("signature", strings.ReplaceAll(sig, ",", ", "))
 	status, rh, rb := httpDo(t, http.MethodPost, s.Notify, h, body)
 	whRequireAck(t, "the golden notification again, lower-case hex signature", status, rh, rb)
 	s.app.Never(time.Second)
@@ -492,7 +512,7 @@ func TestWebhookRejectsUnverified(t *testing.T) {
 		{"signed for another path", whNotifyPath, sign("/antom/notify2", whClientID, now, body), body, "bad_signature"},
 		{"query string added", whNotifyPath + "?paid=1", good, body, "bad_signature"},
 		{"tampered request-time", whNotifyPath, withHeader(good, "request-time", laterTime), body, "bad_signature"},
-		{"missing request-time", whNotifyPath, withHeader(good, "request-time", ""), body, "bad_signature"},
+		{"missing request-time", whNotifyPath, withHeader(good, "request-time", ""), body, "malformed_request_time"},
 		{"another client-id", whNotifyPath, sign(whNotifyPath, "TEST_5Y00000000000000", now, body), body, "client_id_mismatch"},
 		{"signed for another client-id", whNotifyPath, withHeader(sign(whNotifyPath, "TEST_5Y00000000000000", now, body), "client-id", whClientID), body, "bad_signature"},
 		{"missing client-id", whNotifyPath, withHeader(good, "client-id", ""), body, "client_id_mismatch"},
@@ -1008,7 +1028,7 @@ func TestWebhookLimitsAndAdminView(t *testing.T) {
 		t.Errorf("GET: answer %q is not a JSON failure result", resp)
 	}
 
-	// Default max_body is 1 MiB; this signed notification is a little larger.
+	// Default max_body is 64 KiB; this signed notification is much larger.
 	big := whBody("BIG0000001")
 	big = append(big[:len(big)-1], []byte(`,"padding":"`+strings.Repeat("x", 1<<20)+`"}`)...)
 	status, _, resp = postNotification(t, s.Notify, whClientID, big)

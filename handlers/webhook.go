@@ -1,10 +1,11 @@
 package handlers
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"time"
@@ -24,10 +25,27 @@ func init() {
 
 const (
 	defaultSyncTimeout = 3 * time.Second
-	defaultMaxBody     = 1 << 20
-	defaultMaxAge      = 72 * time.Hour
 	maxSyncTimeout     = 20 * time.Second
+	defaultMaxAge      = 72 * time.Hour
+	// The largest notifications the SDKs model (a payment result with promotions, quotes, acquirer
+	// and customs details; a dispute with its amounts) are a few KiB: 64 KiB leaves a tenfold margin.
+	defaultMaxBody     = 64 << 10
+	defaultReadTimeout = 10 * time.Second
+	// Antom retries for about 24 h after the first attempt, possibly with the original
+	// request-time; the default window covers that three times over, the minimum with an hour
+	// to spare.
+	defaultMaxRequestAge = 72 * time.Hour
+	minMaxRequestAge     = 25 * time.Hour
+	// maxClockSkew is how far in the future a request-time may be (clocks disagree a little).
+	maxClockSkew = 5 * time.Minute
 )
+
+// DedupRetainer is the part of the antom app that antom_webhook needs besides App.
+type DedupRetainer interface {
+	// DedupRetention is how long a notification's identity is kept after its final state: a
+	// repeat within it is recognised as a duplicate.
+	DedupRetention() time.Duration
+}
 
 // Webhook terminates Antom's notifications at the public notify URL: it verifies Antom's
 // signature, stores the notification durably, acknowledges it to Antom with the exact ack Antom
@@ -48,8 +66,20 @@ type Webhook struct {
 	// stored either way and later attempts run in the background. Default: 3s.
 	SyncTimeout caddy.Duration `json:"sync_timeout,omitempty"`
 
-	// MaxBody is the largest notification accepted, in bytes. Default: 1 MiB.
+	// MaxBody is the largest notification accepted, in bytes (413 above). Default: 64 KiB, ten
+	// times the largest notification Antom's SDKs model.
 	MaxBody int64 `json:"max_body,omitempty"`
+
+	// ReadTimeout is how long the body of a notification may take to arrive once its headers
+	// passed the cheap checks; a slower client gets 408 and its memory back. Default: 10s.
+	ReadTimeout caddy.Duration `json:"read_timeout,omitempty"`
+
+	// MaxRequestAge is how old a notification's request-time may be (a signed notification
+	// captured and replayed later is refused with 401 stale_request_time). It must cover
+	// Antom's retries (about 24 h; at least 25h) and, with the 5 minutes a request-time may be
+	// in the future, fit in the antom app's retention, so every replay inside the window is
+	// still recognised as a duplicate. Default: 72h.
+	MaxRequestAge caddy.Duration `json:"max_request_age,omitempty"`
 
 	// MaxAge is how long delivery to the app is retried before the event is dead-lettered (it can
 	// be replayed from the admin API). Default: 72h.
@@ -89,6 +119,15 @@ func (h *Webhook) Provision(ctx caddy.Context) error {
 	if h.MaxAge <= 0 {
 		h.MaxAge = caddy.Duration(defaultMaxAge)
 	}
+	if h.ReadTimeout <= 0 {
+		h.ReadTimeout = caddy.Duration(defaultReadTimeout)
+	}
+	if h.MaxRequestAge <= 0 {
+		h.MaxRequestAge = caddy.Duration(defaultMaxRequestAge)
+	}
+	if h.MaxBody > maxBodyMemory {
+		return fmt.Errorf("antom_webhook: max_body %d is larger than the %d bytes all notifications being read may hold together; Antom's notifications are a few KiB", h.MaxBody, maxBodyMemory)
+	}
 	// The background workers leave a new event alone for outbox.DefaultGrace while the first
 	// attempt runs; a longer wait would also keep Antom waiting past its own timeout.
 	if time.Duration(h.SyncTimeout) > maxSyncTimeout {
@@ -115,6 +154,18 @@ func (h *Webhook) Provision(ctx caddy.Context) error {
 	if h.app, err = loadApp(ctx); err != nil {
 		return err
 	}
+	retainer, ok := h.app.(DedupRetainer)
+	if !ok {
+		return fmt.Errorf("antom_webhook: the antom app does not say how long it keeps events (%T)", h.app)
+	}
+	window, retention := time.Duration(h.MaxRequestAge), retainer.DedupRetention()
+	if window < minMaxRequestAge {
+		return fmt.Errorf("antom_webhook: max_request_age %s is too short: Antom retries a notification for about 24 h, possibly with its first request-time, so at least %s", window, minMaxRequestAge)
+	}
+	if window+maxClockSkew > retention {
+		return fmt.Errorf("antom_webhook: max_request_age %s (plus %s of clock skew) is longer than the antom app's retention %s: a replay older than retention would no longer be recognised as a duplicate; lower max_request_age or raise retention",
+			window, maxClockSkew, retention)
+	}
 	if h.client, err = h.app.Client(h.Profile); err != nil {
 		return fmt.Errorf("antom_webhook: %v", err)
 	}
@@ -129,39 +180,39 @@ func (h *Webhook) Provision(ctx caddy.Context) error {
 	return nil
 }
 
-// ServeHTTP receives one notification.
+// ServeHTTP receives one notification. What costs nothing is checked before the body is read
+// (method, client-id, the Signature header, request-time), and the body is read with a deadline
+// into memory reserved from a budget shared by all notifications being read.
 func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		h.reject(w, r, http.StatusMethodNotAllowed, "method_not_allowed", "Antom notifications are POSTed; got "+r.Method, "")
 		return nil
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.MaxBody))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			h.reject(w, r, http.StatusRequestEntityTooLarge, "body_too_large",
-				fmt.Sprintf("notification larger than max_body (%d bytes); raise max_body if Antom really sends this much", h.MaxBody), "")
-			return nil
-		}
-		h.reject(w, r, http.StatusBadRequest, "body_unreadable", "reading the notification: "+err.Error(), "")
-		return nil
-	}
-
 	clientID := r.Header.Get("Client-Id")
 	if clientID != h.client.Signer.ClientID {
 		h.reject(w, r, http.StatusUnauthorized, "client_id_mismatch",
 			fmt.Sprintf("client-id %q is not the client id of antom profile %q", clientID, h.Profile), "")
 		return nil
 	}
-	keyVersion, err := h.client.AntomKeys.Verify(http.MethodPost, h.signedPath(r), clientID, r.Header.Get("Request-Time"), body, r.Header.Get("Signature"))
+	keyVersion, err := h.client.AntomKeys.CheckHeader(r.Header.Get("Signature"))
 	if err != nil {
-		reason := "bad_signature"
-		var verr *antom.VerifyError
-		if errors.As(err, &verr) {
-			reason, keyVersion = verr.Reason, verr.KeyVersion
-		}
-		h.reject(w, r, http.StatusUnauthorized, reason, err.Error(), keyVersion)
+		h.rejectSignature(w, r, err)
+		return nil
+	}
+	requestTime := r.Header.Get("Request-Time")
+	if reason, msg := h.checkRequestTime(requestTime, time.Now()); reason != "" {
+		h.reject(w, r, http.StatusUnauthorized, reason, msg, keyVersion)
+		return nil
+	}
+
+	body, status, reason, msg := h.readBody(w, r)
+	if reason != "" {
+		h.reject(w, r, status, reason, msg, keyVersion)
+		return nil
+	}
+	if _, err := h.client.AntomKeys.Verify(http.MethodPost, h.signedPath(r), clientID, requestTime, body, r.Header.Get("Signature")); err != nil {
+		h.rejectSignature(w, r, err)
 		return nil
 	}
 
@@ -180,6 +231,7 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 		ResultStatus:   n.ResultStatus,
 		RequestIDField: n.RequestIDField,
 		RequestID:      n.RequestID,
+		SubscriptionID: n.SubscriptionID,
 		DedupKey:       n.DedupKey,
 		Body:           body,
 		ReceivedAt:     time.Now(),
@@ -194,8 +246,10 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 		return nil
 	}
 
-	fields := []zap.Field{zap.String("webhook_id", ev.ID), zap.String("profile", h.Profile),
-		zap.String("type", ev.Type), zap.String(ev.RequestIDField, ev.RequestID)}
+	fields := []zap.Field{zap.String("webhook_id", ev.ID), zap.String("profile", h.Profile), zap.String("type", ev.Type)}
+	if ev.RequestIDField != "" {
+		fields = append(fields, zap.String(ev.RequestIDField, ev.RequestID))
+	}
 	if !added {
 		countNotification("duplicate")
 		h.log.Info("duplicate notification acknowledged, not delivered again", fields...)
@@ -208,10 +262,67 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 		cancel()
 	}
 
+	// The ack is not signed (Antom's docs: it needs none); the two headers are those of their example.
 	w.Header().Set("Content-Type", "application/json")
+	w.Header()["response-time"] = []string{time.Now().Format("2006-01-02T15:04:05-07:00")}
+	w.Header()["client-id"] = []string{h.client.Signer.ClientID}
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(antom.AckBody)
 	return nil
+}
+
+// checkRequestTime refuses a request-time that is unreadable, older than max_request_age or
+// more than maxClockSkew ahead of now; it returns a reason and message, or "" when it is fresh.
+func (h *Webhook) checkRequestTime(v string, now time.Time) (reason, msg string) {
+	t, err := antom.ParseRequestTime(v)
+	if err != nil {
+		return "malformed_request_time", err.Error()
+	}
+	switch age := now.Sub(t); {
+	case age > time.Duration(h.MaxRequestAge):
+		return "stale_request_time", fmt.Sprintf("request-time %s is %s old, more than max_request_age %s: a replay, or a clock far off",
+			v, age.Round(time.Second), time.Duration(h.MaxRequestAge))
+	case -age > maxClockSkew:
+		return "stale_request_time", fmt.Sprintf("request-time %s is %s in the future, more than the %s of clock skew allowed",
+			v, (-age).Round(time.Second), maxClockSkew)
+	}
+	return "", ""
+}
+
+// readBody reads the notification body with a deadline, into memory reserved from bodyMemory.
+// On failure it returns the status, reason and message to reject with.
+func (h *Webhook) readBody(w http.ResponseWriter, r *http.Request) (body []byte, status int, reason, msg string) {
+	size := h.MaxBody
+	if r.ContentLength > h.MaxBody {
+		return nil, http.StatusRequestEntityTooLarge, "body_too_large",
+			fmt.Sprintf("notification of %d bytes is larger than max_body (%d bytes); raise max_body if Antom really sends this much", r.ContentLength, h.MaxBody)
+	}
+	if r.ContentLength >= 0 {
+		size = r.ContentLength
+	}
+	if !bodyMemory.acquire(size) {
+		return nil, http.StatusServiceUnavailable, "busy",
+			fmt.Sprintf("%d bytes of notification bodies are being read already; retry later", maxBodyMemory)
+	}
+	defer bodyMemory.release(size)
+	if err := http.NewResponseController(w).SetReadDeadline(time.Now().Add(time.Duration(h.ReadTimeout))); err != nil {
+		h.log.Debug("cannot set a read deadline on this connection", zap.Error(err))
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, size+1)) // +1: reading EOF must not grow it
+	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, size)); err != nil {
+		var tooBig *http.MaxBytesError
+		var netErr net.Error
+		switch {
+		case errors.As(err, &tooBig):
+			return nil, http.StatusRequestEntityTooLarge, "body_too_large",
+				fmt.Sprintf("notification larger than max_body (%d bytes); raise max_body if Antom really sends this much", h.MaxBody)
+		case errors.As(err, &netErr) && netErr.Timeout():
+			return nil, http.StatusRequestTimeout, "body_timeout",
+				fmt.Sprintf("the body did not arrive within read_timeout (%s)", time.Duration(h.ReadTimeout))
+		}
+		return nil, http.StatusBadRequest, "body_unreadable", "reading the notification: " + err.Error()
+	}
+	return buf.Bytes(), 0, "", ""
 }
 
 // signedPath is the path Antom signed: the request URI as Antom sent it, before any rewrite.
@@ -223,6 +334,16 @@ func (h *Webhook) signedPath(r *http.Request) string {
 		return orig.RequestURI
 	}
 	return r.RequestURI
+}
+
+// rejectSignature rejects with the reason of a *antom.VerifyError.
+func (h *Webhook) rejectSignature(w http.ResponseWriter, r *http.Request, err error) {
+	reason, keyVersion := "bad_signature", ""
+	var verr *antom.VerifyError
+	if errors.As(err, &verr) {
+		reason, keyVersion = verr.Reason, verr.KeyVersion
+	}
+	h.reject(w, r, http.StatusUnauthorized, reason, err.Error(), keyVersion)
 }
 
 // reject answers a notification that was not accepted with a non-SUCCESS result, so Antom

@@ -5,23 +5,27 @@ import "github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens:
 //
 //	antom_webhook [<matcher>] {
-//		profile        <name>                       # default: the profile named default
-//		forward        <url>                        # the app endpoint that receives verified events (required)
-//		forward_secret {env.ANTOM_FORWARD_SECRET}   # Standard Webhooks secret, whsec_<base64> (required)
-//		sync_timeout   <duration>                   # how long to wait for the app before answering Antom (default 3s)
-//		max_body       <size>                       # default 1MiB
-//		max_age        <duration>                   # retry the app this long, then dead-letter (default 72h)
-//		notify_path    <path>                       # the path Antom signed, when a rewrite or strip_prefix changed it
+//		profile         <name>                       # default: the profile named default
+//		forward         <url>                        # the app endpoint that receives verified events (required)
+//		forward_secret  {env.ANTOM_FORWARD_SECRET}   # Standard Webhooks secret, whsec_<base64> (required)
+//		sync_timeout    <duration>                   # how long to wait for the app before answering Antom (default 3s)
+//		max_body        <size>                       # default 64KiB
+//		max_age         <duration>                   # retry the app this long, then dead-letter (default 72h)
+//		notify_path     <path>                       # the path Antom signed, when a rewrite or strip_prefix changed it
+//		read_timeout    <duration>                   # how long the body may take to arrive (default 10s)
+//		max_request_age <duration>                   # refuse older request-times (default 72h, at least 25h, within retention)
 //	}
 func (h *Webhook) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name
 	return parseBlock(d, map[string]option{
-		"profile":        stringOption(&h.Profile),
-		"forward":        stringOption(&h.Forward),
-		"forward_secret": stringOption(&h.ForwardSecret),
-		"sync_timeout":   durationOption(&h.SyncTimeout),
-		"max_body":       sizeOption(&h.MaxBody),
-		"max_age":        durationOption(&h.MaxAge),
-		"notify_path":    stringOption(&h.NotifyPath),
+		"profile":         stringOption(&h.Profile),
+		"forward":         stringOption(&h.Forward),
+		"forward_secret":  stringOption(&h.ForwardSecret),
+		"sync_timeout":    durationOption(&h.SyncTimeout),
+		"max_body":        sizeOption(&h.MaxBody),
+		"max_age":         durationOption(&h.MaxAge),
+		"notify_path":     stringOption(&h.NotifyPath),
+		"read_timeout":    durationOption(&h.ReadTimeout),
+		"max_request_age": durationOption(&h.MaxRequestAge),
 	})
 }

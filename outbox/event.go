@@ -55,6 +55,7 @@ type Event struct {
 	ResultStatus   string `json:"resultStatus,omitempty"`   // S, F, U
 	RequestIDField string `json:"requestIdField,omitempty"` // e.g. paymentRequestId
 	RequestID      string `json:"requestId,omitempty"`
+	SubscriptionID string `json:"subscriptionId,omitempty"` // a subscription's period payment
 	DedupKey       string `json:"dedupKey"`
 
 	// Body is the exact bytes Antom sent. It is stored base64-encoded so it
