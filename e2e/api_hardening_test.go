@@ -5,7 +5,7 @@ package e2e
 // card data under any name stays out of the debug log.
 
 import (
-	"context"
+	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -102,14 +102,7 @@ func apiCallFrom(t testing.TB, source, url string, body []byte) (int, http.Heade
 	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(source)}, Timeout: 10 * time.Second}
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DialContext: dialer.DialContext}}
 	defer client.CloseIdleConnections()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(string(body)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := client.Do(req)
+	resp, err := client.Post(url, "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatalf("POST %s from %s: %v", url, source, err)
 	}
