@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -24,7 +23,12 @@ func init() {
 	caddy.RegisterModule(API{})
 }
 
-const defaultAPITimeout = 15 * time.Second
+const (
+	defaultAPITimeout = 15 * time.Second
+	// Requests from the app (a pay with order details and line items) are larger than
+	// notifications; the app is trusted, so the limit only stops mistakes.
+	defaultAPIMaxBody = 1 << 20
+)
 
 // defaultAllow is the set of APIs antom_api proxies when `allow` is not given: the core payment
 // APIs a shop needs.
@@ -34,16 +38,25 @@ var defaultAllow = []string{"consult", "pay", "createPaymentSession", "inquiryPa
 // Caddy signs it with the merchant's private key, calls Antom, verifies Antom's signed answer and
 // returns it byte-identical. The private key never leaves Caddy.
 //
-// It signs whatever it receives, so it only answers clients on loopback or private addresses;
-// bind it to a loopback listener (see the README).
+// It signs whatever it receives, so it only answers loopback clients unless trusted_clients
+// says otherwise; bind it to a loopback listener (see the README).
 type API struct {
 	// Profile is the merchant profile that signs the calls. Default: default.
 	Profile string `json:"profile,omitempty"`
 
 	// Allow lists the APIs the app may call, by name (`refund`) or as `<group>/<api>`
-	// (`payments/refund`). Default: consult pay createPaymentSession inquiryPayment cancel capture
-	// refund inquiryRefund.
+	// (`payments/refund`); names are letters and digits. Default: consult pay
+	// createPaymentSession inquiryPayment cancel capture refund inquiryRefund.
 	Allow []string `json:"allow,omitempty"`
+
+	// TrustedClients lists the addresses (`10.1.2.3`, `::1`) and CIDR ranges (`10.0.0.0/8`)
+	// of the clients this handler answers, judged by the TCP peer address, never by
+	// X-Forwarded-For. Default: loopback only (127.0.0.0/8 and ::1). A list replaces the
+	// default, so add 127.0.0.1 if loopback clients still call it. Every other client gets 403
+	// CLIENT_NOT_ALLOWED. List only your app servers' networks: anyone who reaches antom_api
+	// can make payments and refunds in your name, and public traffic often arrives from private
+	// addresses (Docker's userland proxy, load balancers, Kubernetes ingress).
+	TrustedClients []string `json:"trusted_clients,omitempty"`
 
 	// NotifyURL is filled into paymentNotifyUrl (pay, createPaymentSession) and refundNotifyUrl
 	// (refund) when the app leaves it out, so the app need not know its public notify URL.
@@ -65,9 +78,10 @@ type API struct {
 	// inquiry). The profile needs exactly one antom_webhook. Absent: nothing is recorded.
 	Reconcile *ReconcileConfig `json:"reconcile,omitempty"`
 
-	app    App
-	client *antom.Client
-	log    *zap.Logger
+	app     App
+	client  *antom.Client
+	trusted []netip.Prefix // TrustedClients parsed; nil: loopback only
+	log     *zap.Logger
 }
 
 // ReconcileConfig configures the reconciliation of payments started through antom_api.
@@ -117,7 +131,7 @@ func (API) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision looks up the profile, which must hold a private key.
+// Provision checks the settings and looks up the profile, which must hold a private key.
 func (h *API) Provision(ctx caddy.Context) error {
 	h.log = ctx.Logger()
 	registerHandlerMetrics(ctx.GetMetricsRegistry(), h.log)
@@ -127,13 +141,21 @@ func (h *API) Provision(ctx caddy.Context) error {
 	if len(h.Allow) == 0 {
 		h.Allow = defaultAllow
 	}
+	for _, a := range h.Allow {
+		if !validAllowEntry(a) {
+			return fmt.Errorf("antom_api: allow: %q is not an API; write its name (refund) or group and name (payments/refund), letters and digits only", a)
+		}
+	}
 	if h.Timeout <= 0 {
 		h.Timeout = caddy.Duration(defaultAPITimeout)
 	}
 	if h.MaxBody <= 0 {
-		h.MaxBody = defaultMaxBody
+		h.MaxBody = defaultAPIMaxBody
 	}
 	var err error
+	if h.trusted, err = parseTrustedClients(h.TrustedClients); err != nil {
+		return fmt.Errorf("antom_api: %v", err)
+	}
 	if h.app, err = loadApp(ctx); err != nil {
 		return err
 	}
@@ -167,15 +189,15 @@ func (h *API) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Hand
 		return nil
 	}
 
-	if !privateClient(r.RemoteAddr) {
-		return fail(http.StatusForbidden, "CLIENT_NOT_ALLOWED", "F",
-			"antom_api only answers clients on loopback or private addresses: it signs whatever it receives. Bind it to a loopback listener")
+	if !h.trustedClient(r.RemoteAddr) {
+		return fail(http.StatusForbidden, "CLIENT_NOT_ALLOWED", "F", fmt.Sprintf(
+			"client %s is not in antom_api's trusted_clients (default: loopback only): it signs whatever it receives. Call it over loopback, or list the app's address in trusted_clients", r.RemoteAddr))
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		return fail(http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "F", "Antom APIs are called with POST")
 	}
-	call, err := parseAPIPath(r.URL.Path)
+	call, err := parseAPIPath(r.URL)
 	if err != nil {
 		return fail(http.StatusNotFound, "API_NOT_FOUND", "F", err.Error())
 	}
@@ -283,18 +305,47 @@ func envName(sandbox bool) string {
 	return "production"
 }
 
-// privateClient reports whether the TCP peer is on loopback or a private network.
-func privateClient(remoteAddr string) bool {
-	host, _, err := net.SplitHostPort(remoteAddr)
-	if err != nil {
-		host = remoteAddr
-	}
-	ip, err := netip.ParseAddr(host)
+// trustedClient reports whether the TCP peer is in trusted_clients, or on loopback when that is
+// not given.
+func (h *API) trustedClient(remoteAddr string) bool {
+	ap, err := netip.ParseAddrPort(remoteAddr)
 	if err != nil {
 		return false
 	}
-	ip = ip.Unmap()
-	return ip.IsLoopback() || ip.IsPrivate()
+	ip := ap.Addr().Unmap().WithZone("")
+	if h.trusted == nil {
+		return ip.IsLoopback()
+	}
+	for _, p := range h.trusted {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// parseTrustedClients parses trusted_clients: addresses and CIDR ranges, none of which may
+// admit every address.
+func parseTrustedClients(list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range list {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			ip, ipErr := netip.ParseAddr(s)
+			if ipErr != nil || ip.Zone() != "" {
+				return nil, fmt.Errorf("trusted_clients: %q is not an IP address or CIDR range such as 10.1.2.3 or 10.0.0.0/8", s)
+			}
+			p = netip.PrefixFrom(ip, ip.BitLen())
+		}
+		if p.Bits() == 0 {
+			return nil, fmt.Errorf("trusted_clients: %q admits every address, but anyone who reaches antom_api can make payments in your name; list only your app servers' networks", s)
+		}
+		if p.Addr().Is4In6() && p.Bits() >= 96 { // clients are compared unmapped
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // Interface guards

@@ -5,15 +5,16 @@ import "github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens:
 //
 //	antom_api [<matcher>] {
-//		profile    <name>        # default: the profile named default
-//		allow      <api>...      # default: consult pay createPaymentSession inquiryPayment cancel capture refund inquiryRefund
-//		notify_url <url>         # filled into paymentNotifyUrl (and refundNotifyUrl for refund) when the app leaves it out
-//		timeout    <duration>    # default 15s
-//		max_body   <size>        # default 1MiB
-//		reconcile [{              # inquire about payments whose notification never arrives
-//			after   <duration>   # grace period before the first inquiry; default 30s
-//			give_up <duration>   # stop inquiring this long after the payment started; default 24h
-//			cancel_unpaid        # cancel payments still unpaid at their expiry; default off
+//		profile         <name>         # default: the profile named default
+//		allow           <api>...       # default: consult pay createPaymentSession inquiryPayment cancel capture refund inquiryRefund
+//		trusted_clients <ip|cidr>...   # clients answered, by TCP peer address; default: loopback only (127.0.0.0/8, ::1)
+//		notify_url      <url>          # filled into paymentNotifyUrl (and refundNotifyUrl for refund) when the app leaves it out
+//		timeout         <duration>     # default 15s
+//		max_body        <size>         # default 1MiB
+//		reconcile [{                   # inquire about payments whose notification never arrives
+//			after   <duration>         # grace period before the first inquiry; default 30s
+//			give_up <duration>         # stop inquiring this long after the payment started; default 24h
+//			cancel_unpaid              # cancel payments still unpaid at their expiry; default off
 //		}]
 //	}
 //
@@ -21,13 +22,26 @@ import "github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 func (h *API) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name
 	return parseBlock(d, map[string]option{
-		"profile":    stringOption(&h.Profile),
-		"allow":      listOption(&h.Allow),
-		"notify_url": stringOption(&h.NotifyURL),
-		"timeout":    durationOption(&h.Timeout),
-		"max_body":   sizeOption(&h.MaxBody),
-		"reconcile":  h.reconcileOption,
+		"profile":         stringOption(&h.Profile),
+		"allow":           listOption(&h.Allow),
+		"trusted_clients": h.trustedClientsOption,
+		"notify_url":      stringOption(&h.NotifyURL),
+		"timeout":         durationOption(&h.Timeout),
+		"max_body":        sizeOption(&h.MaxBody),
+		"reconcile":       h.reconcileOption,
 	})
+}
+
+// trustedClientsOption parses `trusted_clients` and checks its addresses now, so that a typo is
+// reported with its line.
+func (h *API) trustedClientsOption(d *caddyfile.Dispenser, name string, args []string) error {
+	if err := listOption(&h.TrustedClients)(d, name, args); err != nil {
+		return err
+	}
+	if _, err := parseTrustedClients(args); err != nil {
+		return d.Err(err.Error())
+	}
+	return nil
 }
 
 // reconcileOption parses `reconcile` and its optional block.

@@ -24,6 +24,8 @@ func TestAPIUnmarshalCaddyfile(t *testing.T) {
 			max_body   64KiB
 		}`, API{Profile: "shop", Allow: []string{"pay", "inquiryPayment", "payments/refund"},
 			NotifyURL: "https://shop.example/antom/notify", Timeout: caddy.Duration(20 * time.Second), MaxBody: 64 << 10}},
+		{"trusted clients", "antom_api {\n\ttrusted_clients 10.0.0.0/8 172.16.0.0/12 192.168.1.20 ::1\n}",
+			API{TrustedClients: []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.1.20", "::1"}}},
 		{"bare reconcile", "antom_api {\n\treconcile\n}", API{Reconcile: &ReconcileConfig{}}},
 		{"empty reconcile block", "antom_api {\n\treconcile {\n\t}\n}", API{Reconcile: &ReconcileConfig{}}},
 		{"reconcile block", `antom_api {
@@ -65,6 +67,13 @@ func TestAPIUnmarshalCaddyfile(t *testing.T) {
 		{"give_up negative", "antom_api {\n\treconcile {\n\t\tgive_up -1h\n\t}\n}", "give_up: '-1h'"},
 		{"cancel_unpaid value", "antom_api {\n\treconcile {\n\t\tcancel_unpaid yes\n\t}\n}", "cancel_unpaid takes no value"},
 		{"give_up before after", "antom_api {\n\treconcile {\n\t\tafter 2h\n\t\tgive_up 1h\n\t}\n}", "give_up (1h0m0s) must be longer than after (2h0m0s)"},
+		{"trusted_clients without a value", "antom_api {\n\ttrusted_clients\n}", "trusted_clients takes at least one value"},
+		{"trusted_clients not an address", "antom_api {\n\ttrusted_clients 10.0.0.0/8 app-server\n}",
+			`trusted_clients: "app-server" is not an IP address or CIDR range such as 10.1.2.3 or 10.0.0.0/8`},
+		{"trusted_clients bad mask", "antom_api {\n\ttrusted_clients 10.0.0.0/33\n}", `"10.0.0.0/33" is not an IP address or CIDR range`},
+		{"trusted_clients everyone", "antom_api {\n\ttrusted_clients 0.0.0.0/0\n}", `"0.0.0.0/0" admits every address`},
+		{"trusted_clients everyone (IPv6)", "antom_api {\n\ttrusted_clients ::/0\n}", `"::/0" admits every address`},
+		{"trusted_clients twice", "antom_api {\n\ttrusted_clients ::1\n\ttrusted_clients 127.0.0.1\n}", "'trusted_clients' is given twice"},
 		{"after twice", "antom_api {\n\treconcile {\n\t\tafter 1s\n\t\tafter 2s\n\t}\n}", "'after' is given twice"},
 	}
 	for _, c := range bad {
