@@ -69,7 +69,7 @@ func apiWithSimulator(t *testing.T, rc *ReconcileConfig) (*API, *apiTestApp) {
 		client: &antom.Client{Gateway: sim.URL, Signer: antom.Signer{ClientID: "TEST_5X00000000000000", Key: mk},
 			AntomKeys: antom.NewKeyring(sim.PublicKey()), HTTP: &http.Client{Timeout: 10 * time.Second}},
 	}
-	h := &API{Profile: "default", Allow: defaultAllow, Timeout: caddy.Duration(10 * time.Second), MaxBody: defaultMaxBody,
+	h := &API{Profile: "default", Allow: defaultAllow, Timeout: caddy.Duration(10 * time.Second), MaxBody: defaultAPIMaxBody,
 		Reconcile: rc, NotifyURL: "https://shop.example/antom/notify", app: app, client: app.client, log: zaptest.NewLogger(t)}
 	if rc != nil {
 		app.RegisterReconcile(h.Profile, rc.config())
