@@ -217,8 +217,9 @@ type browserResult struct {
 	Error      string `json:"error"`
 	FailedAt   string `json:"failedAt"`
 	OrderID    string `json:"orderId"`
-	CashierURL string `json:"cashierUrl"`
-	ResultURL  string `json:"resultUrl"`
+	CashierURL   string `json:"cashierUrl"`
+	ChallengeURL string `json:"challengeUrl"`
+	ResultURL    string `json:"resultUrl"`
 	Cashier    struct {
 		Title            string `json:"title"`
 		Amount           string `json:"amount"`
@@ -254,12 +255,30 @@ func screenshotDir(t testing.TB) string {
 	return dir
 }
 
-// runBrowserCheckout runs checkout.cjs: Buy <sku>, click <action> on the cashier page, wait for
-// #order-state = want.
-func runBrowserCheckout(t testing.TB, st *browserStack, chromium, sku, action, want string) browserResult {
+// browserCard is a card the buyer types.
+type browserCard struct {
+	Number string `json:"number"`
+	Expiry string `json:"expiry"`
+	CVV    string `json:"cvv"`
+}
+
+// browserBuyer is what checkout.cjs's buyer does (see its header).
+type browserBuyer struct {
+	Flow    string       `json:"flow"` // wallet, card, direct, entrycode
+	SKU     string       `json:"sku,omitempty"`
+	Action  string       `json:"action"` // the button on Antom's page (pay, fail, cancel; pass on 3-D Secure)
+	Card    *browserCard `json:"card,omitempty"`
+	ThreeDS bool         `json:"threeDS,omitempty"`
+	Amount  string       `json:"amount,omitempty"`
+}
+
+// runBrowserCheckout runs checkout.cjs: the buyer pays through a flow of the shop, then it waits
+// for #order-state = want.
+func runBrowserCheckout(t testing.TB, st *browserStack, chromium string, b browserBuyer, want string) browserResult {
 	t.Helper()
 	in, err := json.Marshal(map[string]any{
-		"shopUrl": st.ShopURL, "sku": sku, "action": action, "expect": want,
+		"shopUrl": st.ShopURL, "flow": b.Flow, "sku": b.SKU, "action": b.Action, "card": b.Card, "threeDS": b.ThreeDS,
+		"amount": b.Amount, "expect": want,
 		"shotDir": screenshotDir(t), "executablePath": chromium, "timeoutMs": 30000,
 	})
 	if err != nil {
@@ -284,7 +303,7 @@ func runBrowserCheckout(t testing.TB, st *browserStack, chromium, sku, action, w
 		t.Logf("browser: %-10s +%5d ms  %s", s.Name, s.MS, s.URL)
 	}
 	if !res.OK {
-		t.Fatalf("browser %s flow failed: %s (at %s)\nconsole: %q\nstderr: %s", action, res.Error, res.FailedAt, res.Console, stderr.Bytes())
+		t.Fatalf("browser %s flow (%s) failed: %s (at %s)\nconsole: %q\nstderr: %s", b.Flow, b.Action, res.Error, res.FailedAt, res.Console, stderr.Bytes())
 	}
 	if runErr != nil {
 		t.Fatalf("checkout.cjs: %v; stderr:\n%s", runErr, stderr.Bytes())
@@ -303,28 +322,41 @@ func TestBrowserCheckout(t *testing.T) {
 	st := startBrowserStack(t)
 	sim, _ := url.Parse(st.SimURL)
 
+	// A card that passes, and one whose issuer asks for 3-D Secure.
+	visa := &browserCard{Number: "4111 1111 1111 1111", Expiry: "12/30", CVV: "123"}
+	needs3DS := &browserCard{Number: "4000000000003220", Expiry: "12/30", CVV: "123"}
 	for _, tc := range []struct {
-		name, sku, action, want string
-		resultStatus            string // of the PAYMENT_RESULT event Caddy delivered
-		amount                  string // on the cashier page
+		name         string
+		buyer        browserBuyer
+		want         string
+		resultStatus string // of the PAYMENT_RESULT event Caddy delivered
+		amount       string // on Antom's page; "" when the buyer never sees one before 3-D Secure
+		threeDS      bool   // the buyer went through the 3-D Secure challenge
 	}{
-		{"Pay", "tea", "pay", "paid", "S", "12.50 USD"},
-		{"Fail", "mug", "fail", "failed", "F", "18.00 USD"},
+		{"Pay", browserBuyer{Flow: "wallet", SKU: "tea", Action: "pay"}, "paid", "S", "12.50 USD", false},
+		{"Fail", browserBuyer{Flow: "wallet", SKU: "mug", Action: "fail"}, "failed", "F", "18.00 USD", false},
+		{"CardHosted3DS", browserBuyer{Flow: "card", SKU: "mug", Action: "pass", Card: needs3DS}, "paid", "S", "18.00 USD", true},
+		{"CardServerToServer3DS", browserBuyer{Flow: "direct", SKU: "book", Action: "pass", Card: visa, ThreeDS: true}, "paid", "S", "", true},
+		{"EntryCode", browserBuyer{Flow: "entrycode", Action: "pay", Amount: "7.25"}, "paid", "S", "7.25 USD", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			res := runBrowserCheckout(t, st, chromium, tc.sku, tc.action, tc.want)
-			t.Logf("order %s: cashier %s, first state %q, final %q in %d ms", res.OrderID, res.CashierURL, res.FirstState, res.State, res.MS)
+			res := runBrowserCheckout(t, st, chromium, tc.buyer, tc.want)
+			t.Logf("order %s: Antom page %s, 3DS %s, first state %q, final %q in %d ms", res.OrderID, res.CashierURL, res.ChallengeURL, res.FirstState, res.State, res.MS)
 
-			// The browser went through the simulator's cashier page and back to the shop.
-			cu, err := url.Parse(res.CashierURL)
-			if err != nil || cu.Host != sim.Host || !strings.HasPrefix(cu.Path, "/cashier/") {
-				t.Errorf("cashier URL %q, want %s/cashier/...", res.CashierURL, st.SimURL)
+			// The browser went through the simulator's pages and back to the shop.
+			for _, u := range []string{res.CashierURL, res.ChallengeURL} {
+				if cu, err := url.Parse(u); u != "" && (err != nil || cu.Host != sim.Host || !strings.HasPrefix(cu.Path, "/cashier/")) {
+					t.Errorf("Antom page %q, want %s/cashier/...", u, st.SimURL)
+				}
+			}
+			if (res.ChallengeURL != "") != tc.threeDS {
+				t.Errorf("3-D Secure challenge %q; want one: %v", res.ChallengeURL, tc.threeDS)
 			}
 			if !strings.HasPrefix(res.ResultURL, st.ShopURL+"/result?order=") {
 				t.Errorf("result URL %q, want %s/result?order=...", res.ResultURL, st.ShopURL)
 			}
-			if res.Cashier.Amount != tc.amount || res.Cashier.Order != res.OrderID || res.Cashier.Status != "PROCESSING" {
-				t.Errorf("cashier page showed amount %q order %q status %q; want %q, %q, PROCESSING",
+			if tc.amount != "" && (res.Cashier.Amount != tc.amount || res.Cashier.Order != res.OrderID || res.Cashier.Status != "PROCESSING") {
+				t.Errorf("Antom's page showed amount %q order %q status %q; want %q, %q, PROCESSING",
 					res.Cashier.Amount, res.Cashier.Order, res.Cashier.Status, tc.amount, res.OrderID)
 			}
 			if res.State != tc.want {
@@ -333,8 +365,8 @@ func TestBrowserCheckout(t *testing.T) {
 
 			// The shop agrees, and the state came from a notification Caddy verified and delivered.
 			o := st.order(t, res.OrderID)
-			if o.State != tc.want || o.PaymentRequestID != res.Cashier.PaymentRequestID {
-				t.Errorf("orders.json: %+v; want state %q, paymentRequestId %q", o, tc.want, res.Cashier.PaymentRequestID)
+			if o.State != tc.want || o.PaymentRequestID != "pay_"+res.OrderID {
+				t.Errorf("orders.json: %+v; want state %q, paymentRequestId pay_%s", o, tc.want, res.OrderID)
 			}
 			var events []struct {
 				ID           string `json:"id"`
@@ -347,7 +379,7 @@ func TestBrowserCheckout(t *testing.T) {
 			st.Caddy.AdminGetJSON("/antom/events?state=delivered", &events)
 			found := false
 			for _, ev := range events {
-				if ev.RequestID == res.Cashier.PaymentRequestID && ev.Type == "PAYMENT_RESULT" {
+				if ev.RequestID == o.PaymentRequestID && ev.Type == "PAYMENT_RESULT" {
 					found = true
 					t.Logf("caddy delivered %s %s %s (source %s, HTTP %d)", ev.ID, ev.Type, ev.ResultStatus, ev.Source, ev.LastStatus)
 					if ev.ResultStatus != tc.resultStatus || ev.Source != "notification" || ev.LastStatus != http.StatusOK {
@@ -356,7 +388,7 @@ func TestBrowserCheckout(t *testing.T) {
 				}
 			}
 			if !found {
-				t.Errorf("no delivered PAYMENT_RESULT event for %s in the admin API: %+v", res.Cashier.PaymentRequestID, events)
+				t.Errorf("no delivered PAYMENT_RESULT event for %s in the admin API: %+v", o.PaymentRequestID, events)
 			}
 			if len(res.Console) > 0 {
 				t.Logf("browser console: %q", res.Console)
