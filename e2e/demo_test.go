@@ -96,7 +96,7 @@ func TestDemoWalkOnly(t *testing.T) {
 		"#order-state = refunded",
 		"Payment walked through",
 		"[7/8] A card payment: the shop's card form (server to server), 3-D Secure, authorisation only",
-		"antom -> PAYMENT_RESULT S with threeDSResult",
+		"antom -> PAYMENT_RESULT S (card 411111******1111, 3-D Secure passed)",
 		"#order-state = authorized",
 		"[8/8] Capture",
 		"antom -> CAPTURE_RESULT; caddy verified, stored and delivered it",

@@ -593,7 +593,9 @@ code="$(http "$TMP/3ds-post.html" "$CHALLENGE_URL" pass=pass)" || walk_fail 7 "P
 line "buyer -> Pass on the issuer's challenge -> back to the shop"
 poll 30 delivered "pay_$CARD_ORDER" PAYMENT_RESULT || walk_fail 7 "no delivered PAYMENT_RESULT for pay_$CARD_ORDER after 30s"
 IFS='|' read -r ev_id _ ev_status _ _ ev_last _ _ <<<"$EVENT"
-line "antom -> PAYMENT_RESULT $ev_status with threeDSResult and the masked card; caddy verified and delivered it as $ev_id (HTTP $ev_last)"
+fetch "$TMP/card-payment.json" "$SIM_URL/simulator/payments/pay_$CARD_ORDER" || walk_fail 7 "GET $SIM_URL/simulator/payments/pay_$CARD_ORDER: $(cat "$TMP/card-payment.json" 2>/dev/null)"
+card_seen="$(json '$d["cardNo"] . ", 3-D Secure " . $d["threeDS"]' <"$TMP/card-payment.json")"
+line "antom -> PAYMENT_RESULT $ev_status (card $card_seen); caddy verified and delivered it as $ev_id (HTTP $ev_last)"
 poll 30 is_state authorized "$CARD_ORDER" || walk_fail 7 "order $CARD_ORDER is \"$(order_state "$TMP/result.html")\", not \"authorized\""
 line "GET $SHOP_URL/result?order=$CARD_ORDER  ->  #order-state = ${G}authorized${N}   (no money yet: the capture is)"
 done_step

@@ -321,7 +321,7 @@ type resultInfo struct {
 	ThreeDSResult        *threeDSResult `json:"threeDSResult,omitempty"`
 }
 
-// cardInfo is inquiryPayment's cardInfo: the card and its token.
+// cardInfo is the cardInfo of PAYMENT_RESULT and inquiryPayment: the card and its token.
 type cardInfo struct {
 	CardNo         string         `json:"cardNo"`
 	CardBrand      string         `json:"cardBrand"`
@@ -369,7 +369,7 @@ func (p *payment) maskedCard() string {
 // cashierBase is the base URL of a hosted payment's links, from its card form's URL.
 func (p *payment) cashierBase() string { return strings.TrimSuffix(p.normalURL, "/cashier/"+p.id) }
 
-// cardInfo renders inquiryPayment's cardInfo.
+// cardInfo renders cardInfo, or nil for a payment without a card (yet).
 func (p *payment) cardInfo() *cardInfo {
 	ri := p.resultInfo()
 	if ri == nil {

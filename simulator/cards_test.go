@@ -123,8 +123,8 @@ func TestCardServerToServer(t *testing.T) {
 			}
 			q := h.expect("v1/payments/inquiryPayment", map[string]string{"paymentRequestId": ref}, "SUCCESS", "S")
 			ci, _ := q["cardInfo"].(map[string]any)
-			if str(ci, "cardToken") != str(ri, "cardToken") || str(q, "paymentMethodType") != "CARD" {
-				t.Fatalf("inquiry %v; want cardInfo with the token", q)
+			if str(ci, "cardToken") != str(ri, "cardToken") || str(got[0], "cardInfo", "cardToken") != str(ri, "cardToken") {
+				t.Fatalf("inquiry %v, notification %v; want cardInfo with the token in both", q, got[0])
 			}
 			if c.status == "S" {
 				if str(got[1], "notifyType") != "CAPTURE_RESULT" || str(got[1], "captureAmount", "value") != "3000" {

@@ -53,7 +53,6 @@ type inquiryAnswer struct {
 	PaymentAmount        Amount        `json:"paymentAmount"`
 	PaymentCreateTime    string        `json:"paymentCreateTime"`
 	PaymentTime          string        `json:"paymentTime,omitempty"`
-	PaymentMethodType    string        `json:"paymentMethodType,omitempty"`
 	PaymentResultInfo    *resultInfo   `json:"paymentResultInfo,omitempty"`
 	CardInfo             *cardInfo     `json:"cardInfo,omitempty"`
 	Transactions         []transaction `json:"transactions,omitempty"`
@@ -88,6 +87,7 @@ type paymentNotice struct {
 	PaymentCreateTime string       `json:"paymentCreateTime"`
 	PaymentTime       string       `json:"paymentTime,omitempty"`
 	PaymentResultInfo *resultInfo  `json:"paymentResultInfo,omitempty"`
+	CardInfo          *cardInfo    `json:"cardInfo,omitempty"`
 }
 
 // consult answers v1/payments/consult with a fixed set of payment options.
@@ -366,7 +366,6 @@ func (s *Simulator) inquiryPayment(c *call) reply {
 			PaymentAmount:        p.amount,
 			PaymentCreateTime:    iso(p.created),
 			PaymentTime:          iso(p.paid),
-			PaymentMethodType:    p.methodType,
 			PaymentResultInfo:    p.resultInfo(),
 			CardInfo:             p.cardInfo(),
 		}
@@ -448,6 +447,7 @@ func (s *Simulator) settleLocked(p *payment, status string, now time.Time) {
 		PaymentCreateTime: iso(p.created),
 		PaymentTime:       iso(p.paid),
 		PaymentResultInfo: p.resultInfo(),
+		CardInfo:          p.cardInfo(),
 	})
 	if status == StatusSuccess && p.card != nil && !p.card.manualCapture {
 		s.autoCaptureLocked(p, n, now)
