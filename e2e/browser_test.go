@@ -213,14 +213,14 @@ func (st *browserStack) order(t testing.TB, id string) shopOrder {
 
 // browserResult is checkout.cjs's answer.
 type browserResult struct {
-	OK         bool   `json:"ok"`
-	Error      string `json:"error"`
-	FailedAt   string `json:"failedAt"`
-	OrderID    string `json:"orderId"`
+	OK           bool   `json:"ok"`
+	Error        string `json:"error"`
+	FailedAt     string `json:"failedAt"`
+	OrderID      string `json:"orderId"`
 	CashierURL   string `json:"cashierUrl"`
 	ChallengeURL string `json:"challengeUrl"`
 	ResultURL    string `json:"resultUrl"`
-	Cashier    struct {
+	Cashier      struct {
 		Title            string `json:"title"`
 		Amount           string `json:"amount"`
 		Order            string `json:"order"`
