@@ -49,30 +49,16 @@ func with(m map[string]any, k string, v any) map[string]any {
 	return m
 }
 
-// noRedirects is a browser that stops at redirects, to look at them.
-var noRedirects = &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-
 // form posts a buyer's form and returns the status, Location and body.
 func form(t *testing.T, u string, v url.Values) (int, string, string) {
 	t.Helper()
-	resp, err := noRedirects.PostForm(u, v)
+	resp, err := noRedirect.PostForm(u, v)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, resp.Header.Get("Location"), string(b)
-}
-
-func getPage(t *testing.T, u string) (int, string) {
-	t.Helper()
-	resp, err := noRedirects.Get(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
 }
 
 // notices returns the decoded bodies the receiver got, in arrival order, after waiting for n.
@@ -210,7 +196,7 @@ func TestCardThreeDS(t *testing.T) {
 	if challenge != h.srv.URL+"/cashier/"+id+"/3ds" || str(m, "redirectActionForm", "redirectUrl") != challenge {
 		t.Fatalf("3DS answer %v; want normalUrl and redirectActionForm to the challenge", m)
 	}
-	if status, page := getPage(t, challenge); status != 200 || !containsAll(page, `id="pass"`, `id="fail"`, "411111******1111", "30.00 USD") {
+	if status, page := get(t, challenge); status != 200 || !containsAll(page, `id="pass"`, `id="fail"`, "411111******1111", "30.00 USD") {
 		t.Fatalf("challenge page: %d %s", status, page)
 	}
 	if status, loc, _ := form(t, challenge, url.Values{"pass": {"pass"}}); status != http.StatusSeeOther || loc != "https://shop.example/return?o=3DS_1" {
@@ -242,7 +228,7 @@ func TestCardThreeDS(t *testing.T) {
 
 	// The issuer requires 3DS though the payment did not ask: Antom upgrades it...
 	needs := testCard("4000000000003220")
-	m = h.expect("v1/payments/pay", cardPay("3DS_3", "3000", "", needs, ""), "PAYMENT_IN_PROCESS", "U")
+	h.expect("v1/payments/pay", cardPay("3DS_3", "3000", "", needs, ""), "PAYMENT_IN_PROCESS", "U")
 	if _, err := h.srv.Act("3DS_3", BuyerPay); err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +245,7 @@ func TestCardHosted(t *testing.T) {
 	rc := newReceiver(t, h.srv.PublicKey())
 	m := h.expect("v1/payments/pay", cardPay("HOSTED_1", "1800", rc.url(), nil, ""), "PAYMENT_IN_PROCESS", "U")
 	page := str(m, "normalUrl")
-	if status, body := getPage(t, page); status != 200 || !containsAll(body, `id="card-number"`, `id="expiry"`, `id="cvv"`, `id="pay"`) {
+	if status, body := get(t, page); status != 200 || !containsAll(body, `id="card-number"`, `id="expiry"`, `id="cvv"`, `id="pay"`) {
 		t.Fatalf("card form: %d %s", status, body)
 	}
 	status, _, body := form(t, page, url.Values{"pay": {"pay"}, "cardNo": {"4111111111111112"}, "expiry": {"12/29"}, "cvv": {"123"}})

@@ -34,7 +34,7 @@ func TestEntryCode(t *testing.T) {
 	if wallet != h.srv.URL+"/cashier/"+str(m, "paymentId") {
 		t.Fatalf("entry-code answer %v; want normalUrl to the wallet page", m)
 	}
-	if status, page := getPage(t, wallet); status != 200 || !containsAll(page, "Teahouse · Harbour Street", "Confirm payment", `id="pay"`, "10.00 USD") {
+	if status, page := get(t, wallet); status != 200 || !containsAll(page, "Teahouse · Harbour Street", "Confirm payment", `id="pay"`, "10.00 USD") {
 		t.Fatalf("wallet page: %d %s", status, page)
 	}
 	// No paymentRedirectUrl: the wallet shows the outcome.

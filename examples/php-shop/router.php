@@ -65,6 +65,17 @@ $notices = array(
     'capture-not-done' => 'The capture was not confirmed; try again (the same capture request is reused).',
 );
 
+/** The pending server-to-server card order named in $source, or null after sending the buyer to its page. */
+function card_order_from(array $source)
+{
+    $o = order_from($source, 'order');
+    if ($o['state'] === 'pending' && $o['method'] === 'direct') {
+        return $o;
+    }
+    see_order($o['id']);
+    return null;
+}
+
 /** The card fields of the server-to-server form, as Antom wants them; null if unusable. */
 function card_from_post()
 {
@@ -127,18 +138,15 @@ switch ($path) {
         break;
 
     case '/card':
-        $o = order_from($_GET, 'order');
-        if ($o['state'] !== 'pending' || $o['method'] !== 'direct') {
-            see_order($o['id']);
-            break;
+        $o = card_order_from($_GET);
+        if ($o !== null) {
+            page_card_form($o);
         }
-        page_card_form($o);
         break;
 
     case '/card/pay':
-        $o = order_from($_POST, 'order');
-        if ($o['state'] !== 'pending' || $o['method'] !== 'direct') {
-            see_order($o['id']);
+        $o = card_order_from($_POST);
+        if ($o === null) {
             break;
         }
         $card = card_from_post();
