@@ -264,7 +264,7 @@ type browserCard struct {
 
 // browserBuyer is what checkout.cjs's buyer does (see its header).
 type browserBuyer struct {
-	Flow    string       `json:"flow"` // wallet, card, direct, entrycode
+	Flow    string       `json:"flow"` // wallet, easysafepay, linked, card, direct, entrycode
 	SKU     string       `json:"sku,omitempty"`
 	Action  string       `json:"action"` // the button on Antom's page (pay, fail, cancel; pass on 3-D Secure)
 	Card    *browserCard `json:"card,omitempty"`
@@ -338,6 +338,10 @@ func TestBrowserCheckout(t *testing.T) {
 		{"CardHosted3DS", browserBuyer{Flow: "card", SKU: "mug", Action: "pass", Card: needs3DS}, "paid", "S", "18.00 USD", true},
 		{"CardServerToServer3DS", browserBuyer{Flow: "direct", SKU: "book", Action: "pass", Card: visa, ThreeDS: true}, "paid", "S", "", true},
 		{"EntryCode", browserBuyer{Flow: "entrycode", Action: "pay", Amount: "7.25"}, "paid", "S", "7.25 USD", false},
+		// EasySafePay: the first payment links the wallet (TOKEN_CREATED, acknowledged before the
+		// PAYMENT_RESULT); the next one is paid with the token, without the buyer.
+		{"EasySafePay", browserBuyer{Flow: "easysafepay", SKU: "tea", Action: "pay"}, "paid", "S", "12.50 USD", false},
+		{"EasySafePayLinked", browserBuyer{Flow: "linked", SKU: "book", Action: "pay"}, "paid", "S", "", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := runBrowserCheckout(t, st, chromium, tc.buyer, tc.want)

@@ -125,7 +125,8 @@ switch ($path) {
     case '/checkout':
         $sku = isset($_POST['sku']) ? (string)$_POST['sku'] : '';
         $method = isset($_POST['method']) ? (string)$_POST['method'] : 'wallet';
-        if (!isset(shop_catalogue()[$sku]) || !in_array($method, array('wallet', 'card', 'direct'), true)) {
+        if (!isset(shop_catalogue()[$sku]) || !in_array($method, array('wallet', 'easysafepay', 'linked', 'card', 'direct'), true)
+            || ($method === 'linked' && shop_linked_wallet() === null)) {
             page_error(400, 'Unknown item or payment method.');
             break;
         }

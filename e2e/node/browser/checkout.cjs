@@ -6,6 +6,8 @@
 //
 // Flows:
 //   wallet     #buy-<sku>, the cashier page: #pay / #fail / #cancel (action)
+//   easysafepay  #esp-<sku>, the cashier page, where the buyer also links the wallet: action
+//   linked     #linked-<sku>: paid with the linked wallet's token, no Antom page
 //   card       #card-<sku>, the simulator's card form: the card, #pay; 3-D Secure if the card needs it
 //   direct     #direct-<sku>, the shop's own card form (server to server): the card, #threeds, #card-pay
 //   entrycode  /store (the page the entry code opens): #amount, #store-pay, the wallet page: #pay
@@ -120,7 +122,7 @@ async function main() {
 
     // 2. to Antom: the shop creates the order, calls Antom through antom_api and sends the
     // browser to Antom's page (normalUrl): the cashier, the card form or the wallet.
-    const button = { wallet: '#buy-', card: '#card-', direct: '#direct-' }[flow];
+    const button = { wallet: '#buy-', easysafepay: '#esp-', linked: '#linked-', card: '#card-', direct: '#direct-' }[flow];
     if (flow === 'entrycode') {
       await page.locator('#amount').fill(String(input.amount || '12.50'));
       await clickTo('#store-pay', onSimulator);
@@ -132,6 +134,8 @@ async function main() {
       if (input.threeDS) await page.locator('#threeds').check();
       await shot('2-shop-card-form');
       await clickTo('#card-pay', (u) => onSimulator(u) || onResult(u));
+    } else if (flow === 'linked') {
+      await clickTo(button + sku, onResult);
     } else if (button) {
       await clickTo(button + sku, onSimulator);
     } else {

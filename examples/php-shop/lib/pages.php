@@ -42,8 +42,11 @@ function page($title, $content, $refreshSeconds = 0, $status = 200)
 function page_catalogue(array $orders)
 {
     $html = '<h1>Catalogue</h1><div class="items">';
-    $buttons = array('wallet' => array('buy', 'Buy'), 'card' => array('card', 'Pay by card'),
-        'direct' => array('direct', 'Card on our page (PCI)'));
+    $buttons = array('wallet' => array('buy', 'Buy'), 'easysafepay' => array('esp', 'Buy and link my wallet'),
+        'card' => array('card', 'Pay by card'), 'direct' => array('direct', 'Card on our page (PCI)'));
+    if (shop_linked_wallet() !== null) {
+        $buttons['linked'] = array('linked', 'Pay with my linked wallet');
+    }
     foreach (shop_catalogue() as $sku => $item) {
         $html .= '<div class="card"><h3>' . h($item['title']) . '</h3><p>' . money($item['amount']) . '</p>';
         foreach ($buttons as $method => $b) {
