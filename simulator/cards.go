@@ -275,7 +275,6 @@ func (s *Simulator) authenticateCardLocked(p *payment, base string, now time.Tim
 // authorisation with automatic capture is captured at once.
 func (s *Simulator) authoriseCardLocked(p *payment, now time.Time) {
 	cp := p.card
-	cp.challenge = false
 	cp.networkTxnID = randDigits(15)
 	switch cp.card.behaviour {
 	case cardDeclined:

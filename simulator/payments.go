@@ -424,6 +424,9 @@ func (s *Simulator) expireAllLocked() {
 // StatusCancelled the caller sets resultCode and resultMessage first.
 func (s *Simulator) settleLocked(p *payment, status string, now time.Time) {
 	p.status = status
+	if p.card != nil {
+		p.card.challenge = false // final: no 3-D Secure challenge waits any more
+	}
 	res := fail(p.resultCode, p.resultMessage)
 	var auth *Notification
 	switch status {

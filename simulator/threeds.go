@@ -25,7 +25,6 @@ func (s *Simulator) challengeLocked(p *payment, passed bool, now time.Time) {
 	p.card.threeDS = r
 	if !passed {
 		r.ECI = "07" // authentication failed: no liability shift
-		p.card.challenge = false
 		p.resultCode, p.resultMessage = "USER_PAYMENT_VERIFICATION_FAILED", "The buyer failed the 3-D Secure challenge."
 		s.settleLocked(p, StatusFail, now)
 		return
