@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -398,5 +399,20 @@ func TestBrowserCheckout(t *testing.T) {
 				t.Logf("browser console: %q", res.Console)
 			}
 		})
+	}
+
+	// The server-to-server card crossed the shop, which kept only the masked number Antom sent.
+	err := filepath.WalkDir(st.DataDir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err == nil && (bytes.Contains(b, []byte("4111111111111111")) || bytes.Contains(b, []byte("4111 1111"))) {
+			t.Errorf("the shop stored the card number in %s", path)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
