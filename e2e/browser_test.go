@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -206,13 +207,14 @@ func (st *browserStack) order(t testing.TB, id string) shopOrder {
 
 // browserResult is checkout.cjs's answer.
 type browserResult struct {
-	OK         bool   `json:"ok"`
-	Error      string `json:"error"`
-	FailedAt   string `json:"failedAt"`
-	OrderID    string `json:"orderId"`
-	CashierURL string `json:"cashierUrl"`
-	ResultURL  string `json:"resultUrl"`
-	Cashier    struct {
+	OK           bool   `json:"ok"`
+	Error        string `json:"error"`
+	FailedAt     string `json:"failedAt"`
+	OrderID      string `json:"orderId"`
+	CashierURL   string `json:"cashierUrl"`
+	ChallengeURL string `json:"challengeUrl"`
+	ResultURL    string `json:"resultUrl"`
+	Cashier      struct {
 		Title            string `json:"title"`
 		Amount           string `json:"amount"`
 		Order            string `json:"order"`
@@ -247,12 +249,30 @@ func screenshotDir(t testing.TB) string {
 	return dir
 }
 
-// runBrowserCheckout runs checkout.cjs: Buy <sku>, click <action> on the cashier page, wait for
-// #order-state = want.
-func runBrowserCheckout(t testing.TB, st *browserStack, chromium, sku, action, want string) browserResult {
+// browserCard is a card the buyer types.
+type browserCard struct {
+	Number string `json:"number"`
+	Expiry string `json:"expiry"`
+	CVV    string `json:"cvv"`
+}
+
+// browserBuyer is what checkout.cjs's buyer does (see its header).
+type browserBuyer struct {
+	Flow    string       `json:"flow"` // wallet, easysafepay, linked, card, direct, entrycode
+	SKU     string       `json:"sku,omitempty"`
+	Action  string       `json:"action"` // the button on Antom's page (pay, fail, cancel; pass on 3-D Secure)
+	Card    *browserCard `json:"card,omitempty"`
+	ThreeDS bool         `json:"threeDS,omitempty"`
+	Amount  string       `json:"amount,omitempty"`
+}
+
+// runBrowserCheckout runs checkout.cjs: the buyer pays through a flow of the shop, then it waits
+// for #order-state = want.
+func runBrowserCheckout(t testing.TB, st *browserStack, chromium string, b browserBuyer, want string) browserResult {
 	t.Helper()
 	in, err := json.Marshal(map[string]any{
-		"shopUrl": st.ShopURL, "sku": sku, "action": action, "expect": want,
+		"shopUrl": st.ShopURL, "flow": b.Flow, "sku": b.SKU, "action": b.Action, "card": b.Card, "threeDS": b.ThreeDS,
+		"amount": b.Amount, "expect": want,
 		"shotDir": screenshotDir(t), "executablePath": chromium, "timeoutMs": 30000,
 	})
 	if err != nil {
@@ -276,7 +296,7 @@ func runBrowserCheckout(t testing.TB, st *browserStack, chromium, sku, action, w
 		t.Logf("browser: %-10s +%5d ms  %s", s.Name, s.MS, s.URL)
 	}
 	if !res.OK {
-		t.Fatalf("browser %s flow failed: %s (at %s)\nconsole: %q\nstderr: %s", action, res.Error, res.FailedAt, res.Console, stderr.Bytes())
+		t.Fatalf("browser %s flow (%s) failed: %s (at %s)\nconsole: %q\nstderr: %s", b.Flow, b.Action, res.Error, res.FailedAt, res.Console, stderr.Bytes())
 	}
 	if runErr != nil {
 		t.Fatalf("checkout.cjs: %v; stderr:\n%s", runErr, stderr.Bytes())
@@ -295,28 +315,45 @@ func TestBrowserCheckout(t *testing.T) {
 	st := startBrowserStack(t)
 	sim, _ := url.Parse(st.SimURL)
 
+	// A card that passes, and one whose issuer asks for 3-D Secure.
+	visa := &browserCard{Number: "4111 1111 1111 1111", Expiry: "12/30", CVV: "123"}
+	needs3DS := &browserCard{Number: "4000000000003220", Expiry: "12/30", CVV: "123"}
 	for _, tc := range []struct {
-		name, sku, action, want string
-		resultStatus            string // of the PAYMENT_RESULT event Caddy delivered
-		amount                  string // on the cashier page
+		name         string
+		buyer        browserBuyer
+		want         string
+		resultStatus string // of the PAYMENT_RESULT event Caddy delivered
+		amount       string // on Antom's page; "" when the buyer never sees one before 3-D Secure
+		threeDS      bool   // the buyer went through the 3-D Secure challenge
 	}{
-		{"Pay", "tea", "pay", "paid", "S", "12.50 USD"},
-		{"Fail", "mug", "fail", "failed", "F", "18.00 USD"},
+		{"Pay", browserBuyer{Flow: "wallet", SKU: "tea", Action: "pay"}, "paid", "S", "12.50 USD", false},
+		{"Fail", browserBuyer{Flow: "wallet", SKU: "mug", Action: "fail"}, "failed", "F", "18.00 USD", false},
+		{"CardHosted3DS", browserBuyer{Flow: "card", SKU: "mug", Action: "pass", Card: needs3DS}, "paid", "S", "18.00 USD", true},
+		{"CardServerToServer3DS", browserBuyer{Flow: "direct", SKU: "book", Action: "pass", Card: visa, ThreeDS: true}, "paid", "S", "", true},
+		{"EntryCode", browserBuyer{Flow: "entrycode", Action: "pay", Amount: "7.25"}, "paid", "S", "7.25 USD", false},
+		// EasySafePay: the first payment links the wallet (TOKEN_CREATED, acknowledged before the
+		// PAYMENT_RESULT); the next one is paid with the token, without the buyer.
+		{"EasySafePay", browserBuyer{Flow: "easysafepay", SKU: "tea", Action: "pay"}, "paid", "S", "12.50 USD", false},
+		{"EasySafePayLinked", browserBuyer{Flow: "linked", SKU: "book", Action: "pay"}, "paid", "S", "", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			res := runBrowserCheckout(t, st, chromium, tc.sku, tc.action, tc.want)
-			t.Logf("order %s: cashier %s, first state %q, final %q in %d ms", res.OrderID, res.CashierURL, res.FirstState, res.State, res.MS)
+			res := runBrowserCheckout(t, st, chromium, tc.buyer, tc.want)
+			t.Logf("order %s: Antom page %s, 3DS %s, first state %q, final %q in %d ms", res.OrderID, res.CashierURL, res.ChallengeURL, res.FirstState, res.State, res.MS)
 
-			// The browser went through the simulator's cashier page and back to the shop.
-			cu, err := url.Parse(res.CashierURL)
-			if err != nil || cu.Host != sim.Host || !strings.HasPrefix(cu.Path, "/cashier/") {
-				t.Errorf("cashier URL %q, want %s/cashier/...", res.CashierURL, st.SimURL)
+			// The browser went through the simulator's pages and back to the shop.
+			for _, u := range []string{res.CashierURL, res.ChallengeURL} {
+				if cu, err := url.Parse(u); u != "" && (err != nil || cu.Host != sim.Host || !strings.HasPrefix(cu.Path, "/cashier/")) {
+					t.Errorf("Antom page %q, want %s/cashier/...", u, st.SimURL)
+				}
+			}
+			if (res.ChallengeURL != "") != tc.threeDS {
+				t.Errorf("3-D Secure challenge %q; want one: %v", res.ChallengeURL, tc.threeDS)
 			}
 			if !strings.HasPrefix(res.ResultURL, st.ShopURL+"/result?order=") {
 				t.Errorf("result URL %q, want %s/result?order=...", res.ResultURL, st.ShopURL)
 			}
-			if res.Cashier.Amount != tc.amount || res.Cashier.Order != res.OrderID || res.Cashier.Status != "PROCESSING" {
-				t.Errorf("cashier page showed amount %q order %q status %q; want %q, %q, PROCESSING",
+			if tc.amount != "" && (res.Cashier.Amount != tc.amount || res.Cashier.Order != res.OrderID || res.Cashier.Status != "PROCESSING") {
+				t.Errorf("Antom's page showed amount %q order %q status %q; want %q, %q, PROCESSING",
 					res.Cashier.Amount, res.Cashier.Order, res.Cashier.Status, tc.amount, res.OrderID)
 			}
 			if res.State != tc.want {
@@ -325,8 +362,8 @@ func TestBrowserCheckout(t *testing.T) {
 
 			// The shop agrees, and the state came from a notification Caddy verified and delivered.
 			o := st.order(t, res.OrderID)
-			if o.State != tc.want || o.PaymentRequestID != res.Cashier.PaymentRequestID {
-				t.Errorf("orders.json: %+v; want state %q, paymentRequestId %q", o, tc.want, res.Cashier.PaymentRequestID)
+			if o.State != tc.want || o.PaymentRequestID != "pay_"+res.OrderID {
+				t.Errorf("orders.json: %+v; want state %q, paymentRequestId pay_%s", o, tc.want, res.OrderID)
 			}
 			var events []struct {
 				ID           string `json:"id"`
@@ -339,7 +376,7 @@ func TestBrowserCheckout(t *testing.T) {
 			st.Caddy.AdminGetJSON("/antom/events?state=delivered", &events)
 			found := false
 			for _, ev := range events {
-				if ev.RequestID == res.Cashier.PaymentRequestID && ev.Type == "PAYMENT_RESULT" {
+				if ev.RequestID == o.PaymentRequestID && ev.Type == "PAYMENT_RESULT" {
 					found = true
 					t.Logf("caddy delivered %s %s %s (source %s, HTTP %d)", ev.ID, ev.Type, ev.ResultStatus, ev.Source, ev.LastStatus)
 					if ev.ResultStatus != tc.resultStatus || ev.Source != "notification" || ev.LastStatus != http.StatusOK {
@@ -348,11 +385,26 @@ func TestBrowserCheckout(t *testing.T) {
 				}
 			}
 			if !found {
-				t.Errorf("no delivered PAYMENT_RESULT event for %s in the admin API: %+v", res.Cashier.PaymentRequestID, events)
+				t.Errorf("no delivered PAYMENT_RESULT event for %s in the admin API: %+v", o.PaymentRequestID, events)
 			}
 			if len(res.Console) > 0 {
 				t.Logf("browser console: %q", res.Console)
 			}
 		})
+	}
+
+	// The server-to-server card crossed the shop, which kept only the masked number Antom sent.
+	err := filepath.WalkDir(st.DataDir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err == nil && (bytes.Contains(b, []byte("4111111111111111")) || bytes.Contains(b, []byte("4111 1111"))) {
+			t.Errorf("the shop stored the card number in %s", path)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

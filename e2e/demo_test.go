@@ -46,7 +46,8 @@ func demoPortsTaken(t testing.TB, why string) {
 
 // TestDemoWalkOnly runs `scripts/demo.sh --walk-only`, the README's "run it" command, with its
 // state in a temp dir: fresh keys and secret, caddy and the PHP shop on the demo's fixed ports, one
-// payment from checkout to "paid" and its refund, then everything stopped.
+// payment from checkout to "paid" and its refund, a 3-D Secure card payment authorised then
+// captured, then everything stopped.
 func TestDemoWalkOnly(t *testing.T) {
 	bin := caddyBinary(t)
 	requireTool(t, "php")
@@ -81,20 +82,25 @@ func TestDemoWalkOnly(t *testing.T) {
 	}
 
 	for _, want := range []string{
-		"[1/6] The shop creates an order",
+		"[1/8] The shop creates an order",
 		"caddy -> signed it with the merchant key",
 		"shop  -> 303 to the cashier page (normalUrl): http://127.0.0.1:8600/cashier/",
-		"[2/6] The buyer pays",
-		"The buyer pays 12.50 USD on Antom's cashier page", // minor units shown as money
-		"[3/6] Antom (the simulator) sends a signed PAYMENT_RESULT notification to https://localhost:8443/antom/notify",
+		"[2/8] The buyer pays 12.50 USD on Antom's cashier page", // minor units shown as money
+		"[3/8] Antom (the simulator) sends a signed PAYMENT_RESULT notification to https://localhost:8443/antom/notify",
 		"acked on attempt",
-		"[4/6] Caddy verified the signature, stored the event",
+		"[4/8] Caddy verified the signature, stored the event",
 		"type        PAYMENT_RESULT, resultStatus S, source notification",
-		"[5/6] The shop verified the forwarded event and shows the order \"paid\"",
+		"[5/8] The shop verified the forwarded event and shows the order \"paid\"",
 		"#order-state = paid",
-		"[6/6] Refund",
+		"[6/8] Refund",
 		"#order-state = refunded",
 		"Payment walked through",
+		"[7/8] A card payment: the shop's card form (server to server), 3-D Secure, authorisation only",
+		"antom -> PAYMENT_RESULT S (card 411111******1111, 3-D Secure passed)",
+		"#order-state = authorized",
+		"[8/8] Capture",
+		"antom -> CAPTURE_RESULT; caddy verified, stored and delivered it",
+		"Card payment walked through: 3-D Secure -> authorised -> captured -> shop \"paid\"",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the demo's output lacks %q", want)

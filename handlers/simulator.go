@@ -59,6 +59,12 @@ type Simulator struct {
 	// by inquiry. It can be toggled at run time with POST /simulator/drop_notifications.
 	DropNotifications bool `json:"drop_notifications,omitempty"`
 
+	// EasySafePayNotification is the notifyAuthorization an EasySafePay first payment sends,
+	// one of the two variants Antom documents: AUTHCODE_CREATED (an authCode to exchange with
+	// applyToken) or TOKEN_CREATED (the accessToken itself, as Antom's current documentation
+	// describes). Default: AUTHCODE_CREATED.
+	EasySafePayNotification string `json:"easysafepay_notification,omitempty"`
+
 	sim     *simulator.Simulator
 	poolKey string
 }
@@ -104,6 +110,8 @@ func (h *Simulator) Provision(ctx caddy.Context) error {
 		RetryScale:        h.RetryScale,
 		DropNotifications: h.DropNotifications,
 		Logger:            log,
+
+		EasySafePayNotification: h.EasySafePayNotification,
 	}
 	// identity is what the pool key is derived from: the resolved configuration.
 	identity := struct {
@@ -112,7 +120,8 @@ func (h *Simulator) Provision(ctx caddy.Context) error {
 		RetryScale                      float64
 		Drop                            bool
 		CARoot                          string
-	}{KeyVersion: h.KeyVersion, BaseURL: h.BaseURL, RetryScale: h.RetryScale, Drop: h.DropNotifications}
+		EasySafePayNotification         string
+	}{KeyVersion: h.KeyVersion, BaseURL: h.BaseURL, RetryScale: h.RetryScale, Drop: h.DropNotifications, EasySafePayNotification: h.EasySafePayNotification}
 
 	if h.PrivateKey != "" {
 		text, err := repl.ReplaceOrErr(h.PrivateKey, true, true)
@@ -201,6 +210,11 @@ func notifyClient(ctx caddy.Context, log *zap.Logger) (*http.Client, *x509.Certi
 func (h *Simulator) Validate() error {
 	if h.RetryScale < 0 {
 		return fmt.Errorf("antom_simulator: retry_scale %v is negative", h.RetryScale)
+	}
+	switch h.EasySafePayNotification {
+	case "", simulator.AuthCodeCreated, simulator.TokenCreated:
+	default:
+		return fmt.Errorf("antom_simulator: easysafepay_notification %q is not %s or %s", h.EasySafePayNotification, simulator.AuthCodeCreated, simulator.TokenCreated)
 	}
 	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"strconv"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/caddy-antom/caddy-antom/simulator"
 )
 
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens:
@@ -15,6 +17,7 @@ import (
 //		base_url            <url>                 # public base URL for cashier links (default: from the request)
 //		retry_scale         <factor>              # e.g. 0.001 runs Antom's 24h retry schedule in ~90s
 //		drop_notifications                        # record notifications but never send them
+//		easysafepay_notification AUTHCODE_CREATED|TOKEN_CREATED   # default AUTHCODE_CREATED
 //	}
 //
 // Keys are one-line base64 (the Antom Dashboard format) or PEM; use {file./path/key.pem} or
@@ -52,5 +55,15 @@ func (h *Simulator) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		"base_url":           stringOption(&h.BaseURL),
 		"retry_scale":        floatOption(&h.RetryScale),
 		"drop_notifications": flagOption(&h.DropNotifications),
+		"easysafepay_notification": func(d *caddyfile.Dispenser, name string, args []string) error {
+			if err := exactlyOne(d, name, args); err != nil {
+				return err
+			}
+			if args[0] != simulator.AuthCodeCreated && args[0] != simulator.TokenCreated {
+				return d.Errf("easysafepay_notification: '%s' is not %s or %s", args[0], simulator.AuthCodeCreated, simulator.TokenCreated)
+			}
+			h.EasySafePayNotification = args[0]
+			return nil
+		},
 	}, "merchant_public_key")
 }

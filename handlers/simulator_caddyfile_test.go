@@ -24,6 +24,7 @@ func TestSimulatorUnmarshalCaddyfile(t *testing.T) {
 			base_url            https://localhost:8443
 			retry_scale         0.001
 			drop_notifications
+			easysafepay_notification TOKEN_CREATED
 		}`, Simulator{
 			PrivateKey: "{file./etc/antom/sim.pem}",
 			KeyVersion: "2",
@@ -35,6 +36,8 @@ func TestSimulatorUnmarshalCaddyfile(t *testing.T) {
 			BaseURL:           "https://localhost:8443",
 			RetryScale:        0.001,
 			DropNotifications: true,
+
+			EasySafePayNotification: "TOKEN_CREATED",
 		}},
 	}
 	for _, c := range good {
@@ -64,6 +67,7 @@ func TestSimulatorUnmarshalCaddyfile(t *testing.T) {
 		{"retry_scale zero", "antom_simulator {\n\tretry_scale 0\n}", "retry_scale: '0' is not a positive number"},
 		{"retry_scale text", "antom_simulator {\n\tretry_scale fast\n}", "retry_scale: 'fast'"},
 		{"drop_notifications with value", "antom_simulator {\n\tdrop_notifications yes\n}", "drop_notifications takes no value"},
+		{"easysafepay_notification unknown", "antom_simulator {\n\teasysafepay_notification TOKEN\n}", "easysafepay_notification: 'TOKEN' is not AUTHCODE_CREATED or TOKEN_CREATED"},
 		{"base_url twice", "antom_simulator {\n\tbase_url a\n\tbase_url b\n}", "'base_url' is given twice"},
 	}
 	for _, c := range bad {

@@ -3,7 +3,8 @@
 #
 #   bash scripts/demo.sh              start the stack, walk one payment through it, then leave it
 #                                     running for you to click through (Ctrl-C stops everything)
-#   bash scripts/demo.sh --walk-only  start, walk one payment (and its refund), stop; exit 0 on success
+#   bash scripts/demo.sh --walk-only  start, walk one payment (and its refund), then a 3-D Secure card
+#                                     payment authorised and captured, stop; exit 0 on success
 #   bash scripts/demo.sh --reset      delete the demo state (keys, orders, Caddy's data) first
 #
 # What runs (see examples/Caddyfile):
@@ -410,7 +411,7 @@ header_value() { { grep -i "^$1:" "$2" || true; } | tail -n 1 | cut -d' ' -f2- |
 order_state() { sed -n '/id="order-state"/{s/.*id="order-state"[^>]*>\([a-z]*\)<.*/\1/p;q;}' "$1"; }
 
 STEP_T=0
-STEPS=6
+STEPS=8
 step() {
 	STEP_T=$(ms)
 	say ""
@@ -538,8 +539,9 @@ done_step
 
 # 5. the shop shows paid
 step 5 "The shop verified the forwarded event and shows the order \"paid\""
+# is_state <state> [<order>]: the order (default the walk's first) shows this state.
 is_state() {
-	fetch "$TMP/result.html" "$SHOP_URL/result?order=$ORDER_ID" || return 1
+	fetch "$TMP/result.html" "$SHOP_URL/result?order=${2:-$ORDER_ID}" || return 1
 	[ "$(order_state "$TMP/result.html")" = "$1" ]
 }
 poll 30 is_state paid || walk_fail 5 "order $ORDER_ID is \"$(order_state "$TMP/result.html")\", not \"paid\", 30s after the event was delivered"
@@ -569,8 +571,54 @@ poll 30 is_state refunded || walk_fail 6 "order $ORDER_ID is \"$(order_state "$T
 line "GET $SHOP_URL/result?order=$ORDER_ID  ->  #order-state = ${G}refunded${N}"
 done_step
 
+REFUNDED_MS=$(($(ms) - WALK_T0))
+
+# 7. a card payment: server to server, 3-D Secure, authorised only
+CARD_T0=$(ms)
+step 7 "A card payment: the shop's card form (server to server), 3-D Secure, authorisation only"
+code="$(http "$TMP/card-checkout.html" "$SHOP_URL/checkout" "sku=book&method=direct")" || walk_fail 7 "POST $SHOP_URL/checkout: no answer"
+card_form="$(header_value location "$TMP/card-checkout.html.h")"
+CARD_ORDER="${card_form##*order=}"
+[ "$code" = 303 ] && [ -n "$CARD_ORDER" ] || walk_fail 7 "POST /checkout method=direct answered HTTP $code without the card form"
+# A test card (the simulator's approved Visa); demo only: never type a real card into the demo.
+code="$(http "$TMP/card-pay.html" "$SHOP_URL/card/pay" "order=$CARD_ORDER&cardNo=4111111111111111&expiry=12/30&cvv=123&threeds=1&authorize_only=1")" ||
+	walk_fail 7 "POST $SHOP_URL/card/pay: no answer"
+CHALLENGE_URL="$(header_value location "$TMP/card-pay.html.h")"
+[ "$code" = 303 ] && [ "${CHALLENGE_URL%/3ds}" != "$CHALLENGE_URL" ] ||
+	walk_fail 7 "POST /card/pay answered HTTP $code, to \"$CHALLENGE_URL\" (expected 303 to the 3-D Secure challenge): $(head -c 300 "$TMP/card-pay.html")"
+line "buyer -> POST $SHOP_URL/card/pay   test card 4111 1111 1111 1111, 3-D Secure, authorise only"
+line "shop  -> pay CARD through antom_api (isAuthorization, captureMode MANUAL): the card goes to Antom, never to disk or a log"
+line "antom -> PAYMENT_IN_PROCESS: 3-D Secure first; shop -> 303 to the challenge $CHALLENGE_URL"
+code="$(http "$TMP/3ds.html" "$CHALLENGE_URL")" || walk_fail 7 "GET $CHALLENGE_URL: no answer"
+[ "$code" = 200 ] && grep -q 'id="pass"' "$TMP/3ds.html" || walk_fail 7 "the challenge page answered HTTP $code without a Pass button"
+code="$(http "$TMP/3ds-post.html" "$CHALLENGE_URL" pass=pass)" || walk_fail 7 "POST $CHALLENGE_URL: no answer"
+[ "$code" = 303 ] || walk_fail 7 "the Pass button answered HTTP $code (expected 303 back to the shop)"
+line "buyer -> Pass on the issuer's challenge -> back to the shop"
+poll 30 delivered "pay_$CARD_ORDER" PAYMENT_RESULT || walk_fail 7 "no delivered PAYMENT_RESULT for pay_$CARD_ORDER after 30s"
+IFS='|' read -r ev_id _ ev_status _ _ ev_last _ _ <<<"$EVENT"
+fetch "$TMP/card-payment.json" "$SIM_URL/simulator/payments/pay_$CARD_ORDER" || walk_fail 7 "GET $SIM_URL/simulator/payments/pay_$CARD_ORDER: $(cat "$TMP/card-payment.json" 2>/dev/null)"
+card_seen="$(json '$d["cardNo"] . ", 3-D Secure " . $d["threeDS"]' <"$TMP/card-payment.json")"
+line "antom -> PAYMENT_RESULT $ev_status (card $card_seen); caddy verified and delivered it as $ev_id (HTTP $ev_last)"
+poll 30 is_state authorized "$CARD_ORDER" || walk_fail 7 "order $CARD_ORDER is \"$(order_state "$TMP/result.html")\", not \"authorized\""
+line "GET $SHOP_URL/result?order=$CARD_ORDER  ->  #order-state = ${G}authorized${N}   (no money yet: the capture is)"
+done_step
+
+# 8. capture
+step 8 "Capture: the shop captures the authorisation; Antom's CAPTURE_RESULT turns the order \"paid\""
+code="$(http "$TMP/capture.html" "$SHOP_URL/capture" "order=$CARD_ORDER")" || walk_fail 8 "POST $SHOP_URL/capture: no answer"
+notice="$(header_value location "$TMP/capture.html.h" | sed -n 's/.*notice=\([a-z-]*\).*/\1/p')"
+[ "$code" = 303 ] && [ "$notice" = capture-accepted ] || walk_fail 8 "POST /capture answered HTTP $code, notice \"$notice\" (expected capture-accepted)"
+line "shop  -> POST $API_URL/antom/v1/payments/capture  captureRequestId cap_$CARD_ORDER  -> S: accepted"
+poll 30 delivered "cap_$CARD_ORDER" CAPTURE_RESULT || walk_fail 8 "no delivered CAPTURE_RESULT for cap_$CARD_ORDER after 30s"
+IFS='|' read -r ev_id _ _ _ _ ev_last _ _ <<<"$EVENT"
+line "antom -> CAPTURE_RESULT; caddy verified, stored and delivered it as $ev_id (HTTP $ev_last)"
+poll 30 is_state paid "$CARD_ORDER" || walk_fail 8 "order $CARD_ORDER is \"$(order_state "$TMP/result.html")\", not \"paid\", after the capture"
+line "GET $SHOP_URL/result?order=$CARD_ORDER  ->  #order-state = ${G}paid${N}"
+done_step
+
 say ""
-say "${G}${B}Payment walked through: checkout -> cashier -> signed notification -> Caddy -> shop \"paid\" in ${PAID_MS} ms; refunded in $(($(ms) - WALK_T0)) ms in all.${N}"
+say "${G}${B}Payment walked through: checkout -> cashier -> signed notification -> Caddy -> shop \"paid\" in ${PAID_MS} ms; refunded in ${REFUNDED_MS} ms in all.${N}"
+say "${G}${B}Card payment walked through: 3-D Secure -> authorised -> captured -> shop \"paid\" in $(($(ms) - CARD_T0)) ms.${N}"
 
 if [ "$WALK_ONLY" = 1 ]; then
 	exit 0

@@ -10,14 +10,23 @@ import (
 
 // EasySafePay in the simulator: a first payment (createPaymentSession, AGREEMENT_PAYMENT,
 // productScene EASY_PAY, agreementInfo.authState) is paid by the buyer on the cashier page;
-// the simulator then sends notifyAuthorization AUTHCODE_CREATED with an authCode (before the
-// PAYMENT_RESULT), applyToken exchanges the authCode for an accessToken, and a later pay with
-// paymentMethod.paymentMethodId = accessToken succeeds without the buyer.
+// the simulator then sends notifyAuthorization, acknowledged before the PAYMENT_RESULT goes
+// out, in one of the two variants Antom documents (Config.EasySafePayNotification):
+//   - AUTHCODE_CREATED with an authCode, which applyToken exchanges for an accessToken;
+//   - TOKEN_CREATED with the accessToken itself (the current documentation).
+// A later pay with paymentMethod.paymentMethodId = accessToken succeeds without the buyer.
+
+// The notifyAuthorization variants of Config.EasySafePayNotification.
+const (
+	AuthCodeCreated = "AUTHCODE_CREATED"
+	TokenCreated    = "TOKEN_CREATED"
+)
 
 // authNotice is the body of a notifyAuthorization.
 type authNotice struct {
 	AuthorizationNotifyType string       `json:"authorizationNotifyType"`
-	AuthCode                string       `json:"authCode"`
+	AuthCode                string       `json:"authCode,omitempty"`
+	AccessToken             string       `json:"accessToken,omitempty"`
 	AuthState               string       `json:"authState,omitempty"`
 	UserLoginID             string       `json:"userLoginId,omitempty"`
 	Result                  antom.Result `json:"result"`
@@ -33,28 +42,32 @@ type tokenAnswer struct {
 	UserLoginID            string       `json:"userLoginId,omitempty"`
 }
 
-// authorizeLocked issues the authCode of an EasySafePay first payment and notifies it. The
-// notification goes to the payment's notify URL (the real one goes to the URL configured in
-// the Antom Dashboard for alipay.ams.authorizations.notify).
-func (s *Simulator) authorizeLocked(p *payment, now time.Time) {
+// authorizeLocked grants the authorisation of an EasySafePay first payment and notifies it:
+// an authCode (AUTHCODE_CREATED) or the tokens themselves (TOKEN_CREATED). The notification
+// goes to the payment's notify URL (the real one goes to the URL configured in the Antom
+// Dashboard for alipay.ams.authorizations.notify).
+func (s *Simulator) authorizeLocked(p *payment, now time.Time) *Notification {
 	userLoginID := p.userLoginID
 	if userLoginID == "" {
 		userLoginID = "buyer_" + p.id[len(p.id)-6:] + "@simulator.invalid"
 	}
-	g := &grant{
-		clientID:    p.clientID,
-		userLoginID: userLoginID,
-		authCode:    "SIM_AUTHCODE_" + randToken(24),
-	}
-	p.authCode = g.authCode
-	s.state.authCodes[g.authCode] = g
-	s.notifyLocked(p.clientID, p.notifyURL, "AUTHCODE_CREATED", p.id, authNotice{
-		AuthorizationNotifyType: "AUTHCODE_CREATED",
-		AuthCode:                g.authCode,
+	g := &grant{clientID: p.clientID, userLoginID: userLoginID}
+	notice := authNotice{
+		AuthorizationNotifyType: s.espNotification,
 		AuthState:               p.authState,
 		UserLoginID:             userLoginID,
 		Result:                  resSuccess,
-	})
+	}
+	if s.espNotification == TokenCreated {
+		s.issueTokensLocked(g, now)
+		notice.AccessToken = g.accessToken
+	} else {
+		g.authCode = "SIM_AUTHCODE_" + randToken(24)
+		p.authCode = g.authCode
+		s.state.authCodes[g.authCode] = g
+		notice.AuthCode = g.authCode
+	}
+	return s.notifyLocked(p.clientID, p.notifyURL, s.espNotification, p.id, notice)
 }
 
 // tokenValidLocked reports whether token is a live access token of clientID.

@@ -27,9 +27,10 @@ type captureNotice struct {
 	CaptureTime      string       `json:"captureTime"`
 }
 
-// capture answers v1/payments/capture. The simulator does not model authorisation-only
-// payments: any successful payment can be captured, in one or more captures totalling at most
-// the payment amount. CAPTURE_RESULT goes to the payment's paymentNotifyUrl.
+// capture answers v1/payments/capture: any successful payment (a card payment is successful
+// once authorised) can be captured, in one or more captures totalling at most the payment
+// amount; a card payment captured automatically has nothing left. CAPTURE_RESULT goes to the
+// payment's paymentNotifyUrl.
 func (s *Simulator) capture(c *call) reply {
 	var req struct {
 		CaptureRequestID string  `json:"captureRequestId"`
@@ -62,20 +63,27 @@ func (s *Simulator) capture(c *call) reply {
 			ResultMessage: fmt.Sprintf("The total capture amount exceeds the authorised amount: authorised %d, already captured %d, asked %d (%s minor units).", p.minor, p.captured, k.minor, p.amount.Currency)}
 	default:
 		k.id = newID(c.now)
-		p.captured += k.minor
-		p.captureList = append(p.captureList, k.id)
-		s.state.captures[k.id] = k
-		s.notifyLocked(c.clientID, p.notifyURL, "CAPTURE_RESULT", p.id, captureNotice{
-			NotifyType:       "CAPTURE_RESULT",
-			Result:           resSuccess,
-			CaptureRequestID: k.requestID,
-			PaymentID:        p.id,
-			CaptureID:        k.id,
-			CaptureAmount:    k.amount,
-			CaptureTime:      iso(k.created),
-		})
+		s.grantCaptureLocked(p, k, nil)
 	}
 	return reply{body: k.answer(), magic: k.magic, first: true}
+}
+
+// grantCaptureLocked records the granted capture k of p and notifies CAPTURE_RESULT to the
+// payment's notify URL, after the notification after (if not nil).
+func (s *Simulator) grantCaptureLocked(p *payment, k *capture, after *Notification) {
+	p.captured += k.minor
+	p.captureList = append(p.captureList, k.id)
+	s.state.captures[k.id] = k
+	s.state.capturesByReq[reqKey(k.clientID, k.requestID)] = k
+	s.notifyAfterLocked(after, k.clientID, p.notifyURL, "CAPTURE_RESULT", p.id, captureNotice{
+		NotifyType:       "CAPTURE_RESULT",
+		Result:           resSuccess,
+		CaptureRequestID: k.requestID,
+		PaymentID:        p.id,
+		CaptureID:        k.id,
+		CaptureAmount:    k.amount,
+		CaptureTime:      iso(k.created),
+	})
 }
 
 // answer renders the capture answer for k.

@@ -23,7 +23,9 @@ Gateway (signed like Antom; client ids SANDBOX_... under /ams/sandbox/api/):
   POST /ams/api/v1/payments/{consult,pay,createPaymentSession,inquiryPayment,cancel,capture,refund,inquiryRefund}
   POST /ams/api/v1/authorizations/applyToken
 Buyer:
-  GET  /cashier/{paymentId}                        hosted cashier page (normalUrl) with Pay / Fail / Cancel
+  GET  /cashier/{paymentId}                        the normalUrl: cashier (Pay / Fail / Cancel), entry-code wallet
+                                                   confirmation, or card form (hosted card payments)
+  GET  /cashier/{paymentId}/3ds                    3-D Secure challenge (Pass / Fail)
 Control:
   GET  /simulator/public_key                       the simulator's Antom public key (base64 SPKI)
   GET  /simulator/payments                         payments (JSON)
@@ -32,7 +34,10 @@ Control:
   GET  /simulator/notifications                    notifications with attempts and acks (JSON)
   POST /simulator/drop_notifications               {"drop":true|false}
 Magic amounts (last 4 digits of amount.value): 4001 PROCESS_FAIL, 4002 first answer UNKNOWN_EXCEPTION,
-  4003 first answer delayed, 4004 unsigned UNKNOWN_EXCEPTION, 4005 broken signature.
+  4003 first answer delayed, 4004 unsigned UNKNOWN_EXCEPTION, 4005 broken signature,
+  4006 the buyer's balance is not enough (USER_BALANCE_NOT_ENOUGH when the buyer pays).
+Magic cards: 4111111111111111 approved, 4000000000000002 DO_NOT_HONOR, 4000000000009995
+  USER_BALANCE_NOT_ENOUGH, 4000000000003220 issuer requires 3-D Secure, 4000000000000101 AVS/CVV mismatch.
 `)
 }
 

@@ -27,6 +27,9 @@ const (
 	// 4005: every answer is the normal answer (SUCCESS or PAYMENT_IN_PROCESS...) with a
 	// broken signature, for testing that proxies and SDK wrappers reject it.
 	magicBadSignature
+	// 4006: the buyer's wallet balance is not enough: when the buyer pays on the cashier or wallet
+	// page, the payment fails with USER_BALANCE_NOT_ENOUGH (PAYMENT_RESULT F).
+	magicBalance
 )
 
 var magicSuffixes = map[string]magic{
@@ -35,6 +38,7 @@ var magicSuffixes = map[string]magic{
 	"4003": magicSlow,
 	"4004": magicUnsigned,
 	"4005": magicBadSignature,
+	"4006": magicBalance,
 }
 
 // magicOf returns the magic of an amount value.

@@ -14,7 +14,7 @@ func TestMagicOf(t *testing.T) {
 	for v, want := range map[string]magic{
 		"4001": magicProcessFail, "14001": magicProcessFail, "99994002": magicUnknown,
 		"4003": magicSlow, "104004": magicUnsigned, "4005": magicBadSignature,
-		"4000": magicNone, "4006": magicNone, "400": magicNone, "40010": magicNone, "1000": magicNone,
+		"4006": magicBalance, "4000": magicNone, "4007": magicNone, "400": magicNone, "40010": magicNone, "1000": magicNone,
 	} {
 		if got := magicOf(v); got != want {
 			t.Errorf("magicOf(%q) = %v, want %v", v, got, want)

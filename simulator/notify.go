@@ -46,6 +46,12 @@ type Notification struct {
 	CreatedAt     time.Time       `json:"createdAt"`
 	NextAttemptAt *time.Time      `json:"nextAttemptAt,omitempty"`
 	Attempts      []Attempt       `json:"attempts"`
+
+	// after is the notification this one must wait for: Antom tells the merchant about an
+	// authorisation before the payment it came with, and a payment before its automatic capture.
+	after *Notification
+	// done is closed when the notification reaches a final state.
+	done chan struct{}
 }
 
 // Attempt is one POST of a notification.
@@ -65,7 +71,13 @@ const maxAckBytes = 64 << 10
 
 // notifyLocked records a notification and starts delivering it. url "" (the request named no
 // notify URL; the real Antom would use the one in its dashboard) is recorded as skipped.
-func (s *Simulator) notifyLocked(clientID, notifyURL, typ, paymentID string, body any) {
+func (s *Simulator) notifyLocked(clientID, notifyURL, typ, paymentID string, body any) *Notification {
+	return s.notifyAfterLocked(nil, clientID, notifyURL, typ, paymentID, body)
+}
+
+// notifyAfterLocked is notifyLocked for a notification whose first attempt waits until after
+// (if not nil) is acknowledged or otherwise final, so that the merchant gets them in order.
+func (s *Simulator) notifyAfterLocked(after *Notification, clientID, notifyURL, typ, paymentID string, body any) *Notification {
 	now := s.now()
 	n := &Notification{
 		ID:        s.state.nextSeq(),
@@ -76,25 +88,42 @@ func (s *Simulator) notifyLocked(clientID, notifyURL, typ, paymentID string, bod
 		Body:      antom.MustMarshal(body),
 		CreatedAt: now,
 		Attempts:  []Attempt{},
+		after:     after,
+		done:      make(chan struct{}),
 	}
 	s.state.notifications = append(s.state.notifications, n)
 	switch {
 	case notifyURL == "":
-		n.State = NotifySkipped
+		n.finalLocked(NotifySkipped)
 	case s.drop.Load():
-		n.State = NotifyDropped
+		n.finalLocked(NotifyDropped)
 	case !s.goLocked(func() { s.deliver(n) }):
-		n.State = NotifyStopped
+		n.finalLocked(NotifyStopped)
 	default:
 		n.State = NotifyPending
 		n.NextAttemptAt = &now
 	}
 	s.log.Debug("antom simulator: notification queued", zap.String("id", n.ID), zap.String("type", typ), zap.String("url", notifyURL), zap.String("state", n.State))
+	return n
+}
+
+// finalLocked gives n its final state and releases the notifications waiting for it.
+func (n *Notification) finalLocked(state string) {
+	n.State, n.NextAttemptAt = state, nil
+	close(n.done)
 }
 
 // deliver runs the retry schedule of n until the first acknowledgement, the drop switch, the
 // end of the schedule or Close.
 func (s *Simulator) deliver(n *Notification) {
+	if n.after != nil {
+		select {
+		case <-n.after.done:
+		case <-s.ctx.Done():
+			s.finish(n, NotifyStopped)
+			return
+		}
+	}
 	for i, gap := range retrySchedule {
 		if wait := s.scaled(gap); wait > 0 {
 			t := time.NewTimer(wait)
@@ -119,9 +148,9 @@ func (s *Simulator) deliver(n *Notification) {
 		n.Attempts = append(n.Attempts, a)
 		switch {
 		case a.Acked:
-			n.State, n.NextAttemptAt = NotifyAcked, nil
+			n.finalLocked(NotifyAcked)
 		case i == len(retrySchedule)-1:
-			n.State, n.NextAttemptAt = NotifyFailed, nil
+			n.finalLocked(NotifyFailed)
 		default:
 			next := a.At.Add(s.scaled(retrySchedule[i+1]))
 			n.NextAttemptAt = &next
@@ -144,7 +173,7 @@ func (s *Simulator) deliver(n *Notification) {
 // finish gives n a final state without a further attempt.
 func (s *Simulator) finish(n *Notification, state string) {
 	s.mu.Lock()
-	n.State, n.NextAttemptAt = state, nil
+	n.finalLocked(state)
 	s.mu.Unlock()
 }
 
@@ -220,6 +249,7 @@ func (s *Simulator) Notifications() []Notification {
 	out := make([]Notification, 0, len(s.state.notifications))
 	for _, n := range s.state.notifications {
 		c := *n
+		c.after, c.done = nil, nil
 		c.Body = slices.Clone(n.Body)
 		c.Attempts = slices.Clone(n.Attempts)
 		if n.NextAttemptAt != nil {

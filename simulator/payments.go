@@ -25,6 +25,7 @@ type payAnswer struct {
 	PaymentTime        string       `json:"paymentTime,omitempty"`
 	NormalURL          string       `json:"normalUrl,omitempty"`
 	RedirectActionForm *actionForm  `json:"redirectActionForm,omitempty"`
+	PaymentResultInfo  *resultInfo  `json:"paymentResultInfo,omitempty"`
 }
 
 type actionForm struct {
@@ -52,6 +53,8 @@ type inquiryAnswer struct {
 	PaymentAmount        Amount        `json:"paymentAmount"`
 	PaymentCreateTime    string        `json:"paymentCreateTime"`
 	PaymentTime          string        `json:"paymentTime,omitempty"`
+	PaymentResultInfo    *resultInfo   `json:"paymentResultInfo,omitempty"`
+	CardInfo             *cardInfo     `json:"cardInfo,omitempty"`
 	Transactions         []transaction `json:"transactions,omitempty"`
 }
 
@@ -83,6 +86,8 @@ type paymentNotice struct {
 	PaymentAmount     Amount       `json:"paymentAmount"`
 	PaymentCreateTime string       `json:"paymentCreateTime"`
 	PaymentTime       string       `json:"paymentTime,omitempty"`
+	PaymentResultInfo *resultInfo  `json:"paymentResultInfo,omitempty"`
+	CardInfo          *cardInfo    `json:"cardInfo,omitempty"`
 }
 
 // consult answers v1/payments/consult with a fixed set of payment options.
@@ -133,7 +138,7 @@ func (s *Simulator) startPayment(c *call, api string) reply {
 	if err := decode(c.body, &req); err != nil {
 		return answer(onlyResult{paramIllegal(err)})
 	}
-	minor, expires, err := validatePayment(&req, api, c.now)
+	minor, expires, meta, err := validatePayment(&req, api, c.now)
 	if err != nil {
 		return answer(onlyResult{paramIllegal(err)})
 	}
@@ -155,6 +160,8 @@ func (s *Simulator) startPayment(c *call, api string) reply {
 		api:              api,
 		productCode:      req.ProductCode,
 		productScene:     req.ProductScene,
+		methodType:       req.PaymentMethod.PaymentMethodType,
+		store:            req.Order.Merchant,
 		amount:           *req.PaymentAmount,
 		minor:            minor,
 		referenceOrderID: req.Order.ReferenceOrderID,
@@ -177,6 +184,9 @@ func (s *Simulator) startPayment(c *call, api string) reply {
 	case p.magic == magicProcessFail:
 		p.status = StatusFail
 		p.resultCode, p.resultMessage = magicProcessFailResult("payment")
+	case isCardPay(&req, api):
+		p.expires = expires
+		s.startCardLocked(p, &req, meta, c.base, c.now)
 	case tokenID != "" && p.productCode == productAgreement:
 		p.accessToken = tokenID
 		if !s.tokenValidLocked(tokenID, c.clientID, c.now) {
@@ -202,18 +212,29 @@ func (s *Simulator) startPayment(c *call, api string) reply {
 	return reply{body: s.startAnswerLocked(p), magic: p.magic, first: true}
 }
 
-// validatePayment checks a pay or createPaymentSession request and returns its amount and the
-// expiry of its payment session.
-func validatePayment(req *payRequest, api string, now time.Time) (int64, time.Time, error) {
+// isCardPay reports whether a request is a card payment (cards.go).
+func isCardPay(req *payRequest, api string) bool {
+	return api == "pay" && req.ProductCode == productCashier && req.PaymentMethod.PaymentMethodType == methodCard
+}
+
+// validatePayment checks a pay or createPaymentSession request and returns its amount, the
+// expiry of its payment session and, for a server-to-server card payment, the card.
+func validatePayment(req *payRequest, api string, now time.Time) (int64, time.Time, *cardMeta, error) {
 	if err := checkID("paymentRequestId", req.PaymentRequestID); err != nil {
-		return 0, time.Time{}, err
+		return 0, time.Time{}, nil, err
 	}
 	minor, err := req.PaymentAmount.minorUnits("paymentAmount")
 	if err != nil {
-		return 0, time.Time{}, err
+		return 0, time.Time{}, nil, err
 	}
 	if err := checkURL("paymentNotifyUrl", req.PaymentNotifyURL, false); err != nil {
-		return 0, time.Time{}, err
+		return 0, time.Time{}, nil, err
+	}
+	var meta *cardMeta
+	if isCardPay(req, api) {
+		if meta, err = checkCardRequest(req); err != nil {
+			return 0, time.Time{}, nil, err
+		}
 	}
 	token := req.PaymentMethod.PaymentMethodID
 	buyerFacing := true
@@ -223,34 +244,40 @@ func validatePayment(req *payRequest, api string, now time.Time) (int64, time.Ti
 	}
 	switch req.ProductCode {
 	case productCashier:
+	case productInStore:
+		if err := checkEntryCode(req, api); err != nil {
+			return 0, time.Time{}, nil, err
+		}
+		exp, err := parseExpiry(expiryField, expiry, now, life)
+		return minor, exp, nil, err
 	case productAgreement:
 		if api == "pay" {
 			if token == "" {
-				return 0, time.Time{}, errors.New("paymentMethod.paymentMethodId (the EasySafePay access token from applyToken) is required for an AGREEMENT_PAYMENT pay")
+				return 0, time.Time{}, nil, errors.New("paymentMethod.paymentMethodId (the EasySafePay access token from applyToken) is required for an AGREEMENT_PAYMENT pay")
 			}
 			buyerFacing = false
 			break
 		}
 		if req.ProductScene != sceneEasyPay {
-			return 0, time.Time{}, fmt.Errorf("productScene %q is not supported with AGREEMENT_PAYMENT sessions: the simulator implements EASY_PAY", req.ProductScene)
+			return 0, time.Time{}, nil, fmt.Errorf("productScene %q is not supported with AGREEMENT_PAYMENT sessions: the simulator implements EASY_PAY", req.ProductScene)
 		}
 		if token == "" && (req.AgreementInfo == nil || req.AgreementInfo.AuthState == "") {
-			return 0, time.Time{}, errors.New("agreementInfo.authState is required for a first EasySafePay payment (or paymentMethod.paymentMethodId with an access token for a later one)")
+			return 0, time.Time{}, nil, errors.New("agreementInfo.authState is required for a first EasySafePay payment (or paymentMethod.paymentMethodId with an access token for a later one)")
 		}
 		life = easySafePayExpiry
 	case "":
-		return 0, time.Time{}, errors.New("productCode is required")
+		return 0, time.Time{}, nil, errors.New("productCode is required")
 	default:
-		return 0, time.Time{}, fmt.Errorf("productCode %q is not supported by the simulator (CASHIER_PAYMENT, AGREEMENT_PAYMENT)", req.ProductCode)
+		return 0, time.Time{}, nil, fmt.Errorf("productCode %q is not supported by the simulator (CASHIER_PAYMENT, AGREEMENT_PAYMENT, IN_STORE_PAYMENT)", req.ProductCode)
 	}
 	if !buyerFacing {
-		return minor, time.Time{}, nil
+		return minor, time.Time{}, nil, nil
 	}
 	if err := checkURL("paymentRedirectUrl", req.PaymentRedirectURL, true); err != nil {
-		return 0, time.Time{}, err
+		return 0, time.Time{}, nil, err
 	}
 	exp, err := parseExpiry(expiryField, expiry, now, life)
-	return minor, exp, err
+	return minor, exp, meta, err
 }
 
 // startAnswerLocked renders the answer to a pay or createPaymentSession from the payment's
@@ -273,6 +300,7 @@ func (s *Simulator) startAnswerLocked(p *payment) any {
 		PaymentID:         p.id,
 		PaymentAmount:     &p.amount,
 		PaymentCreateTime: iso(p.created),
+		PaymentResultInfo: p.resultInfo(),
 	}
 	switch p.status {
 	case StatusProcessing:
@@ -338,6 +366,8 @@ func (s *Simulator) inquiryPayment(c *call) reply {
 			PaymentAmount:        p.amount,
 			PaymentCreateTime:    iso(p.created),
 			PaymentTime:          iso(p.paid),
+			PaymentResultInfo:    p.resultInfo(),
+			CardInfo:             p.cardInfo(),
 		}
 		for _, id := range p.captureList {
 			a.Transactions = append(a.Transactions, s.state.captures[id].listed("CAPTURE"))
@@ -358,7 +388,12 @@ func (s *Simulator) cancelPayment(c *call) reply {
 			p.status, p.cancelled = StatusCancelled, c.now
 			p.resultCode, p.resultMessage = "ORDER_IS_CLOSED", "The order is closed: the merchant cancelled the payment."
 		case StatusSuccess:
-			return answer(onlyResult{fail("ORDER_STATUS_INVALID", "The order status is invalid: the payment succeeded, so it cannot be cancelled; refund it instead.")})
+			if p.card == nil || p.captured > 0 {
+				return answer(onlyResult{fail("ORDER_STATUS_INVALID", "The order status is invalid: the payment succeeded, so it cannot be cancelled; refund it instead.")})
+			}
+			// An authorised card payment not yet captured: cancelling voids the authorisation.
+			p.status, p.cancelled = StatusCancelled, c.now
+			p.resultCode, p.resultMessage = "ORDER_IS_CLOSED", "The order is closed: the merchant cancelled the authorisation."
 		case StatusFail:
 			return answer(onlyResult{fail("ORDER_IS_CLOSED", "The order is closed: the payment already failed ("+p.resultCode+").")})
 		}
@@ -389,19 +424,24 @@ func (s *Simulator) expireAllLocked() {
 // StatusCancelled the caller sets resultCode and resultMessage first.
 func (s *Simulator) settleLocked(p *payment, status string, now time.Time) {
 	p.status = status
+	if p.card != nil {
+		p.card.challenge = false // final: no 3-D Secure challenge waits any more
+	}
 	res := fail(p.resultCode, p.resultMessage)
+	var auth *Notification
 	switch status {
 	case StatusSuccess:
 		p.paid = now
 		p.resultCode, p.resultMessage = resSuccess.ResultCode, resSuccess.ResultMessage
 		res = resSuccess
 		if p.authState != "" && p.accessToken == "" {
-			s.authorizeLocked(p, now) // EasySafePay first payment: AUTHCODE_CREATED goes first
+			// EasySafePay first payment: the authorisation is notified, and acknowledged, first.
+			auth = s.authorizeLocked(p, now)
 		}
 	case StatusCancelled:
 		p.cancelled = now
 	}
-	s.notifyLocked(p.clientID, p.notifyURL, "PAYMENT_RESULT", p.id, paymentNotice{
+	n := s.notifyAfterLocked(auth, p.clientID, p.notifyURL, "PAYMENT_RESULT", p.id, paymentNotice{
 		NotifyType:        "PAYMENT_RESULT",
 		Result:            res,
 		PaymentRequestID:  p.requestID,
@@ -409,5 +449,10 @@ func (s *Simulator) settleLocked(p *payment, status string, now time.Time) {
 		PaymentAmount:     p.amount,
 		PaymentCreateTime: iso(p.created),
 		PaymentTime:       iso(p.paid),
+		PaymentResultInfo: p.resultInfo(),
+		CardInfo:          p.cardInfo(),
 	})
+	if status == StatusSuccess && p.card != nil && !p.card.manualCapture {
+		s.autoCaptureLocked(p, n, now)
+	}
 }

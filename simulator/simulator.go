@@ -69,6 +69,11 @@ type Config struct {
 	// SlowResponseDelay is how long the answer to a request carrying the magic "slow" amount
 	// (value ending in 4003) is held back. 0 means 30 s, longer than any sane client timeout.
 	SlowResponseDelay time.Duration
+	// EasySafePayNotification picks the notifyAuthorization an EasySafePay first payment sends,
+	// one of the two variants Antom documents: AuthCodeCreated ("AUTHCODE_CREATED", the
+	// default: an authCode the merchant exchanges with applyToken) or TokenCreated
+	// ("TOKEN_CREATED": the accessToken itself, as Antom's current documentation describes).
+	EasySafePayNotification string
 }
 
 // Merchant is a merchant the simulator accepts requests from.
@@ -89,10 +94,12 @@ type Simulator struct {
 	baseURL    string
 	retryScale float64
 	slowDelay  time.Duration
-	client     *http.Client
-	log        *zap.Logger
-	now        func() time.Time
-	mux        *http.ServeMux
+	// espNotification is Config.EasySafePayNotification, defaulted.
+	espNotification string
+	client          *http.Client
+	log             *zap.Logger
+	now             func() time.Time
+	mux             *http.ServeMux
 
 	drop atomic.Bool
 
@@ -117,9 +124,11 @@ func New(cfg Config) (*Simulator, error) {
 		retryScale: cfg.RetryScale,
 		slowDelay:  cfg.SlowResponseDelay,
 		client:     cfg.NotifyClient,
-		log:        cfg.Logger,
-		now:        cfg.Now,
-		state:      newState(),
+
+		espNotification: cfg.EasySafePayNotification,
+		log:             cfg.Logger,
+		now:             cfg.Now,
+		state:           newState(),
 	}
 	if s.key != nil && s.key.N.BitLen() < antom.MinKeyBits {
 		return nil, fmt.Errorf("simulator: Key is RSA-%d; Antom uses RSA-2048", s.key.N.BitLen())
@@ -151,6 +160,13 @@ func New(cfg Config) (*Simulator, error) {
 	}
 	if s.slowDelay <= 0 {
 		s.slowDelay = 30 * time.Second
+	}
+	switch s.espNotification {
+	case "":
+		s.espNotification = AuthCodeCreated
+	case AuthCodeCreated, TokenCreated:
+	default:
+		return nil, fmt.Errorf("simulator: EasySafePayNotification %q is not %s or %s", s.espNotification, AuthCodeCreated, TokenCreated)
 	}
 	if s.key == nil { // last: the checks above are cheap, key generation is not
 		k, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -195,6 +211,8 @@ func (s *Simulator) routes() *http.ServeMux {
 	mux.HandleFunc(sandboxPrefix, s.serveGateway)
 	mux.HandleFunc("GET /cashier/{paymentId}", s.serveCashier)
 	mux.HandleFunc("POST /cashier/{paymentId}", s.serveCashierAction)
+	mux.HandleFunc("GET /cashier/{paymentId}/3ds", s.serveChallenge)
+	mux.HandleFunc("POST /cashier/{paymentId}/3ds", s.serveChallengeAction)
 	mux.HandleFunc("GET /simulator/{$}", s.serveIndex)
 	mux.HandleFunc("GET /simulator/public_key", s.servePublicKey)
 	mux.HandleFunc("GET /simulator/notifications", s.serveNotifications)

@@ -38,15 +38,16 @@ func iso(t time.Time) string {
 
 // state is everything the simulator remembers, guarded by Simulator.mu.
 type state struct {
-	payments      map[string]*payment // by paymentId
-	paymentsByReq map[string]*payment // by clientId + paymentRequestId
-	refunds       map[string]*refund  // by refundId (granted refunds only)
-	refundsByReq  map[string]*refund  // by clientId + refundRequestId
-	captures      map[string]*capture // by captureId
-	capturesByReq map[string]*capture // by clientId + captureRequestId
-	authCodes     map[string]*grant   // by authCode
-	accessTokens  map[string]*grant   // by accessToken
-	refreshTokens map[string]*grant   // by refreshToken
+	payments      map[string]*payment    // by paymentId
+	paymentsByReq map[string]*payment    // by clientId + paymentRequestId
+	refunds       map[string]*refund     // by refundId (granted refunds only)
+	refundsByReq  map[string]*refund     // by clientId + refundRequestId
+	captures      map[string]*capture    // by captureId
+	capturesByReq map[string]*capture    // by clientId + captureRequestId
+	authCodes     map[string]*grant      // by authCode
+	accessTokens  map[string]*grant      // by accessToken
+	refreshTokens map[string]*grant      // by refreshToken
+	cards         map[string]*storedCard // by cardToken
 	notifications []*Notification
 	seq           int
 }
@@ -62,6 +63,7 @@ func newState() state {
 		authCodes:     map[string]*grant{},
 		accessTokens:  map[string]*grant{},
 		refreshTokens: map[string]*grant{},
+		cards:         map[string]*storedCard{},
 	}
 }
 
@@ -72,8 +74,11 @@ func reqKey(clientID, requestID string) string { return clientID + "\x00" + requ
 type payment struct {
 	id, requestID, clientID string
 	api                     string // "pay" or "createPaymentSession"
-	productCode             string // CASHIER_PAYMENT or AGREEMENT_PAYMENT
+	productCode             string // CASHIER_PAYMENT, AGREEMENT_PAYMENT or IN_STORE_PAYMENT
 	productScene            string // EASY_PAY for EasySafePay sessions
+	methodType              string // paymentMethod.paymentMethodType
+	store                   *store // an entry-code payment's merchant and store
+	card                    *cardPayment
 	amount                  Amount
 	minor                   int64
 	referenceOrderID        string

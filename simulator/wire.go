@@ -128,10 +128,12 @@ type onlyResult struct {
 	Result antom.Result `json:"result"`
 }
 
-// paymentMethod is the part of paymentMethod the simulator reads.
+// paymentMethod is the part of paymentMethod the simulator reads. The metadata is decoded
+// only for cards (checkCardRequest): other methods put other things there.
 type paymentMethod struct {
-	PaymentMethodType string `json:"paymentMethodType,omitempty"`
-	PaymentMethodID   string `json:"paymentMethodId,omitempty"`
+	PaymentMethodType     string          `json:"paymentMethodType,omitempty"`
+	PaymentMethodID       string          `json:"paymentMethodId,omitempty"`
+	PaymentMethodMetaData json.RawMessage `json:"paymentMethodMetaData,omitempty"`
 }
 
 // payRequest is the union of what pay and createPaymentSession carry.
@@ -145,9 +147,15 @@ type payRequest struct {
 	PaymentNotifyURL         string        `json:"paymentNotifyUrl"`
 	PaymentExpiryTime        string        `json:"paymentExpiryTime"`
 	PaymentSessionExpiryTime string        `json:"paymentSessionExpiryTime"`
-	Order                    struct {
+	PaymentFactor            struct {
+		InStorePaymentScenario string   `json:"inStorePaymentScenario"`
+		IsAuthorization        flexBool `json:"isAuthorization"`
+		CaptureMode            string   `json:"captureMode"`
+	} `json:"paymentFactor"`
+	Order struct {
 		ReferenceOrderID string `json:"referenceOrderId"`
 		OrderDescription string `json:"orderDescription"`
+		Merchant         *store `json:"merchant"`
 	} `json:"order"`
 	AgreementInfo *struct {
 		AuthState   string `json:"authState"`

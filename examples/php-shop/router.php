@@ -17,6 +17,7 @@ $path = parse_url($_SERVER['REQUEST_URI'], PHP_URL_PATH);
 $routes = array(
     '/' => 'GET', '/order' => 'GET', '/result' => 'GET', '/orders.json' => 'GET',
     '/checkout' => 'POST', '/pay' => 'POST', '/refund' => 'POST', '/cancel' => 'POST', '/antom-events' => 'POST',
+    '/store' => 'GET', '/store/pay' => 'POST', '/card' => 'GET', '/card/pay' => 'POST', '/capture' => 'POST',
 );
 if (!isset($routes[$path])) {
     page_error(404, 'Not found.');
@@ -60,7 +61,36 @@ $notices = array(
     'refund-refused' => 'Antom refused the refund (see Refund below).',
     'cancel-unknown' => 'We could not confirm the cancellation; try again.',
     'cancel-refused' => 'Antom refused the cancellation; the payment may already be done. Wait for its confirmation.',
+    'capture-accepted' => 'Capture accepted by Antom; the order turns paid when Antom confirms it.',
+    'capture-not-done' => 'The capture was not confirmed; try again (the same capture request is reused).',
 );
+
+/** The pending server-to-server card order named in $source, or null after sending the buyer to its page. */
+function card_order_from(array $source)
+{
+    $o = order_from($source, 'order');
+    if ($o['state'] === 'pending' && $o['method'] === 'direct') {
+        return $o;
+    }
+    see_order($o['id']);
+    return null;
+}
+
+/** The card fields of the server-to-server form, as Antom wants them; null if unusable. */
+function card_from_post()
+{
+    $number = preg_replace('/[\s-]/', '', isset($_POST['cardNo']) ? (string)$_POST['cardNo'] : '');
+    $cvv = isset($_POST['cvv']) ? trim((string)$_POST['cvv']) : '';
+    $expiry = isset($_POST['expiry']) ? trim((string)$_POST['expiry']) : '';
+    if (!preg_match('/^[0-9]{12,19}$/', $number) || !preg_match('/^[0-9]{3,4}$/', $cvv)
+        || !preg_match('#^(0[1-9]|1[0-2])\s*/\s*([0-9]{2})$#', $expiry, $m)) {
+        return null;
+    }
+    $name = isset($_POST['holder']) ? trim((string)$_POST['holder']) : '';
+    $parts = explode(' ', $name, 2);
+    return array('cardNo' => $number, 'cvv' => $cvv, 'expiryMonth' => $m[1], 'expiryYear' => $m[2],
+        'cardholderName' => array('firstName' => $parts[0], 'lastName' => isset($parts[1]) ? $parts[1] : ''));
+}
 
 switch ($path) {
     case '/':
@@ -94,11 +124,66 @@ switch ($path) {
 
     case '/checkout':
         $sku = isset($_POST['sku']) ? (string)$_POST['sku'] : '';
-        if (!isset(shop_catalogue()[$sku])) {
-            page_error(400, 'Unknown item.');
+        $method = isset($_POST['method']) ? (string)$_POST['method'] : 'wallet';
+        if (!isset(shop_catalogue()[$sku]) || !in_array($method, array('wallet', 'easysafepay', 'linked', 'card', 'direct'), true)
+            || ($method === 'linked' && shop_linked_wallet() === null)) {
+            page_error(400, 'Unknown item or payment method.');
             break;
         }
-        go_to_cashier(shop_start_payment(shop_create_order($sku)));
+        $o = shop_create_order($sku, $method);
+        if ($method === 'direct') { // the card form is ours: see /card
+            header('Location: /card?order=' . rawurlencode($o['id']), true, 303);
+            break;
+        }
+        go_to_cashier(shop_start_payment($o));
+        break;
+
+    case '/card':
+        $o = card_order_from($_GET);
+        if ($o !== null) {
+            page_card_form($o);
+        }
+        break;
+
+    case '/card/pay':
+        $o = card_order_from($_POST);
+        if ($o === null) {
+            break;
+        }
+        $card = card_from_post();
+        if ($card === null) {
+            page_card_form($o, 'Check the card number, the expiry (MM/YY) and the CVV.', 422);
+            break;
+        }
+        if (!empty($_POST['authorize_only']) && $o['captureMode'] !== 'MANUAL') {
+            $o = shop_update_order($o['id'], function ($x) {
+                $x['captureMode'] = 'MANUAL';
+                return array($x, 'authorise only: capture from the order page');
+            });
+        }
+        go_to_cashier(shop_start_payment($o, $card, !empty($_POST['threeds'])));
+        break;
+
+    case '/store':
+        page_store();
+        break;
+
+    case '/store/pay':
+        $value = isset($_POST['amount']) ? trim((string)$_POST['amount']) : '';
+        if (!preg_match('/^[0-9]{1,6}(\.[0-9]{1,2})?$/', $value) || (float)$value <= 0) {
+            page_store('Type the amount, such as 12.50.', 422);
+            break;
+        }
+        $store = shop_store();
+        $item = array('title' => "In store: {$store['merchantName']}, {$store['store']['storeName']}",
+            'amount' => array('currency' => 'USD', 'value' => (string)(int)round((float)$value * 100)));
+        go_to_cashier(shop_start_payment(shop_create_order('instore', 'entrycode', $item)));
+        break;
+
+    case '/capture':
+        $o = order_from($_POST, 'order');
+        $r = shop_capture($o['id']);
+        see_order($o['id'], $r['status'] === 'S' ? 'capture-accepted' : ($r['status'] === 'NOOP' ? '' : 'capture-not-done'));
         break;
 
     case '/pay':

@@ -1,20 +1,33 @@
 #!/usr/bin/env node
 // checkout.cjs — one buyer in a real browser (Debian's headless Chromium driven by playwright-core):
-// open the shop, click Buy, land on the Antom simulator's cashier page, click Pay / Fail / Cancel,
-// come back to the shop's result page and wait (the page refreshes itself) until #order-state
-// shows the expected state, which only a verified notification forwarded by Caddy can set.
+// open the shop, pay with one of its payment flows on the Antom simulator's pages, come back to
+// the shop's result page and wait (the page refreshes itself) until #order-state shows the
+// expected state, which only a verified notification forwarded by Caddy can set.
+//
+// Flows:
+//   wallet     #buy-<sku>, the cashier page: #pay / #fail / #cancel (action)
+//   easysafepay  #esp-<sku>, the cashier page, where the buyer also links the wallet: action
+//   linked     #linked-<sku>: paid with the linked wallet's token, no Antom page
+//   card       #card-<sku>, the simulator's card form: the card, #pay; 3-D Secure if the card needs it
+//   direct     #direct-<sku>, the shop's own card form (server to server): the card, #threeds, #card-pay
+//   entrycode  /store (the page the entry code opens): #amount, #store-pay, the wallet page: #pay
+// On a 3-D Secure challenge page the buyer clicks action ("pass" or "fail"; "pay" means pass).
 //
 // stdin: JSON {
 //   "shopUrl": "https://localhost:8443",      // the public shop (Caddy's local CA: certificate errors ignored)
-//   "sku": "tea",                             // the #buy-<sku> button
-//   "action": "pay" | "fail" | "cancel",      // the cashier button (#pay, #fail, #cancel)
+//   "flow": "wallet",                         // see above (default wallet)
+//   "sku": "tea",                             // the item (not for entrycode)
+//   "action": "pay" | "fail" | "cancel" | "pass",
+//   "card": {"number", "expiry", "cvv"},      // card and direct flows
+//   "threeDS": true,                          // direct flow: ask for 3-D Secure
+//   "amount": "12.50",                        // entrycode flow
 //   "expect": "paid",                         // the final #order-state
 //   "shotDir": "/tmp/x",                      // PNG screenshots go here
 //   "executablePath": "/usr/bin/chromium",
 //   "timeoutMs": 30000                        // per wait; the final state gets this long too
 // }
-// stdout: JSON {"ok": bool, "error": "...", "orderId", "cashierUrl", "resultUrl", "cashier": {...},
-//               "firstState", "state", "steps": [{"name", "ms", "url"}], "screenshots": [paths],
+// stdout: JSON {"ok": bool, "error": "...", "orderId", "cashierUrl", "challengeUrl", "resultUrl",
+//               "cashier": {...}, "firstState", "state", "steps": [{"name", "ms", "url"}], "screenshots": [paths],
 //               "console": [browser console errors and failed requests]}
 // exit: 0 the order reached the expected state, 1 it did not (or the browser failed), 2 bad input.
 'use strict';
@@ -39,18 +52,20 @@ async function main() {
     process.exit(2);
   }
   const shopUrl = String(input.shopUrl || '').replace(/\/+$/, '');
+  const flow = input.flow || 'wallet';
   const sku = input.sku || 'tea';
   const action = input.action || 'pay';
+  const card = input.card || {};
   const expect = input.expect || 'paid';
   const shotDir = input.shotDir || '.';
   const timeoutMs = input.timeoutMs || 30000;
-  const out = { ok: false, action, expect, steps: [], screenshots: [], console: [] };
+  const out = { ok: false, flow, action, expect, steps: [], screenshots: [], console: [] };
   const t0 = Date.now();
   let page = null;
   const step = (name) => out.steps.push({ name, ms: Date.now() - t0, url: page ? page.url() : '' });
   const shot = async (name) => {
     if (!page) return;
-    const file = path.join(shotDir, `${action}-${name}.png`);
+    const file = path.join(shotDir, `${flow}-${action}-${name}.png`);
     try {
       await page.screenshot({ path: file, fullPage: true, timeout: 10000 });
       out.screenshots.push(file);
@@ -87,38 +102,69 @@ async function main() {
       if (f && !/ERR_ABORTED/.test(f.errorText)) out.console.push(`request failed: ${r.method()} ${r.url()}: ${f.errorText}`);
     });
 
-    // 1. the catalogue
-    const resp = await page.goto(shopUrl + '/', { waitUntil: 'load' });
-    if (!resp || resp.status() !== 200) throw new Error(`GET ${shopUrl}/ answered ${resp ? resp.status() : 'nothing'}`);
-    await page.locator('#buy-' + sku).waitFor({ state: 'visible' });
-    step('catalogue');
-    await shot('1-catalogue');
-
-    // 2. Buy: the shop creates the order, calls createPaymentSession through antom_api and
-    // sends the browser to Antom's cashier page (normalUrl).
-    await Promise.all([
-      page.waitForURL((u) => u.pathname.startsWith('/cashier/'), { waitUntil: 'load' }),
-      page.locator('#buy-' + sku).click(),
-    ]);
-    out.cashierUrl = page.url();
-    await page.locator('#' + action).waitFor({ state: 'visible' });
-    out.cashier = {
-      title: await page.title(),
-      amount: ((await page.locator('#amount').textContent()) || '').trim(),
-      order: ((await page.locator('#order').textContent()) || '').trim(),
-      paymentId: ((await page.locator('#payment-id').textContent()) || '').trim(),
-      paymentRequestId: ((await page.locator('#payment-request-id').textContent()) || '').trim(),
-      status: ((await page.locator('#status').textContent()) || '').trim(),
+    const text = async (sel) => ((await page.locator(sel).textContent()) || '').trim();
+    const onSimulator = (u) => u.pathname.startsWith('/cashier/');
+    const onResult = (u) => u.pathname === '/result';
+    // clickTo clicks and waits for the navigation to a page matching want.
+    const clickTo = (sel, want) => Promise.all([page.waitForURL(want, { waitUntil: 'load' }), page.locator(sel).click()]);
+    const fillCard = async () => {
+      await page.locator('#card-number').fill(String(card.number || ''));
+      await page.locator('#expiry').fill(String(card.expiry || ''));
+      await page.locator('#cvv').fill(String(card.cvv || ''));
     };
-    step('cashier');
-    await shot('2-cashier');
 
-    // 3. Pay / Fail / Cancel: the simulator settles the payment, notifies Caddy, and sends the
-    // buyer back to the shop's paymentRedirectUrl.
-    await Promise.all([
-      page.waitForURL((u) => u.pathname === '/result', { waitUntil: 'load' }),
-      page.locator('#' + action).click(),
-    ]);
+    // 1. the catalogue (or, in store, the page the entry code opens)
+    const start = flow === 'entrycode' ? '/store' : '/';
+    const resp = await page.goto(shopUrl + start, { waitUntil: 'load' });
+    if (!resp || resp.status() !== 200) throw new Error(`GET ${shopUrl}${start} answered ${resp ? resp.status() : 'nothing'}`);
+    step('shop');
+    await shot('1-shop');
+
+    // 2. to Antom: the shop creates the order, calls Antom through antom_api and sends the
+    // browser to Antom's page (normalUrl): the cashier, the card form or the wallet.
+    const button = { wallet: '#buy-', easysafepay: '#esp-', linked: '#linked-', card: '#card-', direct: '#direct-' }[flow];
+    if (flow === 'entrycode') {
+      await page.locator('#amount').fill(String(input.amount || '12.50'));
+      await clickTo('#store-pay', onSimulator);
+    } else if (flow === 'direct') {
+      // The shop's own card form: the card goes through the shop (PCI scope) to Antom.
+      await clickTo(button + sku, (u) => u.pathname === '/card');
+      step('shop-card-form');
+      await fillCard();
+      if (input.threeDS) await page.locator('#threeds').check();
+      await shot('2-shop-card-form');
+      await clickTo('#card-pay', (u) => onSimulator(u) || onResult(u));
+    } else if (flow === 'linked') {
+      await clickTo(button + sku, onResult);
+    } else if (button) {
+      await clickTo(button + sku, onSimulator);
+    } else {
+      throw new Error(`unknown flow ${flow}`);
+    }
+    if (onSimulator(new URL(page.url())) && !page.url().endsWith('/3ds')) {
+      out.cashierUrl = page.url();
+      out.cashier = {
+        title: await page.title(),
+        amount: await text('#amount'),
+        order: (await page.locator('#order').count()) ? await text('#order') : '',
+        paymentId: await text('#payment-id'),
+        paymentRequestId: await text('#payment-request-id'),
+        status: await text('#status'),
+      };
+      step('antom');
+      await shot('2-antom');
+      // 3. the buyer acts: Pay / Fail / Cancel, or types the card into the hosted form.
+      const submit = flow === 'card' ? '#pay' : '#' + action;
+      if (flow === 'card') await fillCard();
+      await clickTo(submit, (u) => onResult(u) || u.pathname.endsWith('/3ds'));
+    }
+    // 3-D Secure: the issuer's challenge page.
+    if (page.url().endsWith('/3ds')) {
+      out.challengeUrl = page.url();
+      step('3ds');
+      await shot('3-3ds');
+      await clickTo(action === 'fail' ? '#fail' : '#pass', onResult);
+    }
     out.resultUrl = page.url();
     out.orderId = new URL(out.resultUrl).searchParams.get('order') || '';
     out.firstState = await orderState();

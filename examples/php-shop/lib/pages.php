@@ -30,7 +30,7 @@ function page($title, $content, $refreshSeconds = 0, $status = 200)
         'button{font:inherit;padding:.45rem 1rem;border:0;border-radius:6px;background:#1677ff;color:#fff;cursor:pointer}',
         'button.secondary{background:#eee;color:#222}',
         '.state{display:inline-block;padding:.1rem .6rem;border-radius:99px;font-weight:600;background:#eee}',
-        '.state-paid{background:#d9f7be}.state-failed,.state-cancelled{background:#ffd8d8}.state-refunded{background:#e6f0ff}',
+        '.state-paid{background:#d9f7be}.state-authorized{background:#fff1b8}.state-failed,.state-cancelled{background:#ffd8d8}.state-refunded{background:#e6f0ff}',
         '.note{padding:.75rem 1rem;border-radius:6px;background:#fffbe6;border:1px solid #ffe58f}',
         '.error{background:#fff1f0;border-color:#ffa39e}',
         'table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #eee}',
@@ -42,12 +42,22 @@ function page($title, $content, $refreshSeconds = 0, $status = 200)
 function page_catalogue(array $orders)
 {
     $html = '<h1>Catalogue</h1><div class="items">';
-    foreach (shop_catalogue() as $sku => $item) {
-        $html .= '<div class="card"><h3>' . h($item['title']) . '</h3><p>' . money($item['amount']) . '</p>'
-            . '<form method="post" action="/checkout"><input type="hidden" name="sku" value="' . h($sku) . '">'
-            . '<button id="buy-' . h($sku) . '" type="submit">Buy</button></form></div>';
+    $buttons = array('wallet' => array('buy', 'Buy'), 'easysafepay' => array('esp', 'Buy and link my wallet'),
+        'card' => array('card', 'Pay by card'), 'direct' => array('direct', 'Card on our page (PCI)'));
+    if (shop_linked_wallet() !== null) {
+        $buttons['linked'] = array('linked', 'Pay with my linked wallet');
     }
-    $html .= '</div>';
+    foreach (shop_catalogue() as $sku => $item) {
+        $html .= '<div class="card"><h3>' . h($item['title']) . '</h3><p>' . money($item['amount']) . '</p>';
+        foreach ($buttons as $method => $b) {
+            $html .= '<form method="post" action="/checkout"><input type="hidden" name="sku" value="' . h($sku) . '">'
+                . '<input type="hidden" name="method" value="' . h($method) . '">'
+                . '<button id="' . h($b[0] . '-' . $sku) . '" type="submit"' . ($method === 'wallet' ? '' : ' class="secondary"') . '>'
+                . h($b[1]) . '</button></form>';
+        }
+        $html .= '</div>';
+    }
+    $html .= '</div><p><a id="store" href="/store">In the shop? Scanned our entry code? Pay here.</a></p>';
     if ($orders) {
         $html .= '<h2>Recent orders</h2><table><tr><th>Order</th><th>Item</th><th>State</th></tr>';
         foreach (array_slice($orders, 0, 10) as $o) {
@@ -70,6 +80,9 @@ function order_details(array $o)
         'State' => '<span id="order-state" class="state state-' . h($state) . '">' . h($state) . '</span>',
         'Payment request' => h($o['paymentRequestId']),
     );
+    if (!empty($o['card'])) {
+        $rows['Card'] = '<span id="card">' . h($o['card']) . '</span>';
+    }
     if (!empty($o['paymentId'])) {
         $rows['Antom payment id'] = '<span id="payment-id">' . h($o['paymentId']) . '</span>';
     }
@@ -97,6 +110,11 @@ function page_order(array $o, $notice = '')
             . '<form method="post" action="/cancel"><input type="hidden" name="order" value="' . $id . '">'
             . '<button id="cancel" class="secondary" type="submit">Cancel order</button></form>';
     }
+    if ($o['state'] === 'authorized') {
+        // In a real shop this button belongs to the back office: capture when the goods ship.
+        $html .= '<form method="post" action="/capture"><input type="hidden" name="order" value="' . $id . '">'
+            . '<button id="capture" type="submit">Capture</button></form>';
+    }
     $refundPending = in_array($o['refund']['status'], array('requested', 'processing'), true);
     if ($o['state'] === 'paid' && $o['refund']['status'] !== 'processing') {
         // In a real shop this button belongs to the back office, behind a login.
@@ -122,6 +140,8 @@ function page_result(array $o)
         $msg = '<p class="note" id="waiting">Waiting for payment confirmation from Antom… this page refreshes by itself.</p>';
     } elseif ($o['state'] === 'paid' || $o['state'] === 'refunded') {
         $msg = '<p class="note">Thank you: Antom confirmed the payment.</p>';
+    } elseif ($o['state'] === 'authorized') {
+        $msg = '<p class="note">Thank you: Antom authorised your card; we capture the payment when your order ships.</p>';
     } else {
         $msg = '<p class="note error">The payment did not go through. <a href="/">Back to the catalogue</a></p>';
     }
@@ -129,7 +149,40 @@ function page_result(array $o)
         . '<p><a href="/order?id=' . h(rawurlencode($o['id'])) . '">Order page</a></p>', $waiting ? 3 : 0);
 }
 
-/** Shown when createPaymentSession did not give us a cashier URL. */
+/**
+ * Our own card form (server-to-server card payments). Posting a card through our server puts
+ * the shop in PCI DSS scope: the card goes to Antom through Caddy and is never stored or logged.
+ */
+function page_card_form(array $o, $error = '', $status = 200)
+{
+    $id = h($o['id']);
+    page('Card payment', '<h1>Card payment</h1>'
+        . '<p class="note">Server-to-server card payment: this page and the shop\'s server see the card, so they need PCI DSS scope. '
+        . 'Without it, use "Pay by card" (Antom\'s hosted card form).</p>'
+        . ($error !== '' ? '<p class="note error" id="card-error">' . h($error) . '</p>' : '')
+        . order_details($o)
+        . '<form method="post" action="/card/pay" autocomplete="off" style="display:block"><input type="hidden" name="order" value="' . $id . '">'
+        . '<p><label>Card number <input id="card-number" name="cardNo" inputmode="numeric" autocomplete="off" required></label></p>'
+        . '<p><label>Expiry (MM/YY) <input id="expiry" name="expiry" autocomplete="off" required></label> '
+        . '<label>CVV <input id="cvv" name="cvv" inputmode="numeric" autocomplete="off" required></label></p>'
+        . '<p><label>Cardholder <input id="holder" name="holder" autocomplete="off"></label></p>'
+        . '<p><label><input type="checkbox" id="threeds" name="threeds" value="1"> 3-D Secure</label> '
+        . '<label><input type="checkbox" id="authorize-only" name="authorize_only" value="1"> Authorise only (capture later)</label></p>'
+        . '<p><button id="card-pay" type="submit">Pay ' . money($o['amount']) . '</button></p></form>', 0, $status);
+}
+
+/** The page the store's entry code opens in the buyer's wallet: type the amount, pay. */
+function page_store($error = '', $status = 200)
+{
+    $s = shop_store();
+    page('In store', '<h1>' . h($s['merchantName'] . ', ' . $s['store']['storeName']) . '</h1>'
+        . '<p>You scanned our entry code. Type the amount on the till and confirm in your wallet.</p>'
+        . ($error !== '' ? '<p class="note error" id="store-error">' . h($error) . '</p>' : '')
+        . '<form method="post" action="/store/pay"><label>Amount (USD) <input id="amount" name="amount" inputmode="decimal" required></label> '
+        . '<button id="store-pay" type="submit">Pay</button></form>', 0, $status);
+}
+
+/** Shown when Antom gave us no page for the buyer. */
 function page_payment_problem(array $start)
 {
     $o = $start['order'];

@@ -3,14 +3,31 @@
  * The shop's model: catalogue, orders on disk, calls to Caddy's antom_api, and the
  * verified events. No framework; every function is small enough to copy.
  *
- * Order states: pending -> paid -> refunded, pending -> failed, pending -> cancelled.
+ * Order states: pending -> paid -> refunded, pending -> failed, pending -> cancelled, and for
+ * card payments captured by hand pending -> authorized -> paid.
  * Only a verified PAYMENT_RESULT makes an order paid (failed/cancelled -> paid is allowed too:
- * the money was taken, so the order must show it). Nothing ever leaves paid except a refund.
+ * the money was taken, so the order must show it), or authorized, whose verified CAPTURE_RESULT
+ * then makes it paid. Nothing ever leaves paid except a refund.
+ *
+ * Payment methods: 'wallet' (Antom's cashier), 'easysafepay' (the cashier, and the buyer links the
+ * wallet: Antom's TOKEN_CREATED notification gives the shop an access token), 'linked' (a payment
+ * with that token, without the buyer), 'card' (Antom's hosted card form: the shop never
+ * sees a card), 'direct' (server-to-server card: the card goes through this shop, which needs
+ * PCI DSS scope for that; it is never stored or logged) and 'entrycode' (in store: the buyer
+ * scanned the store's entry code and typed the amount).
  */
 
 require_once __DIR__ . '/../../verify/standard_webhooks.php';
 
-const SHOP_STATES = array('pending', 'paid', 'failed', 'refunded', 'cancelled');
+const SHOP_STATES = array('pending', 'authorized', 'paid', 'failed', 'refunded', 'cancelled');
+const SHOP_METHODS = array('wallet', 'easysafepay', 'linked', 'card', 'direct', 'entrycode');
+
+/** The store whose entry code leads to /store (in-store payments). */
+function shop_store()
+{
+    return array('referenceMerchantId' => 'TEAHOUSE', 'merchantName' => 'Teahouse', 'merchantMCC' => '5814',
+        'store' => array('referenceStoreId' => 'HARBOUR-1', 'storeName' => 'Harbour Street', 'storeMcc' => '5814'));
+}
 
 function shop_catalogue()
 {
@@ -127,15 +144,18 @@ function shop_all_orders()
     return $orders;
 }
 
-function shop_create_order($sku)
+/** A new pending order for a catalogue item, or for $item (title, amount) bought in store. */
+function shop_create_order($sku, $method = 'wallet', $item = null)
 {
-    $item = shop_catalogue()[$sku];
+    $item = ($item === null) ? shop_catalogue()[$sku] : $item;
     $id = 'o' . gmdate('Ymd') . bin2hex(random_bytes(6));
     $order = array(
         'id' => $id,
         'sku' => $sku,
         'title' => $item['title'],
         'amount' => $item['amount'],
+        'method' => $method,
+        'captureMode' => 'AUTOMATIC', // card payments: MANUAL once the buyer asks to authorise only
         'state' => 'pending',
         'createdAt' => shop_now(),
         // One paymentRequestId per order: a retry after U reuses it, so Antom deduplicates.
@@ -149,6 +169,18 @@ function shop_create_order($sku)
     return shop_locked(function () use ($order) {
         return shop_save_order($order, 'created');
     });
+}
+
+/**
+ * The wallet the buyer linked with EasySafePay ([accessToken, order, linkedAt]) or null. The demo
+ * shop has no buyer accounts: one linked wallet. The token is a payment credential: it stays
+ * in the data dir (mode 0600) and out of logs and pages.
+ */
+function shop_linked_wallet()
+{
+    $raw = @file_get_contents(shop_data_dir() . '/wallet.json');
+    $w = ($raw === false) ? null : json_decode($raw, true);
+    return (is_array($w) && !empty($w['accessToken'])) ? $w : null;
 }
 
 // ---------------------------------------------------------------- calls through Caddy
@@ -206,13 +238,10 @@ function shop_public_url()
     return ($https ? 'https://' : 'http://') . $host;
 }
 
-/**
- * createPaymentSession for the order (same paymentRequestId on every try).
- * Returns ['ok' => true, 'url' => cashier URL] or ['ok' => false, 'kind' => F|U|BAD, 'order' => ...].
- */
-function shop_start_payment(array $order)
+/** The request that starts the order's payment: [api, body]. $card only for 'direct'. */
+function shop_payment_request(array $order, array $card = null, $threeDS = false)
 {
-    $r = antom_api_call('createPaymentSession', array(
+    $body = array(
         'productCode' => 'CASHIER_PAYMENT',
         'paymentRequestId' => $order['paymentRequestId'],
         'order' => array(
@@ -224,18 +253,70 @@ function shop_start_payment(array $order)
         'paymentRedirectUrl' => shop_public_url() . '/result?order=' . rawurlencode($order['id']),
         'settlementStrategy' => array('settlementCurrency' => $order['amount']['currency']),
         'env' => array('terminalType' => 'WEB'),
-    ));
-    if ($r['status'] === 'S') {
+    );
+    $method = isset($order['method']) ? $order['method'] : 'wallet';
+    if ($method === 'wallet') {
+        return array('createPaymentSession', $body);
+    }
+    if ($method === 'easysafepay') { // the first payment links the wallet: authState names the order
+        $body['productCode'] = 'AGREEMENT_PAYMENT';
+        $body['productScene'] = 'EASY_PAY';
+        $body['paymentMethod'] = array('paymentMethodType' => 'ALIPAY_CN');
+        $body['agreementInfo'] = array('authState' => 'link_' . $order['id']);
+        return array('createPaymentSession', $body);
+    }
+    if ($method === 'linked') {
+        $wallet = shop_linked_wallet();
+        $body['productCode'] = 'AGREEMENT_PAYMENT';
+        $body['paymentMethod'] = array('paymentMethodType' => 'ALIPAY_CN',
+            'paymentMethodId' => $wallet === null ? '' : $wallet['accessToken']);
+        unset($body['paymentRedirectUrl']);
+        return array('pay', $body);
+    }
+    if ($method === 'entrycode') {
+        $body['productCode'] = 'IN_STORE_PAYMENT';
+        $body['paymentFactor'] = array('inStorePaymentScenario' => 'EntryCode');
+        $body['paymentMethod'] = array('paymentMethodType' => 'CONNECT_WALLET');
+        $body['order']['merchant'] = shop_store();
+        return array('pay', $body);
+    }
+    $body['paymentMethod'] = array('paymentMethodType' => 'CARD');
+    $body['paymentFactor'] = array('isAuthorization' => true, 'captureMode' => $order['captureMode']);
+    if ($card !== null) { // server to server: the card goes to Antom, nowhere else
+        $body['paymentMethod']['paymentMethodMetaData'] = array_merge($card, array('is3DSAuthentication' => $threeDS));
+    }
+    return array('pay', $body);
+}
+
+/**
+ * Starts the order's payment (same paymentRequestId on every try): createPaymentSession for the
+ * wallet cashier, pay for cards and entry codes. $card (server-to-server card payments only)
+ * is passed through to Antom and forgotten.
+ * Returns ['ok' => true, 'url' => where the buyer goes next] or
+ * ['ok' => false, 'kind' => F|U|BAD, 'order' => ...].
+ */
+function shop_start_payment(array $order, array $card = null, $threeDS = false)
+{
+    list($api, $request) = shop_payment_request($order, $card, $threeDS);
+    $r = antom_api_call($api, $request);
+    $resultPage = shop_public_url() . '/result?order=' . rawurlencode($order['id']);
+    if ($r['status'] === 'S' && $api === 'pay') {
+        // Authorised at once (server to server without 3-D Secure): the order still waits for
+        // the verified PAYMENT_RESULT.
+        return array('ok' => true, 'url' => $resultPage);
+    }
+    $inProcess = ($r['status'] === 'U' && $r['code'] === 'PAYMENT_IN_PROCESS' && $api === 'pay');
+    if ($r['status'] === 'S' || $inProcess) {
         $url = isset($r['body']['normalUrl']) ? (string)$r['body']['normalUrl'] : '';
         if (!preg_match('#^https?://#i', $url)) {
             return array('ok' => false, 'kind' => 'BAD', 'order' => $order,
-                'message' => 'Antom created the payment session but sent no cashier page (normalUrl).');
+                'message' => 'Antom accepted the payment but sent no page for the buyer (normalUrl).');
         }
         $expiry = isset($r['body']['paymentSessionExpiryTime']) ? (string)$r['body']['paymentSessionExpiryTime'] : null;
-        shop_update_order($order['id'], function ($o) use ($url, $expiry) {
+        shop_update_order($order['id'], function ($o) use ($url, $expiry, $api) {
             $o['normalUrl'] = $url;
             $o['sessionExpiry'] = $expiry;
-            return array($o, 'payment session created');
+            return array($o, $api === 'pay' ? 'payment waits for the buyer' : 'payment session created');
         });
         return array('ok' => true, 'url' => $url);
     }
@@ -300,6 +381,25 @@ function shop_refund($id)
         }
         $o['refund']['message'] = 'We could not confirm the refund; try again.';
         return array($o, 'refund outcome unknown');
+    });
+    return $r;
+}
+
+/** Capture an authorized card order whole. One captureRequestId per order: retries are safe. */
+function shop_capture($id)
+{
+    $order = shop_load_order($id);
+    if ($order === null || $order['state'] !== 'authorized') {
+        return array('status' => 'NOOP', 'code' => '');
+    }
+    $r = antom_api_call('capture', array(
+        'captureRequestId' => 'cap_' . $order['id'],
+        'paymentId' => $order['paymentId'],
+        'captureAmount' => $order['amount'],
+    ));
+    shop_update_order($id, function ($o) use ($r) {
+        // S means accepted: the order turns paid when the verified CAPTURE_RESULT arrives.
+        return array($o, $r['status'] === 'S' ? 'capture accepted by Antom' : "capture not done: {$r['status']} {$r['code']}");
     });
     return $r;
 }
@@ -383,11 +483,16 @@ function shop_apply_event(array $e, $source)
                 return array(200, array('status' => 'amount mismatch, not applied', 'order' => $order['id']));
             }
             if (in_array($from, array('pending', 'failed', 'cancelled'), true)) {
-                $order['state'] = 'paid';
+                // A card authorisation captured by hand is not money yet: CAPTURE_RESULT is.
+                $manual = isset($order['captureMode']) && $order['captureMode'] === 'MANUAL';
+                $order['state'] = $manual ? 'authorized' : 'paid';
                 $order['paymentId'] = isset($e['paymentId']) ? (string)$e['paymentId'] : null;
                 $order['paidAt'] = isset($e['paymentTime']) ? (string)$e['paymentTime'] : shop_now();
                 $order['failure'] = null;
-                shop_save_order($order, "paid (verified $source" . ($from !== 'pending' ? ", was $from: check it" : '') . ')');
+                if (isset($e['paymentResultInfo']['cardNo'])) { // masked by Antom
+                    $order['card'] = (string)$e['paymentResultInfo']['cardNo'];
+                }
+                shop_save_order($order, "{$order['state']} (verified $source" . ($from !== 'pending' ? ", was $from: check it" : '') . ')');
             }
         } elseif ($rs === 'F' && $from === 'pending') {
             $order['state'] = 'failed';
@@ -423,6 +528,33 @@ function shop_apply_event(array $e, $source)
         return array(200, array('status' => 'processed', 'order' => $order['id'], 'from' => $from, 'state' => $order['state']));
     }
 
-    // PAYMENT_PENDING, CAPTURE_RESULT, ...: nothing to do in this shop, but received.
+    $auth = isset($e['authorizationNotifyType']) ? $e['authorizationNotifyType'] : '';
+    if ($auth === 'TOKEN_CREATED' && !empty($e['accessToken'])) {
+        // EasySafePay: the buyer linked the wallet while paying the order named in authState.
+        $orderId = preg_match('/^link_(o[0-9a-f]+)$/', isset($e['authState']) ? (string)$e['authState'] : '', $m) ? $m[1] : '';
+        $file = shop_data_dir() . '/wallet.json';
+        shop_write_file($file, json_encode(array('accessToken' => (string)$e['accessToken'], 'order' => $orderId, 'linkedAt' => shop_now())));
+        chmod($file, 0600);
+        return array(200, array('status' => 'processed', 'type' => $auth, 'order' => $orderId));
+    }
+    if ($auth !== '') {
+        // AUTHCODE_CREATED needs applyToken, which this shop's antom_api does not allow: configure
+        // Antom (or the simulator's easysafepay_notification) for TOKEN_CREATED.
+        return array(200, array('status' => 'ignored', 'type' => $auth));
+    }
+
+    if ($type === 'CAPTURE_RESULT' && $rs === 'S') {
+        // Ours are cap_<order>; Antom's automatic captures follow a PAYMENT_RESULT that already paid.
+        $reqId = isset($e['captureRequestId']) ? (string)$e['captureRequestId'] : '';
+        $order = preg_match('/^cap_(o[0-9a-f]+)$/', $reqId, $m) ? shop_load_order($m[1]) : null;
+        if ($order !== null && $order['state'] === 'authorized') {
+            $order['state'] = 'paid';
+            shop_save_order($order, "paid: captured (verified $source)");
+            return array(200, array('status' => 'processed', 'order' => $order['id'], 'from' => 'authorized', 'state' => 'paid'));
+        }
+        return array(200, array('status' => 'ignored', 'type' => $type));
+    }
+
+    // PAYMENT_PENDING, automatic CAPTURE_RESULT, ...: nothing to do in this shop, but received.
     return array(200, array('status' => 'ignored', 'type' => $type));
 }
