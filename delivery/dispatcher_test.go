@@ -221,6 +221,8 @@ func TestDeliverNowThenRetry(t *testing.T) {
 	f.clock.Advance(time.Second)
 	f.disp.Kick()
 	eventually(t, "delivery", func() bool { return get(t, f.store, ev.ID).State == outbox.StateDelivered })
+	// The hooks run after the store update.
+	eventually(t, "OnDelivered", func() bool { f.mu.Lock(); defer f.mu.Unlock(); return len(f.delivered) > 0 })
 
 	st = get(t, f.store, ev.ID)
 	if st.Attempts != 2 || st.LastStatus != 200 || st.LastError != "" || !st.DeliveredAt.Equal(f.clock.Now()) {
