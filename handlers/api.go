@@ -222,6 +222,9 @@ func (h *API) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Hand
 		}
 		result := cerr.ProxyResult()
 		h.log.Error("Antom call failed", zap.String("api", call.api), zap.String("kind", cerr.Kind.String()), zap.Error(err))
+		if h.Reconcile != nil && call.group == "payments" && cerr.Kind != antom.NotSent {
+			h.record(r.Context(), call.name, body, nil) // it may have reached Antom: only an inquiry tells
+		}
 		observeAPICall(call.name, "proxy_"+strings.ToLower(cerr.Kind.String()), time.Since(start), time.Since(start))
 		writeResult(w, cerr.ProxyStatus(), result.ResultCode, result.ResultStatus, result.ResultMessage)
 		return nil
@@ -254,9 +257,9 @@ func (h *API) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Hand
 	return nil
 }
 
-// record stores a payment Antom accepted so that its result is reconciled if the notification
-// never arrives. A failure is logged and does not change the app's answer: the payment exists
-// at Antom either way.
+// record stores a payment Antom did not refuse (resp nil: no trusted answer) so that its result
+// is reconciled if the notification never arrives. A failure is logged and does not change the
+// app's answer: the payment exists at Antom, or not, either way.
 func (h *API) record(ctx context.Context, api string, body []byte, resp *antom.Response) {
 	p := reconcile.Started(h.Profile, api, body, resp, time.Now(), h.Reconcile.config())
 	if p == nil {
