@@ -57,8 +57,9 @@ type API struct {
 
 	// Reconcile, when present, makes sure the app learns the result of every payment started
 	// through this handler even if Antom's notification never arrives: each pay and
-	// createPaymentSession Antom accepts is recorded in the antom app's storage, and if no final
-	// PAYMENT_RESULT notification has arrived after a grace period, the app's background worker
+	// createPaymentSession Antom does not refuse (S, U, or no trusted answer such as a timeout)
+	// is recorded in the antom app's storage, and if no final PAYMENT_RESULT notification has
+	// arrived after a grace period, the app's background worker
 	// calls inquiryPayment (2s, 4s, 8s, ... up to 5 minutes apart) until the payment is final
 	// or expired, and delivers the result to the profile's antom_webhook forward URL exactly like
 	// the missing notification (same body shape and webhook-id, header Antom-Event-Source:

@@ -100,7 +100,7 @@ func pendingPayments(t *testing.T, app *apiTestApp) []*outbox.Payment {
 	return ps
 }
 
-// With `reconcile`, antom_api records every payment Antom accepted, and only those.
+// With `reconcile`, antom_api records every payment Antom accepted, and no refusal.
 func TestAPIRecordsPaymentsForReconciliation(t *testing.T) {
 	h, app := apiWithSimulator(t, &ReconcileConfig{})
 	cashier := func(id, value string) string {
