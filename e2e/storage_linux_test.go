@@ -94,8 +94,8 @@ func TestWebhookReadOnlyStorageBacksOff(t *testing.T) {
 			}
 		}
 		if len(attempts) < 2 || len(attempts) > most {
-			t.Errorf("event %s delivered %d times within %s of read-only storage, want 2 to %d (the backoff schedule); Antom-Attempt %v",
-				id, len(attempts), window, most, attempts)
+			t.Errorf("event %s delivered %d times within %s of read-only storage, want 2 to %d (the backoff schedule); Antom-Attempt %.200s",
+				id, len(attempts), window, most, fmt.Sprint(attempts))
 			continue
 		}
 		for i, a := range attempts {
