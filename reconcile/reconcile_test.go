@@ -486,3 +486,54 @@ func TestRunStepsEachPaymentOnce(t *testing.T) {
 		}
 	}
 }
+
+// readOnlyStorage is a storage whose writes fail, like a file system remounted read-only after
+// an I/O error; reads work.
+type readOnlyStorage struct{ certmagic.Storage }
+
+func (readOnlyStorage) Store(context.Context, string, []byte) error {
+	return errors.New("read-only file system")
+}
+
+func (readOnlyStorage) Delete(context.Context, string) error {
+	return errors.New("read-only file system")
+}
+
+// When storage stops taking writes, a payment whose next inquiry cannot be recorded is not
+// inquired about again at every poll: it backs off as if the update had worked.
+func TestReadOnlyStorageBacksOff(t *testing.T) {
+	e := newEnv(t, Config{})
+	p := e.start("createPaymentSession", "req-readonly", "3200", nil, nil) // unpaid: PROCESSING
+	e.store = outbox.New(readOnlyStorage{&certmagic.FileStorage{Path: e.dir}})
+	e.worker = New(e.store, e.options())
+	e.clock.Advance(DefaultAfter)
+	inquiries := func() int { return e.caller.count("inquiryPayment") }
+
+	for range 5 {
+		e.run()
+	}
+	if n := inquiries(); n != 1 {
+		t.Fatalf("%d inquiries while the clock stood still, want 1", n)
+	}
+	e.clock.Advance(backoff(1) - time.Millisecond)
+	e.run()
+	if n := inquiries(); n != 1 {
+		t.Fatalf("%d inquiries before the backoff passed, want 1", n)
+	}
+	e.clock.Advance(time.Millisecond)
+	for range 5 {
+		e.run()
+	}
+	if n := inquiries(); n != 2 {
+		t.Fatalf("%d inquiries after the first backoff, want 2", n)
+	}
+	// The backoff grows with the inquiries made, recorded or not.
+	e.clock.Advance(backoff(2) - time.Millisecond)
+	e.run()
+	if n := inquiries(); n != 2 {
+		t.Fatalf("%d inquiries within the second backoff (%s), want 2", n, backoff(2))
+	}
+	if got := e.payment(p.ID); got.Attempts != 0 || got.State != outbox.StatePending {
+		t.Fatalf("read-only storage changed: %+v", got)
+	}
+}
