@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/caddy-antom/caddy-antom/internal/held"
 	"github.com/caddy-antom/caddy-antom/outbox"
 )
 
@@ -59,19 +60,11 @@ type Dispatcher struct {
 	sem  chan struct{} // Run's delivery slots
 
 	mu       sync.Mutex
-	inflight map[string]struct{}  // ids being delivered by this Dispatcher
-	held     map[string]heldEvent // ids whose last outcome the store failed to record
+	inflight map[string]struct{} // ids being delivered by this Dispatcher
+	held     held.Set            // events whose last outcome the store failed to record
 	pruning  atomic.Bool
 
 	fillErrAt time.Time // when Run last logged a failure to look for due events
-}
-
-// heldEvent is what storage should say about an event but could not record (a read-only or
-// full disk): its attempt count and next attempt. Without it, the event would stay due in
-// storage and be delivered again at every poll, with its attempt count stuck.
-type heldEvent struct {
-	attempts int
-	next     time.Time
 }
 
 // NewDispatcher returns a Dispatcher. routes resolves an event's route id to
@@ -113,7 +106,6 @@ func NewDispatcher(store *outbox.Store, fwd *Forwarder, routes func(id string) (
 		kick:     make(chan struct{}, 1),
 		sem:      make(chan struct{}, opts.Concurrency),
 		inflight: map[string]struct{}{},
-		held:     map[string]heldEvent{},
 	}
 }
 
@@ -162,7 +154,7 @@ func (d *Dispatcher) fill(ctx context.Context, wg *sync.WaitGroup) {
 		return
 	}
 	t := now()
-	d.forgetHeld(t)
+	d.held.Forget(t.Add(-staleHeld))
 	evs, err := d.store.DueExcept(ctx, t, free, func(id string) bool { return d.busy(id, t) })
 	if err != nil {
 		// Polls repeat every second; so would this line while storage stays broken.
@@ -236,7 +228,7 @@ func (d *Dispatcher) record(ctx context.Context, ev *outbox.Event, route Route, 
 			d.hold(log, ev, t.Add(NextDelay(ev.Attempts, 0, d.opts.Rand)), "event delivered but recording it failed; it will be delivered again", err)
 			return
 		}
-		d.unhold(ev.ID)
+		d.held.Release(ev.ID)
 		log.Debug("event delivered")
 		if d.opts.OnDelivered != nil {
 			d.opts.OnDelivered(ev, a)
@@ -251,7 +243,7 @@ func (d *Dispatcher) record(ctx context.Context, ev *outbox.Event, route Route, 
 			d.hold(log, ev, next, "moving event to dead failed; it stays pending and will be tried again", err)
 			return
 		}
-		d.unhold(ev.ID)
+		d.held.Release(ev.ID)
 		log.Warn("event dead: not delivered within max_age; replay it from the admin API once the app is fixed",
 			zap.Duration("max_age", route.maxAge()), zap.String("error", a.Err))
 		if d.opts.OnDead != nil {
@@ -266,7 +258,7 @@ func (d *Dispatcher) record(ctx context.Context, ev *outbox.Event, route Route, 
 		d.hold(log, ev, next, "rescheduling event failed; it will be tried again", err)
 		return
 	}
-	d.unhold(ev.ID)
+	d.held.Release(ev.ID)
 	// The first failure of an event is worth a warning; the retries of an
 	// app that stays down would flood the log (metrics count them).
 	lvl := zap.DebugLevel
@@ -295,7 +287,7 @@ func (d *Dispatcher) unroutable(ctx context.Context, ev *outbox.Event) Attempt {
 			d.hold(log, ev, next, "moving event to dead failed; it stays pending", err)
 			return a
 		}
-		d.unhold(ev.ID)
+		d.held.Release(ev.ID)
 		log.Warn("event dead: its route stayed unconfigured")
 		if d.opts.OnDead != nil {
 			d.opts.OnDead(ev, a)
@@ -310,7 +302,7 @@ func (d *Dispatcher) unroutable(ctx context.Context, ev *outbox.Event) Attempt {
 		d.hold(log, ev, next, "rescheduling event failed", err)
 		return a
 	}
-	d.unhold(ev.ID)
+	d.held.Release(ev.ID)
 	log.Log(lvl, "event has no route; waiting for a config that has it", zap.Time("next_attempt", next))
 	if d.opts.OnFailed != nil {
 		d.opts.OnFailed(ev, a, next)
@@ -356,10 +348,9 @@ func (d *Dispatcher) release(id string) {
 // or it is held back after its outcome could not be recorded.
 func (d *Dispatcher) busy(id string, t time.Time) bool {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	_, busy := d.inflight[id]
-	h, held := d.held[id]
-	return busy || (held && h.next.After(t))
+	d.mu.Unlock()
+	return busy || d.held.Waiting(id, t)
 }
 
 // fillErrLogInterval is how often a persisting failure to look for due events is logged.
@@ -375,41 +366,15 @@ const staleHeld = maxDelay
 // failure of an event is logged as an error, the following ones (every backoff step while
 // storage stays broken) at debug level.
 func (d *Dispatcher) hold(log *zap.Logger, ev *outbox.Event, next time.Time, msg string, err error) {
-	d.mu.Lock()
-	_, again := d.held[ev.ID]
-	d.held[ev.ID] = heldEvent{attempts: ev.Attempts, next: next}
-	d.mu.Unlock()
 	lvl := zap.ErrorLevel
-	if again {
+	if d.held.Hold(ev.ID, ev.Attempts, next) {
 		lvl = zap.DebugLevel
 	}
 	log.Log(lvl, msg, zap.Error(err), zap.Time("next_attempt", next))
 }
 
-// unhold forgets what hold kept: storage is up to date again.
-func (d *Dispatcher) unhold(id string) {
-	d.mu.Lock()
-	delete(d.held, id)
-	d.mu.Unlock()
-}
-
 // restoreAttempts gives ev, freshly loaded from storage, the attempts made while storage
 // could not record them.
 func (d *Dispatcher) restoreAttempts(ev *outbox.Event) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if h, ok := d.held[ev.ID]; ok && h.attempts > ev.Attempts {
-		ev.Attempts = h.attempts
-	}
-}
-
-// forgetHeld drops held events whose next attempt is long past (see staleHeld).
-func (d *Dispatcher) forgetHeld(t time.Time) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for id, h := range d.held {
-		if h.next.Before(t.Add(-staleHeld)) {
-			delete(d.held, id)
-		}
-	}
+	ev.Attempts = max(ev.Attempts, d.held.Attempts(ev.ID))
 }

@@ -507,32 +507,26 @@ func TestReadOnlyStorageBacksOff(t *testing.T) {
 	e.store = outbox.New(readOnlyStorage{&certmagic.FileStorage{Path: e.dir}})
 	e.worker = New(e.store, e.options())
 	e.clock.Advance(DefaultAfter)
-	inquiries := func() int { return e.caller.count("inquiryPayment") }
-
-	for range 5 {
-		e.run()
+	// runs polls a few times at the current time and checks the inquiries made so far.
+	runs := func(what string, want int) {
+		t.Helper()
+		for range 3 {
+			e.run()
+		}
+		if n := e.caller.count("inquiryPayment"); n != want {
+			t.Fatalf("%d inquiries %s, want %d", n, what, want)
+		}
 	}
-	if n := inquiries(); n != 1 {
-		t.Fatalf("%d inquiries while the clock stood still, want 1", n)
-	}
+	runs("while the clock stood still", 1)
 	e.clock.Advance(backoff(1) - time.Millisecond)
-	e.run()
-	if n := inquiries(); n != 1 {
-		t.Fatalf("%d inquiries before the backoff passed, want 1", n)
-	}
+	runs("before the backoff passed", 1)
 	e.clock.Advance(time.Millisecond)
-	for range 5 {
-		e.run()
-	}
-	if n := inquiries(); n != 2 {
-		t.Fatalf("%d inquiries after the first backoff, want 2", n)
-	}
+	runs("after the first backoff", 2)
 	// The backoff grows with the inquiries made, recorded or not.
 	e.clock.Advance(backoff(2) - time.Millisecond)
-	e.run()
-	if n := inquiries(); n != 2 {
-		t.Fatalf("%d inquiries within the second backoff (%s), want 2", n, backoff(2))
-	}
+	runs("within the second backoff", 2)
+	e.clock.Advance(time.Millisecond)
+	runs("after the second backoff", 3)
 	if got := e.payment(p.ID); got.Attempts != 0 || got.State != outbox.StatePending {
 		t.Fatalf("read-only storage changed: %+v", got)
 	}

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-antom/caddy-antom/antom"
+	"github.com/caddy-antom/caddy-antom/internal/held"
 	"github.com/caddy-antom/caddy-antom/outbox"
 )
 
@@ -77,15 +78,7 @@ type Worker struct {
 	kick     chan struct{}
 	mu       sync.Mutex
 	inflight map[string]struct{}
-	held     map[string]heldPayment // payments whose last step the store failed to record
-}
-
-// heldPayment is what storage should say about a payment but could not record (a read-only or
-// full disk): its inquiries and next inquiry. Without it, the payment would stay due in
-// storage and be inquired about at every poll.
-type heldPayment struct {
-	attempts int
-	next     time.Time
+	held     held.Set // payments whose last step the store failed to record
 }
 
 // New returns a Worker on store.
@@ -109,8 +102,7 @@ func New(store *outbox.Store, opts Options) *Worker {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Worker{store: store, opts: opts, log: log, kick: make(chan struct{}, 1),
-		inflight: map[string]struct{}{}, held: map[string]heldPayment{}}
+	return &Worker{store: store, opts: opts, log: log, kick: make(chan struct{}, 1), inflight: map[string]struct{}{}}
 }
 
 // Kick makes Run look for due payments now. It never blocks.
@@ -131,7 +123,8 @@ func (w *Worker) Run(ctx context.Context) {
 	tick := time.NewTicker(w.opts.PollInterval)
 	defer tick.Stop()
 	for {
-		w.forgetHeld(w.opts.Now())
+		// A payment held back is inquired about again within MaxInterval, unless it is gone.
+		w.held.Forget(w.opts.Now().Add(-MaxInterval))
 		due, err := w.store.DuePayments(ctx, w.opts.Now(), 0)
 		if err != nil && ctx.Err() == nil {
 			w.log.Error("looking for payments to reconcile", zap.Error(err))
@@ -219,16 +212,10 @@ func (w *Worker) release(id string) {
 // heldBack reports whether p, due in storage, waits for the next inquiry that hold set; if
 // not, it gives p the inquiries made while storage could not record them.
 func (w *Worker) heldBack(p *outbox.Payment) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	h, ok := w.held[p.ID]
-	if !ok {
-		return false
-	}
-	if h.next.After(w.opts.Now()) {
+	if w.held.Waiting(p.ID, w.opts.Now()) {
 		return true
 	}
-	p.Attempts = max(p.Attempts, h.attempts)
+	p.Attempts = max(p.Attempts, w.held.Attempts(p.ID))
 	return false
 }
 
@@ -236,34 +223,11 @@ func (w *Worker) heldBack(p *outbox.Payment) bool {
 // update had worked. The first failure of a payment is logged as an error, the repeats at
 // debug level.
 func (w *Worker) hold(log *zap.Logger, p *outbox.Payment, next time.Time, msg string, err error) {
-	w.mu.Lock()
-	_, again := w.held[p.ID]
-	w.held[p.ID] = heldPayment{attempts: p.Attempts, next: next}
-	w.mu.Unlock()
 	lvl := zap.ErrorLevel
-	if again {
+	if w.held.Hold(p.ID, p.Attempts, next) {
 		lvl = zap.DebugLevel
 	}
 	log.Log(lvl, msg, zap.Error(err), zap.Time("next_inquiry", next))
-}
-
-// unhold forgets what hold kept: storage is up to date again.
-func (w *Worker) unhold(id string) {
-	w.mu.Lock()
-	delete(w.held, id)
-	w.mu.Unlock()
-}
-
-// forgetHeld drops held payments whose next inquiry is long past: storage no longer lists
-// them as due (another instance finished them).
-func (w *Worker) forgetHeld(now time.Time) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for id, h := range w.held {
-		if h.next.Before(now.Add(-MaxInterval)) {
-			delete(w.held, id)
-		}
-	}
 }
 
 // step is one decision about one payment.
@@ -532,7 +496,7 @@ func (s *step) finish(status, by, summary string) {
 		s.w.hold(s.log, p, s.now.Add(backoff(p.Attempts)), "recording the end of a payment's reconciliation failed; it will be looked at again", err)
 		return
 	}
-	s.w.unhold(p.ID)
+	s.w.held.Release(p.ID)
 	s.log.Debug("payment reconciled", zap.String("status", status), zap.String("by", by))
 	if s.w.opts.OnFinished != nil {
 		s.w.opts.OnFinished(p, by)
@@ -564,7 +528,7 @@ func (s *step) reschedule(wait time.Duration, summary string) {
 		s.w.hold(s.log, p, next, "rescheduling a payment's inquiry failed; it is inquired about again then anyway", err)
 		return
 	}
-	s.w.unhold(p.ID)
+	s.w.held.Release(p.ID)
 }
 
 // expired reports whether p's expiry plus margin has passed; never for a payment without one.
