@@ -611,10 +611,10 @@ func TestWebhookAppErrorThenSuccess(t *testing.T) {
 	id := whEventID(t, body)
 
 	s.whNotify(body)
-	reqs := s.app.WaitRequests(2, whWait)
+	s.app.WaitRequests(2, whWait)
 	ev := whWaitState(t, s.p, id, "delivered")
 	s.app.Never(time.Second)
-	reqs = s.app.Requests()
+	reqs := s.app.Requests()
 	if len(reqs) != 2 {
 		t.Fatalf("the app got %d requests, want 2 (500 then 200)\n%s", len(reqs), s.app.dump())
 	}

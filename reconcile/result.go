@@ -41,10 +41,6 @@ type inquiry struct {
 	PaymentID            string `json:"paymentId"`
 }
 
-func isFinal(status string) bool {
-	return status == StatusSuccess || status == StatusFail || status == StatusCancelled
-}
-
 // inquiryOnly are the inquiryPayment fields a PAYMENT_RESULT notification does not have.
 var inquiryOnly = map[string]bool{
 	"result":               true, // replaced by the payment's result
