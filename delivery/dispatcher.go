@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/caddy-antom/caddy-antom/internal/held"
 	"github.com/caddy-antom/caddy-antom/outbox"
 )
 
@@ -60,7 +61,10 @@ type Dispatcher struct {
 
 	mu       sync.Mutex
 	inflight map[string]struct{} // ids being delivered by this Dispatcher
+	held     held.Set            // events whose last outcome the store failed to record
 	pruning  atomic.Bool
+
+	fillErrAt time.Time // when Run last logged a failure to look for due events
 }
 
 // NewDispatcher returns a Dispatcher. routes resolves an event's route id to
@@ -149,10 +153,14 @@ func (d *Dispatcher) fill(ctx context.Context, wg *sync.WaitGroup) {
 	if free == 0 || (free < (cap(d.sem)+1)/2 && len(d.sem) > 0) {
 		return
 	}
-	evs, err := d.store.DueExcept(ctx, now(), free, d.isInflight)
+	t := now()
+	d.held.Forget(t.Add(-staleHeld))
+	evs, err := d.store.DueExcept(ctx, t, free, func(id string) bool { return d.busy(id, t) })
 	if err != nil {
-		if ctx.Err() == nil {
-			d.log.Error("looking for due events", zap.Error(err))
+		// Polls repeat every second; so would this line while storage stays broken.
+		if ctx.Err() == nil && time.Since(d.fillErrAt) >= fillErrLogInterval {
+			d.fillErrAt = time.Now()
+			d.log.Error("looking for due events", zap.Error(err), zap.Duration("logged_at_most_every", fillErrLogInterval))
 		}
 		return
 	}
@@ -193,6 +201,7 @@ func (d *Dispatcher) DeliverNow(ctx context.Context, ev *outbox.Event) Attempt {
 // loop (background=true), an attempt cut short because Run is stopping is
 // not recorded.
 func (d *Dispatcher) process(ctx context.Context, ev *outbox.Event, background bool) Attempt {
+	d.restoreAttempts(ev)
 	route, ok := d.routes(ev.Route)
 	if !ok {
 		return d.unroutable(ctx, ev)
@@ -216,9 +225,10 @@ func (d *Dispatcher) record(ctx context.Context, ev *outbox.Event, route Route, 
 
 	if a.OK {
 		if err := d.store.MarkDelivered(sctx, ev, t); err != nil {
-			log.Error("event delivered but recording it failed; it will be delivered again", zap.Error(err))
+			d.hold(log, ev, t.Add(NextDelay(ev.Attempts, 0, d.opts.Rand)), "event delivered but recording it failed; it will be delivered again", err)
 			return
 		}
+		d.held.Release(ev.ID)
 		log.Debug("event delivered")
 		if d.opts.OnDelivered != nil {
 			d.opts.OnDelivered(ev, a)
@@ -226,12 +236,14 @@ func (d *Dispatcher) record(ctx context.Context, ev *outbox.Event, route Route, 
 		return
 	}
 
+	next := t.Add(NextDelay(ev.Attempts, a.RetryAfter, d.opts.Rand))
 	deadline := ev.RetryFrom().Add(route.maxAge())
 	if !t.Before(deadline) {
 		if err := d.store.MarkDead(sctx, ev, t, a.Err); err != nil {
-			log.Error("moving event to dead failed", zap.Error(err))
+			d.hold(log, ev, next, "moving event to dead failed; it stays pending and will be tried again", err)
 			return
 		}
+		d.held.Release(ev.ID)
 		log.Warn("event dead: not delivered within max_age; replay it from the admin API once the app is fixed",
 			zap.Duration("max_age", route.maxAge()), zap.String("error", a.Err))
 		if d.opts.OnDead != nil {
@@ -239,14 +251,14 @@ func (d *Dispatcher) record(ctx context.Context, ev *outbox.Event, route Route, 
 		}
 		return
 	}
-	next := t.Add(NextDelay(ev.Attempts, a.RetryAfter, d.opts.Rand))
 	if next.After(deadline) {
 		next = deadline // one last attempt at max_age
 	}
 	if err := d.store.Reschedule(sctx, ev, next, a.Err, a.Status); err != nil {
-		log.Error("rescheduling event failed", zap.Error(err))
+		d.hold(log, ev, next, "rescheduling event failed; it will be tried again", err)
 		return
 	}
+	d.held.Release(ev.ID)
 	// The first failure of an event is worth a warning; the retries of an
 	// app that stays down would flood the log (metrics count them).
 	lvl := zap.DebugLevel
@@ -269,26 +281,28 @@ func (d *Dispatcher) unroutable(ctx context.Context, ev *outbox.Event) Attempt {
 	a := Attempt{Err: "no antom_webhook forwards for route " + ev.Route + " (profile " + ev.Profile +
 		"); configure a webhook with this profile and forward URL, or replay the event after fixing the config"}
 	log := d.log.With(zap.String("id", ev.ID), zap.String("route", ev.Route), zap.String("profile", ev.Profile))
+	next := t.Add(d.opts.UnknownRouteDelay)
 	if t.Sub(ev.ReceivedAt) >= d.opts.OrphanMaxAge {
 		if err := d.store.MarkDead(sctx, ev, t, a.Err); err != nil {
-			log.Error("moving event to dead failed", zap.Error(err))
+			d.hold(log, ev, next, "moving event to dead failed; it stays pending", err)
 			return a
 		}
+		d.held.Release(ev.ID)
 		log.Warn("event dead: its route stayed unconfigured")
 		if d.opts.OnDead != nil {
 			d.opts.OnDead(ev, a)
 		}
 		return a
 	}
-	next := t.Add(d.opts.UnknownRouteDelay)
 	lvl := zap.WarnLevel
 	if ev.LastError == a.Err {
 		lvl = zap.DebugLevel // warned already
 	}
 	if err := d.store.Reschedule(sctx, ev, next, a.Err, 0); err != nil {
-		log.Error("rescheduling event failed", zap.Error(err))
+		d.hold(log, ev, next, "rescheduling event failed", err)
 		return a
 	}
+	d.held.Release(ev.ID)
 	log.Log(lvl, "event has no route; waiting for a config that has it", zap.Time("next_attempt", next))
 	if d.opts.OnFailed != nil {
 		d.opts.OnFailed(ev, a, next)
@@ -330,9 +344,37 @@ func (d *Dispatcher) release(id string) {
 	d.mu.Unlock()
 }
 
-func (d *Dispatcher) isInflight(id string) bool {
+// busy reports whether Run must leave the event with id alone at t: it is being delivered,
+// or it is held back after its outcome could not be recorded.
+func (d *Dispatcher) busy(id string, t time.Time) bool {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	_, busy := d.inflight[id]
-	return busy
+	d.mu.Unlock()
+	return busy || d.held.Waiting(id, t)
+}
+
+// fillErrLogInterval is how often a persisting failure to look for due events is logged.
+const fillErrLogInterval = time.Minute
+
+// staleHeld is how long after its next attempt a held event is forgotten if Run never got
+// to it again: storage no longer lists it as due (another instance finished it, or an admin
+// replayed it). Should it still be due, it is retried with its stored attempt count.
+const staleHeld = maxDelay
+
+// hold keeps ev back until next, with its attempt count, after a store update failed: the
+// event backs off like a failed delivery although storage still says it is due. The first
+// failure of an event is logged as an error, the following ones (every backoff step while
+// storage stays broken) at debug level.
+func (d *Dispatcher) hold(log *zap.Logger, ev *outbox.Event, next time.Time, msg string, err error) {
+	lvl := zap.ErrorLevel
+	if d.held.Hold(ev.ID, ev.Attempts, next) {
+		lvl = zap.DebugLevel
+	}
+	log.Log(lvl, msg, zap.Error(err), zap.Time("next_attempt", next))
+}
+
+// restoreAttempts gives ev, freshly loaded from storage, the attempts made while storage
+// could not record them.
+func (d *Dispatcher) restoreAttempts(ev *outbox.Event) {
+	ev.Attempts = max(ev.Attempts, d.held.Attempts(ev.ID))
 }

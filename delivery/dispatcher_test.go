@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,7 +14,10 @@ import (
 	"time"
 
 	"github.com/caddyserver/certmagic"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/caddy-antom/caddy-antom/outbox"
 )
@@ -111,8 +115,13 @@ type fixture struct {
 }
 
 func newFixture(t *testing.T, opts DispatcherOptions) *fixture {
+	return newFixtureOn(t, &certmagic.FileStorage{Path: t.TempDir()}, zaptest.NewLogger(t), opts)
+}
+
+// newFixtureOn is newFixture with its storage and logger.
+func newFixtureOn(t *testing.T, storage certmagic.Storage, log *zap.Logger, opts DispatcherOptions) *fixture {
 	f := &fixture{clock: useFakeClock(t), app: newApp(t)}
-	f.store = outbox.New(&certmagic.FileStorage{Path: t.TempDir()})
+	f.store = outbox.New(storage)
 	f.route = Route{ID: RouteID("shop", f.app.srv.URL), Profile: "shop", URL: f.app.srv.URL, Secret: testSecret(t), MaxAge: 24 * time.Hour}
 	opts.OnDelivered = func(ev *outbox.Event, a Attempt) { f.record(&f.delivered, ev.ID) }
 	opts.OnFailed = func(ev *outbox.Event, a Attempt, next time.Time) { f.record(&f.failed, ev.ID) }
@@ -123,7 +132,7 @@ func newFixture(t *testing.T, opts DispatcherOptions) *fixture {
 		}
 		return Route{}, false
 	}
-	f.disp = NewDispatcher(f.store, &Forwarder{Timeout: 5 * time.Second}, routes, zaptest.NewLogger(t), opts)
+	f.disp = NewDispatcher(f.store, &Forwarder{Timeout: 5 * time.Second}, routes, log, opts)
 	return f
 }
 
@@ -212,6 +221,8 @@ func TestDeliverNowThenRetry(t *testing.T) {
 	f.clock.Advance(time.Second)
 	f.disp.Kick()
 	eventually(t, "delivery", func() bool { return get(t, f.store, ev.ID).State == outbox.StateDelivered })
+	// The hooks run after the store update.
+	eventually(t, "OnDelivered", func() bool { f.mu.Lock(); defer f.mu.Unlock(); return len(f.delivered) > 0 })
 
 	st = get(t, f.store, ev.ID)
 	if st.Attempts != 2 || st.LastStatus != 200 || st.LastError != "" || !st.DeliveredAt.Equal(f.clock.Now()) {
@@ -447,4 +458,96 @@ func TestDispatcherPrunes(t *testing.T) {
 		c, _ := f.store.Counts(context.Background())
 		return c[outbox.StateDelivered] == 0
 	})
+}
+
+// readOnlyStorage is a storage that can turn read-only, as ext4 with errors=remount-ro does
+// after an I/O error: reads keep working, every write fails.
+type readOnlyStorage struct {
+	certmagic.Storage
+	readOnly atomic.Bool
+}
+
+var errReadOnly = errors.New("read-only file system")
+
+func (s *readOnlyStorage) Store(ctx context.Context, key string, value []byte) error {
+	if s.readOnly.Load() {
+		return errReadOnly
+	}
+	return s.Storage.Store(ctx, key, value)
+}
+
+func (s *readOnlyStorage) Delete(ctx context.Context, key string) error {
+	if s.readOnly.Load() {
+		return errReadOnly
+	}
+	return s.Storage.Delete(ctx, key)
+}
+
+// Storage turns read-only after events were stored: every delivery reaches the app but cannot
+// be recorded. Each event is then retried on the backoff schedule of a failed delivery, with
+// its attempt number growing, instead of at every poll; the log gets one error per event, not
+// one per retry; and once storage is writable again the next delivery is recorded.
+func TestStoreFailureBacksOff(t *testing.T) {
+	st := &readOnlyStorage{Storage: &certmagic.FileStorage{Path: t.TempDir()}}
+	core, logs := observer.New(zapcore.DebugLevel)
+	// Jitter 0: the delays are exactly 0.5s, 1s, 2s, 4s.
+	f := newFixtureOn(t, st, zap.New(zapcore.NewTee(core, zaptest.NewLogger(t).Core())),
+		DispatcherOptions{PollInterval: 5 * time.Millisecond, Rand: func() float64 { return 0 }})
+	const n = 3
+	var ids []string
+	for i := range n {
+		ids = append(ids, f.add(t, fmt.Sprint("ro", i), 0).ID)
+	}
+	f.clock.Advance(outbox.DefaultGrace)
+	st.readOnly.Store(true)
+	f.run(t)
+
+	attempts := func(id string) string {
+		f.app.mu.Lock()
+		defer f.app.mu.Unlock()
+		return strings.Join(f.app.seen[id], ",")
+	}
+	// want waits until every event was delivered with these Antom-Attempt values, then lets
+	// the dispatcher poll a hundred times more (the clock stands still) and checks that
+	// nothing more was delivered.
+	want := func(seen string) {
+		t.Helper()
+		for _, id := range ids {
+			eventually(t, "deliveries "+seen+" of "+id, func() bool { return attempts(id) == seen })
+		}
+		time.Sleep(100 * 5 * time.Millisecond)
+		for _, id := range ids {
+			if got := attempts(id); got != seen {
+				t.Fatalf("event %s delivered with Antom-Attempt %s while the clock stood still; want %s (one delivery per backoff step)", id, got, seen)
+			}
+		}
+	}
+	want("1")
+	f.clock.Advance(499 * time.Millisecond)
+	want("1")
+	f.clock.Advance(time.Millisecond)
+	want("1,2")
+	f.clock.Advance(time.Second)
+	want("1,2,3")
+	f.clock.Advance(2 * time.Second)
+	want("1,2,3,4")
+	for _, id := range ids {
+		if st := get(t, f.store, id); st.State != outbox.StatePending || st.Attempts != 0 {
+			t.Fatalf("storage changed although it is read-only: %+v", st)
+		}
+	}
+	if errs := logs.FilterLevelExact(zapcore.ErrorLevel).Len(); errs != n {
+		t.Errorf("%d error lines for %d events whose outcome could not be recorded; want one per event:\n%v", errs, n, logs.All())
+	}
+
+	// Writable again: the next delivery is recorded, with the attempts made meanwhile.
+	st.readOnly.Store(false)
+	f.clock.Advance(4 * time.Second)
+	f.disp.Kick()
+	for _, id := range ids {
+		eventually(t, "delivery recorded", func() bool { return get(t, f.store, id).State == outbox.StateDelivered })
+		if st := get(t, f.store, id); st.Attempts != 5 {
+			t.Errorf("delivered event records %d attempts, want 5", st.Attempts)
+		}
+	}
 }

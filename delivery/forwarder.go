@@ -177,10 +177,44 @@ func (f *Forwarder) client() *http.Client {
 	return &c
 }
 
+// setIf sets a descriptive header from an event field, which comes from the notification's
+// body and may hold anything JSON can. The body is what matters, so a value that cannot go in
+// a header must never make the event undeliverable: it is percent-encoded (headerValue), or
+// left out when even that is too long.
 func setIf(h http.Header, k, v string) {
-	if v != "" {
+	if v, ok := headerValue(v); ok && v != "" {
 		h.Set(k, v)
 	}
+}
+
+// maxHeaderValue is the longest descriptive header value sent; Antom's ids are at most 64
+// characters, and app servers refuse requests with large headers (431).
+const maxHeaderValue = 1024
+
+// headerValue percent-encodes (%XX, as in URLs) every byte of v that is not printable ASCII
+// ('!' to '~'), and '%' itself, so that any value fits in a header, round-trips through
+// rawurldecode / decodeURIComponent, and an ordinary value stays as it is. ok is false when
+// the result would be longer than maxHeaderValue.
+func headerValue(v string) (string, bool) {
+	const hex = "0123456789ABCDEF"
+	var b []byte // nil while v needs no encoding
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c > ' ' && c < 0x7f && c != '%' {
+			if b != nil {
+				b = append(b, c)
+			}
+			continue
+		}
+		if b == nil {
+			b = append(make([]byte, 0, len(v)+16), v[:i]...)
+		}
+		b = append(b, '%', hex[c>>4], hex[c&15])
+	}
+	if b != nil {
+		v = string(b)
+	}
+	return v, len(v) <= maxHeaderValue
 }
 
 // describeErr drops the URL from transport errors (a forward URL may carry

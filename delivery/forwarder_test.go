@@ -196,3 +196,38 @@ func TestRouteID(t *testing.T) {
 		t.Fatal("RouteID collides")
 	}
 }
+
+// Helper headers come from the notification's body, which may hold anything JSON can: a
+// request id with a control character must not make the event undeliverable. Such values
+// arrive percent-encoded; a value too long for a header is left out. The body is untouched.
+func TestDeliverEncodesHelperHeaders(t *testing.T) {
+	var got http.Header
+	var gotBody []byte
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Header.Clone()
+		gotBody, _ = io.ReadAll(r.Body)
+	}))
+	defer app.Close()
+	ev := testEvent("k1")
+	ev.RequestID = "order\n1\r\x00 ü%"
+	ev.Type = "PAYMENT_RESULT\x7f"
+	ev.Kind = strings.Repeat("k", 4096)
+	route := Route{ID: ev.Route, Profile: "shop", URL: app.URL, Secret: testSecret(t)}
+	if a := (&Forwarder{}).Deliver(context.Background(), route, ev); !a.OK {
+		t.Fatalf("delivery failed: %+v", a)
+	}
+	want := map[string]string{
+		"Antom-Request-Id":    "order%0A1%0D%00%20%C3%BC%25",
+		"Antom-Event-Type":    "PAYMENT_RESULT%7F",
+		"Antom-Event-Kind":    "",
+		"Antom-Result-Status": "S",
+	}
+	for k, v := range want {
+		if g := got.Get(k); g != v {
+			t.Errorf("header %s = %q, want %q", k, g, v)
+		}
+	}
+	if !bytes.Equal(gotBody, ev.Body) {
+		t.Errorf("body changed: %q", gotBody)
+	}
+}

@@ -2,9 +2,12 @@ package delivery
 
 import (
 	"encoding/base64"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // go test -fuzz FuzzParseSecret ./delivery/
@@ -36,6 +39,28 @@ func FuzzParseRetryAfter(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in string) {
 		if d := parseRetryAfter(in, at); d < 0 || d > maxRetryAfter {
 			t.Fatalf("parseRetryAfter(%q) = %v", in, d)
+		}
+	})
+}
+
+// go test -fuzz FuzzHeaderValue ./delivery/
+func FuzzHeaderValue(f *testing.F) {
+	for _, s := range []string{"", "order-1", "a\nb", "100%", " x ", "ü", "\xff\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		v, ok := headerValue(in)
+		if !ok {
+			if len(in) <= maxHeaderValue/3 {
+				t.Fatalf("headerValue(%q) dropped a short value", in)
+			}
+			return
+		}
+		if !httpguts.ValidHeaderFieldValue(v) || strings.TrimSpace(v) != v || len(v) > maxHeaderValue {
+			t.Fatalf("headerValue(%q) = %q: not a clean header value", in, v)
+		}
+		if back, err := url.PathUnescape(v); err != nil || back != in {
+			t.Fatalf("headerValue(%q) = %q does not decode back (%q, %v)", in, v, back, err)
 		}
 	})
 }

@@ -65,6 +65,8 @@ type rcOpts struct {
 	// Gateway is the Antom gateway; "" serves the simulator (drop_notifications on) in the
 	// same caddy.
 	Gateway string
+	// API is extra lines in the antom_api block.
+	API string
 }
 
 // rcStack is one caddy with an antom profile, antom_api with `reconcile`, an antom_webhook
@@ -119,11 +121,12 @@ func rcStart(t testing.TB, o rcOpts) *rcStack {
 	api := fmt.Sprintf(`http://127.0.0.1:%d {
 	antom_api {
 		notify_url %s
+		%s
 		reconcile {
 %s		}
 	}
 }
-`, apiPort, s.notify, rec.String())
+`, apiPort, s.notify, o.API, rec.String())
 	env := apiEnv(t)
 	env["ANTOM_FORWARD_SECRET"] = rcSecret()
 	conf := apiConfig(apiProfile("", apiClientID, s.sim, ""), simSite, webhook, api)
@@ -416,6 +419,34 @@ func TestReconcilePaidPaymentReachesAppOnce(t *testing.T) {
 	s.p.AdminGetJSON("/antom/events?state=delivered", &delivered)
 	if len(delivered) != 1 || delivered[0].ID != r.Header.Get("webhook-id") || delivered[0].Source != "inquiry" {
 		t.Errorf("delivered events %+v; want exactly the inquiry's", delivered)
+	}
+}
+
+// A pay that ends in 504 U (Antom made the payment but did not answer within antom_api's
+// timeout) is what reconciliation exists for: it is recorded, inquired about, and its final
+// result reaches the app like the notification that never came.
+func TestReconcileTimedOutPay(t *testing.T) {
+	t.Parallel()
+	s := rcStart(t, rcOpts{Reconcile: "after 1s\ngive_up 2m", API: "timeout 1s"})
+	ref := apiUnique("rc-timeout")
+	// Magic amount 4003: the simulator makes the payment and holds its answer back for 30s.
+	raw, err := json.Marshal(rcPay(ref, "14003"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, _, body := apiCall(t, s.api+"/antom/v1/payments/pay", raw)
+	if r := apiResult(t, body); status != http.StatusGatewayTimeout || r.ResultStatus != "U" {
+		t.Fatalf("pay: HTTP %d %s; want 504 with result U", status, body)
+	}
+	if _, ok := s.payment(t, "pending", ref); !ok {
+		t.Fatalf("the timed-out pay was not recorded for reconciliation (pending: %+v)", s.payments(t, "pending"))
+	}
+	paymentID := rcBuyer(t, s.sim, ref, "pay", "SUCCESS")
+
+	r := s.app.WaitRequests(1, rcWait)[0]
+	rcCheckInquiryDelivery(t, r, ref, paymentID, "S")
+	if p := s.waitDone(t, ref); p.FinalStatus != "SUCCESS" || p.PaymentID != paymentID {
+		t.Errorf("caddy's record: %+v; want finalStatus SUCCESS, paymentId %s", p, paymentID)
 	}
 }
 

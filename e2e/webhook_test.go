@@ -602,6 +602,25 @@ func TestWebhookAppDownThenUp(t *testing.T) {
 	whCheckDeliveries(t, s.app, map[string][]byte{id: body}, true)
 }
 
+// A paymentRequestId with a newline (any JSON string is a valid id to Antom's signature) cannot
+// go in a header as it is: the Antom-Request-Id header carries it percent-encoded, and the
+// event is delivered at once, with the body byte for byte.
+func TestWebhookRequestIDWithNewline(t *testing.T) {
+	t.Parallel()
+	s := whStart(t, whConf{})
+	body := bytes.Replace(whBody("NEWLINE001"), []byte(`"PAYREQ_NEWLINE001"`), []byte(`"PAYREQ_NEW\nLINE 001%"`), 1)
+	id := whEventID(t, body)
+
+	s.whNotify(body)
+	ev := whWaitState(t, s.p, id, "delivered")
+	reqs := s.app.Requests()
+	if len(reqs) != 1 || ev.Attempts != 1 {
+		t.Fatalf("the app got %d request(s), %d attempt(s); want the synchronous delivery only\n%s", len(reqs), ev.Attempts, s.app.dump())
+	}
+	whCheckHeaders(t, reqs[0], id, "PAYREQ_NEW%0ALINE%20001%25", 1)
+	whCheckDeliveries(t, s.app, map[string][]byte{id: body}, true)
+}
+
 // The app answers 500, then 200: the event is delivered once more with the same webhook-id, and
 // exactly one attempt got a 2xx.
 func TestWebhookAppErrorThenSuccess(t *testing.T) {

@@ -70,8 +70,9 @@ type API struct {
 
 	// Reconcile, when present, makes sure the app learns the result of every payment started
 	// through this handler even if Antom's notification never arrives: each pay and
-	// createPaymentSession Antom accepts is recorded in the antom app's storage, and if no final
-	// PAYMENT_RESULT notification has arrived after a grace period, the app's background worker
+	// createPaymentSession Antom does not refuse (S, U, or no trusted answer such as a timeout)
+	// is recorded in the antom app's storage, and if no final PAYMENT_RESULT notification has
+	// arrived after a grace period, the app's background worker
 	// calls inquiryPayment (2s, 4s, 8s, ... up to 5 minutes apart) until the payment is final
 	// or expired, and delivers the result to the profile's antom_webhook forward URL exactly like
 	// the missing notification (same body shape and webhook-id, header Antom-Event-Source:
@@ -244,6 +245,9 @@ func (h *API) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Hand
 		}
 		result := cerr.ProxyResult()
 		h.log.Error("Antom call failed", zap.String("api", call.api), zap.String("kind", cerr.Kind.String()), zap.Error(err))
+		if h.Reconcile != nil && call.group == "payments" && cerr.Kind != antom.NotSent {
+			h.record(r.Context(), call.name, body, nil) // it may have reached Antom: only an inquiry tells
+		}
 		observeAPICall(call.name, "proxy_"+strings.ToLower(cerr.Kind.String()), time.Since(start), time.Since(start))
 		writeResult(w, cerr.ProxyStatus(), result.ResultCode, result.ResultStatus, result.ResultMessage)
 		return nil
@@ -276,9 +280,9 @@ func (h *API) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Hand
 	return nil
 }
 
-// record stores a payment Antom accepted so that its result is reconciled if the notification
-// never arrives. A failure is logged and does not change the app's answer: the payment exists
-// at Antom either way.
+// record stores a payment Antom did not refuse (resp nil: no trusted answer) so that its result
+// is reconciled if the notification never arrives. A failure is logged and does not change the
+// app's answer: the payment exists at Antom, or not, either way.
 func (h *API) record(ctx context.Context, api string, body []byte, resp *antom.Response) {
 	p := reconcile.Started(h.Profile, api, body, resp, time.Now(), h.Reconcile.config())
 	if p == nil {

@@ -100,7 +100,7 @@ func pendingPayments(t *testing.T, app *apiTestApp) []*outbox.Payment {
 	return ps
 }
 
-// With `reconcile`, antom_api records every payment Antom accepted, and only those.
+// With `reconcile`, antom_api records every payment Antom accepted, and no refusal.
 func TestAPIRecordsPaymentsForReconciliation(t *testing.T) {
 	h, app := apiWithSimulator(t, &ReconcileConfig{})
 	cashier := func(id, value string) string {
@@ -146,5 +146,57 @@ func TestAPIWithoutReconcileRecordsNothing(t *testing.T) {
 	postAPI(t, h, "createPaymentSession", `{"productCode":"CASHIER_PAYMENT","paymentRequestId":"r1","paymentAmount":{"currency":"USD","value":"1000"},"paymentRedirectUrl":"https://shop.example/return"}`)
 	if ps := pendingPayments(t, app); len(ps) != 0 {
 		t.Fatalf("recorded %+v", ps)
+	}
+}
+
+// A pay or createPaymentSession whose outcome is unclear is recorded too: it is what
+// reconciliation exists for. Antom timing out (504 U), an unsigned U, a signed U: recorded; a
+// refusal: not.
+func TestAPIRecordsUnclearPayments(t *testing.T) {
+	h, app := apiWithSimulator(t, &ReconcileConfig{})
+	h.Timeout = caddy.Duration(300 * time.Millisecond)
+	post := func(api, id, value string) int {
+		body := `{"productCode":"CASHIER_PAYMENT","paymentRequestId":"` + id + `","paymentAmount":{"currency":"USD","value":"` + value +
+			`"},"paymentRedirectUrl":"https://shop.example/return"}`
+		r := httptest.NewRequest(http.MethodPost, "/antom/v1/payments/"+api, strings.NewReader(body))
+		r.RemoteAddr = "127.0.0.1:40000"
+		w := httptest.NewRecorder()
+		if err := h.ServeHTTP(w, r, nil); err != nil {
+			t.Fatal(err)
+		}
+		return w.Code
+	}
+	// Magic amounts (simulator/README.md): 4003 answers too late, 4004 unsigned U, 4002 signed U, 4001 F.
+	for _, c := range []struct {
+		api, id, value string
+		status         int
+	}{
+		{"pay", "req-timeout", "14003", http.StatusGatewayTimeout},
+		{"createPaymentSession", "req-session-timeout", "24003", http.StatusGatewayTimeout},
+		{"pay", "req-unsigned-u", "14004", http.StatusOK},
+		{"pay", "req-signed-u", "14002", http.StatusOK},
+		{"pay", "req-refused", "14001", http.StatusOK},
+	} {
+		if got := post(c.api, c.id, c.value); got != c.status {
+			t.Fatalf("%s %s: HTTP %d, want %d", c.api, c.id, got, c.status)
+		}
+	}
+	got := map[string]string{}
+	for _, p := range pendingPayments(t, app) {
+		got[p.PaymentRequestID] = p.LastResult
+	}
+	want := map[string]string{
+		"req-timeout":         "pay: no trusted answer",
+		"req-session-timeout": "createPaymentSession: no trusted answer",
+		"req-unsigned-u":      "pay: UNKNOWN_EXCEPTION",
+		"req-signed-u":        "pay: UNKNOWN_EXCEPTION",
+	}
+	if len(got) != len(want) {
+		t.Fatalf("recorded %v, want %v", got, want)
+	}
+	for id, last := range want {
+		if got[id] != last {
+			t.Errorf("%s recorded with %q, want %q", id, got[id], last)
+		}
 	}
 }

@@ -486,3 +486,48 @@ func TestRunStepsEachPaymentOnce(t *testing.T) {
 		}
 	}
 }
+
+// readOnlyStorage is a storage whose writes fail, like a file system remounted read-only after
+// an I/O error; reads work.
+type readOnlyStorage struct{ certmagic.Storage }
+
+func (readOnlyStorage) Store(context.Context, string, []byte) error {
+	return errors.New("read-only file system")
+}
+
+func (readOnlyStorage) Delete(context.Context, string) error {
+	return errors.New("read-only file system")
+}
+
+// When storage stops taking writes, a payment whose next inquiry cannot be recorded is not
+// inquired about again at every poll: it backs off as if the update had worked.
+func TestReadOnlyStorageBacksOff(t *testing.T) {
+	e := newEnv(t, Config{})
+	p := e.start("createPaymentSession", "req-readonly", "3200", nil, nil) // unpaid: PROCESSING
+	e.store = outbox.New(readOnlyStorage{&certmagic.FileStorage{Path: e.dir}})
+	e.worker = New(e.store, e.options())
+	e.clock.Advance(DefaultAfter)
+	// runs polls a few times at the current time and checks the inquiries made so far.
+	runs := func(what string, want int) {
+		t.Helper()
+		for range 3 {
+			e.run()
+		}
+		if n := e.caller.count("inquiryPayment"); n != want {
+			t.Fatalf("%d inquiries %s, want %d", n, what, want)
+		}
+	}
+	runs("while the clock stood still", 1)
+	e.clock.Advance(backoff(1) - time.Millisecond)
+	runs("before the backoff passed", 1)
+	e.clock.Advance(time.Millisecond)
+	runs("after the first backoff", 2)
+	// The backoff grows with the inquiries made, recorded or not.
+	e.clock.Advance(backoff(2) - time.Millisecond)
+	runs("within the second backoff", 2)
+	e.clock.Advance(time.Millisecond)
+	runs("after the second backoff", 3)
+	if got := e.payment(p.ID); got.Attempts != 0 || got.State != outbox.StatePending {
+		t.Fatalf("read-only storage changed: %+v", got)
+	}
+}

@@ -33,34 +33,39 @@ type startAnswer struct {
 }
 
 // Started returns the payment to reconcile for an API call antom_api proxied, or nil when the
-// call did not start one. api is the API name ("pay", "createPaymentSession"); request is the
-// exact body sent and answer Antom's verified answer.
+// call certainly did not start one. api is the API name ("pay", "createPaymentSession");
+// request is the exact body sent. answer is Antom's answer as antom_api accepted it, or nil
+// when the request may have reached Antom but no answer could be trusted (timeout, connection
+// lost after sending, an answer that failed verification).
 //
-// A payment is recorded only when Antom accepted the call in a signed answer: result S, and for
-// pay also U with PAYMENT_IN_PROCESS (the payment exists and waits for the buyer). Refusals (F)
-// start nothing; an unclear answer (other U, timeout) is the app's to retry with the same
-// paymentRequestId, and the retry's answer records it.
+// A payment is recorded unless Antom refused it (F): after S, after U (PAYMENT_IN_PROCESS: the
+// payment waits for the buyer; UNKNOWN_EXCEPTION: it may exist), and after no trusted answer
+// at all. The unclear cases are the ones reconciliation exists for: only an inquiry tells
+// whether the payment exists. Only a signed answer's paymentId is believed.
 //
 // The expiry is the one the request or answer names (paymentSessionExpiryTime,
 // paymentExpiryTime), else Antom's documented default: 14 minutes for CASHIER_PAYMENT, one hour
 // for EasySafePay sessions. Other payments get no expiry: they are inquired about until final
 // or GiveUp, and never cancelled.
 func Started(profile, api string, request []byte, answer *antom.Response, now time.Time, cfg Config) *outbox.Payment {
-	if answer == nil || !answer.Signed || (api != "pay" && api != "createPaymentSession") {
+	if api != "pay" && api != "createPaymentSession" {
 		return nil
 	}
-	switch r := answer.Result; {
-	case r.ResultStatus == antom.StatusSuccess:
-	case api == "pay" && r.ResultStatus == antom.StatusUnknown && r.ResultCode == "PAYMENT_IN_PROCESS":
-	default:
-		return nil
+	outcome := "no trusted answer"
+	var ans startAnswer
+	if answer != nil {
+		if answer.Result.ResultStatus == antom.StatusFail {
+			return nil
+		}
+		outcome = answer.Result.ResultCode
+		if answer.Signed {
+			_ = json.Unmarshal(answer.Body, &ans) // verified JSON; a missing field stays empty
+		}
 	}
 	var req startRequest
 	if err := json.Unmarshal(request, &req); err != nil || req.PaymentRequestID == "" {
 		return nil
 	}
-	var ans startAnswer
-	_ = json.Unmarshal(answer.Body, &ans) // verified JSON; a missing field stays empty
 
 	cfg = cfg.WithDefaults()
 	p := &outbox.Payment{
@@ -70,7 +75,7 @@ func Started(profile, api string, request []byte, answer *antom.Response, now ti
 		Amount:           req.PaymentAmount,
 		CreatedAt:        now,
 		NextInquiry:      now.Add(cfg.After),
-		LastResult:       api + ": " + answer.Result.ResultCode,
+		LastResult:       api + ": " + outcome,
 	}
 	var explicit []string
 	if api == "createPaymentSession" {

@@ -252,8 +252,8 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-// Started records only payments Antom accepted in a signed answer, with the expiry the call
-// names or the documented default.
+// Started records every payment Antom did not refuse, the unclear ones included, with the
+// expiry the call names or the documented default.
 func TestStarted(t *testing.T) {
 	now := time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC)
 	ok := `{"result":{"resultCode":"SUCCESS","resultStatus":"S","resultMessage":"success"}`
@@ -276,8 +276,12 @@ func TestStarted(t *testing.T) {
 		{"pay explicit expiry", "pay", `{"productCode":"CASHIER_PAYMENT","paymentRequestId":"r1","paymentExpiryTime":"2026-07-01T20:05:00+08:00"}`,
 			signed(inProcess + `}`), true, "", now.Add(5 * time.Minute)},
 		{"pay refused", "pay", cashier, signed(`{"result":{"resultCode":"PROCESS_FAIL","resultStatus":"F","resultMessage":"x"}}`), false, "", time.Time{}},
-		{"pay unknown", "pay", cashier, signed(`{"result":{"resultCode":"UNKNOWN_EXCEPTION","resultStatus":"U","resultMessage":"x"}}`), false, "", time.Time{}},
-		{"pay unsigned", "pay", cashier, unsigned(inProcess + `}`), false, "", time.Time{}},
+		{"pay unknown", "pay", cashier, signed(`{"result":{"resultCode":"UNKNOWN_EXCEPTION","resultStatus":"U","resultMessage":"x"}}`), true, "", now.Add(14 * time.Minute)},
+		{"pay unsigned unknown", "pay", cashier, unsigned(`{"result":{"resultCode":"UNKNOWN_EXCEPTION","resultStatus":"U","resultMessage":"x"}}`), true, "", now.Add(14 * time.Minute)},
+		{"pay unsigned answer's paymentId is not believed", "pay", cashier, unsigned(inProcess + `,"paymentId":"P9"}`), true, "", now.Add(14 * time.Minute)},
+		{"pay timed out", "pay", cashier, nil, true, "", now.Add(14 * time.Minute)},
+		{"session timed out", "createPaymentSession", cashier, nil, true, "", now.Add(14 * time.Minute)},
+		{"unsigned refusal", "pay", cashier, unsigned(`{"result":{"resultCode":"INVALID_SIGNATURE","resultStatus":"F","resultMessage":"x"}}`), false, "", time.Time{}},
 		{"session default", "createPaymentSession", cashier, signed(ok + `,"paymentSessionId":"s"}`), true, "", now.Add(14 * time.Minute)},
 		{"session answer expiry", "createPaymentSession", cashier,
 			signed(ok + `,"paymentSessionExpiryTime":"2026-07-01T12:03:00Z"}`), true, "", now.Add(3 * time.Minute)},
@@ -285,7 +289,7 @@ func TestStarted(t *testing.T) {
 			`{"productCode":"CASHIER_PAYMENT","paymentRequestId":"r1","paymentSessionExpiryTime":"2026-07-01T12:07:00Z"}`, signed(ok + `}`), true, "", now.Add(7 * time.Minute)},
 		{"easysafepay session", "createPaymentSession", `{"productCode":"AGREEMENT_PAYMENT","productScene":"EASY_PAY","paymentRequestId":"r1"}`,
 			signed(ok + `}`), true, "", now.Add(time.Hour)},
-		{"session in process is not a session", "createPaymentSession", cashier, signed(inProcess + `}`), false, "", time.Time{}},
+		{"session refused", "createPaymentSession", cashier, signed(`{"result":{"resultCode":"PARAM_ILLEGAL","resultStatus":"F","resultMessage":"x"}}`), false, "", time.Time{}},
 		{"other api", "refund", cashier, signed(ok + `}`), false, "", time.Time{}},
 		{"no request id", "pay", `{"productCode":"CASHIER_PAYMENT"}`, signed(inProcess + `}`), false, "", time.Time{}},
 		{"unknown product", "pay", `{"productCode":"IN_STORE_PAYMENT","paymentRequestId":"r1"}`, signed(inProcess + `}`), true, "", time.Time{}},

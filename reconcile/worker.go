@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-antom/caddy-antom/antom"
+	"github.com/caddy-antom/caddy-antom/internal/held"
 	"github.com/caddy-antom/caddy-antom/outbox"
 )
 
@@ -77,6 +78,7 @@ type Worker struct {
 	kick     chan struct{}
 	mu       sync.Mutex
 	inflight map[string]struct{}
+	held     held.Set // payments whose last step the store failed to record
 }
 
 // New returns a Worker on store.
@@ -121,6 +123,8 @@ func (w *Worker) Run(ctx context.Context) {
 	tick := time.NewTicker(w.opts.PollInterval)
 	defer tick.Stop()
 	for {
+		// A payment held back is inquired about again within MaxInterval, unless it is gone.
+		w.held.Forget(w.opts.Now().Add(-MaxInterval))
 		due, err := w.store.DuePayments(ctx, w.opts.Now(), 0)
 		if err != nil && ctx.Err() == nil {
 			w.log.Error("looking for payments to reconcile", zap.Error(err))
@@ -182,7 +186,7 @@ func (w *Worker) work(ctx context.Context, id string) bool {
 		}
 		return false
 	}
-	if p.State != outbox.StatePending || p.NextInquiry.After(w.opts.Now()) {
+	if p.State != outbox.StatePending || p.NextInquiry.After(w.opts.Now()) || w.heldBack(p) {
 		return false
 	}
 	w.Step(ctx, p)
@@ -203,6 +207,27 @@ func (w *Worker) release(id string) {
 	w.mu.Lock()
 	delete(w.inflight, id)
 	w.mu.Unlock()
+}
+
+// heldBack reports whether p, due in storage, waits for the next inquiry that hold set; if
+// not, it gives p the inquiries made while storage could not record them.
+func (w *Worker) heldBack(p *outbox.Payment) bool {
+	if w.held.Waiting(p.ID, w.opts.Now()) {
+		return true
+	}
+	p.Attempts = max(p.Attempts, w.held.Attempts(p.ID))
+	return false
+}
+
+// hold keeps p back until next after a store update failed, so that it backs off as if the
+// update had worked. The first failure of a payment is logged as an error, the repeats at
+// debug level.
+func (w *Worker) hold(log *zap.Logger, p *outbox.Payment, next time.Time, msg string, err error) {
+	lvl := zap.ErrorLevel
+	if w.held.Hold(p.ID, p.Attempts, next) {
+		lvl = zap.DebugLevel
+	}
+	log.Log(lvl, msg, zap.Error(err), zap.Time("next_inquiry", next))
 }
 
 // step is one decision about one payment.
@@ -468,9 +493,10 @@ func (s *step) finish(status, by, summary string) {
 	sctx, cancel := s.storeCtx()
 	defer cancel()
 	if err := s.w.store.FinishPayment(sctx, p, status); err != nil {
-		s.log.Error("recording the end of a payment's reconciliation failed; it will be looked at again", zap.Error(err))
+		s.w.hold(s.log, p, s.now.Add(backoff(p.Attempts)), "recording the end of a payment's reconciliation failed; it will be looked at again", err)
 		return
 	}
+	s.w.held.Release(p.ID)
 	s.log.Debug("payment reconciled", zap.String("status", status), zap.String("by", by))
 	if s.w.opts.OnFinished != nil {
 		s.w.opts.OnFinished(p, by)
@@ -499,8 +525,10 @@ func (s *step) reschedule(wait time.Duration, summary string) {
 	sctx, cancel := s.storeCtx()
 	defer cancel()
 	if err := s.w.store.UpdatePayment(sctx, p); err != nil {
-		s.log.Error("rescheduling a payment's inquiry failed", zap.Error(err))
+		s.w.hold(s.log, p, next, "rescheduling a payment's inquiry failed; it is inquired about again then anyway", err)
+		return
 	}
+	s.w.held.Release(p.ID)
 }
 
 // expired reports whether p's expiry plus margin has passed; never for a payment without one.
