@@ -64,8 +64,13 @@ type Store struct {
 	scanMu sync.Mutex // one Rescan at a time
 }
 
-// New returns a Store on storage. It does no I/O.
+// New returns a Store on storage. It does no I/O. On Caddy's file_system storage
+// (certmagic.FileStorage) the Store writes its records durably itself (see durableFiles); other
+// storages keep their own guarantees.
 func New(storage certmagic.Storage) *Store {
+	if files, ok := storage.(*certmagic.FileStorage); ok {
+		storage = &durableFiles{FileStorage: files, ops: osFiles{}}
+	}
 	return &Store{storage: storage, idx: dueIndex{m: map[string]dueEntry{}}}
 }
 
@@ -76,8 +81,8 @@ func eventKey(state State, id string) string { return eventsPrefix + "/" + strin
 
 // Add persists ev as pending unless an event with the same ID exists in any
 // state. It returns added=false for a duplicate. When Add returns added=true
-// the event is durably stored (one storage write, which FileStorage fsyncs
-// before renaming into place). Concurrent Adds of the same id within this
+// the event is durably stored (one storage write; on the file system: file
+// fsynced, renamed into place, directory fsynced). Concurrent Adds of the same id within this
 // process yield exactly one added=true; across instances both may win, and
 // the event is then delivered twice with the same webhook-id.
 //
@@ -428,7 +433,7 @@ func (s *Store) listNames(ctx context.Context, dir string) ([]string, error) {
 	// certmagic's FileStorage.List stats every entry and fails as a whole with "not exist" when
 	// one is renamed or deleted during the walk, which is constant under load. Reading the
 	// directory itself neither stats entries nor races with moves.
-	if fsStorage, ok := s.storage.(*certmagic.FileStorage); ok {
+	if fsStorage, ok := s.storage.(*durableFiles); ok {
 		entries, err := os.ReadDir(fsStorage.Filename(dir))
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, nil
