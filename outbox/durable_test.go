@@ -43,7 +43,10 @@ func (r *recordedFiles) Rename(from, to string) error {
 	r.record("  to", to)
 	return osFiles{}.Rename(from, to)
 }
-func (r *recordedFiles) Remove(name string) error { r.record("remove", name); return osFiles{}.Remove(name) }
+func (r *recordedFiles) Remove(name string) error {
+	r.record("remove", name)
+	return osFiles{}.Remove(name)
+}
 func (r *recordedFiles) SyncDir(dir string) error {
 	r.record("fsync-dir", dir)
 	return osFiles{}.SyncDir(dir)
@@ -62,9 +65,12 @@ type recordedFile struct {
 	r *recordedFiles
 }
 
-func (f recordedFile) Write(b []byte) (int, error) { f.r.record("write", f.Name()); return f.tempFile.Write(b) }
-func (f recordedFile) Sync() error                 { f.r.record("fsync", f.Name()); return f.tempFile.Sync() }
-func (f recordedFile) Close() error                { f.r.record("close", f.Name()); return f.tempFile.Close() }
+func (f recordedFile) Write(b []byte) (int, error) {
+	f.r.record("write", f.Name())
+	return f.tempFile.Write(b)
+}
+func (f recordedFile) Sync() error  { f.r.record("fsync", f.Name()); return f.tempFile.Sync() }
+func (f recordedFile) Close() error { f.r.record("close", f.Name()); return f.tempFile.Close() }
 
 // An event is acknowledged when Add returns: by then the file, its name in the directory, and
 // every directory created on the way must be on disk (issue 13, item 2).
