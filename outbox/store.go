@@ -91,19 +91,9 @@ func eventKey(state State, id string) string { return eventsPrefix + "/" + strin
 // the event due at once (no synchronous first attempt), set NextAttempt to
 // ReceivedAt.
 func (s *Store) Add(ctx context.Context, ev *Event) (added bool, err error) {
-	if ev.ID == "" {
-		ev.ID = EventID(ev.Profile, ev.DedupKey)
+	if err := ev.PrepareAdd(s.grace()); err != nil {
+		return false, err
 	}
-	if !ValidEventID(ev.ID) {
-		return false, fmt.Errorf("%w: %q", ErrInvalidID, ev.ID)
-	}
-	if ev.ReceivedAt.IsZero() {
-		ev.ReceivedAt = now()
-	}
-	if ev.NextAttempt.IsZero() {
-		ev.NextAttempt = ev.ReceivedAt.Add(s.grace())
-	}
-	ev.State = StatePending
 
 	unlock := idLocks.lock(ev.ID)
 	defer unlock()
@@ -121,6 +111,26 @@ func (s *Store) Add(ctx context.Context, ev *Event) (added bool, err error) {
 	}
 	s.idx.set(ev.ID, ev.NextAttempt)
 	return true, nil
+}
+
+// PrepareAdd is what every store's Add does to a new event first: it fills in a missing ID
+// (EventID(Profile, DedupKey)), ReceivedAt (now) and NextAttempt (ReceivedAt + grace), sets
+// State to pending, and checks the ID.
+func (ev *Event) PrepareAdd(grace time.Duration) error {
+	if ev.ID == "" {
+		ev.ID = EventID(ev.Profile, ev.DedupKey)
+	}
+	if !ValidEventID(ev.ID) {
+		return fmt.Errorf("%w: %q", ErrInvalidID, ev.ID)
+	}
+	if ev.ReceivedAt.IsZero() {
+		ev.ReceivedAt = now()
+	}
+	if ev.NextAttempt.IsZero() {
+		ev.NextAttempt = ev.ReceivedAt.Add(grace)
+	}
+	ev.State = StatePending
+	return nil
 }
 
 // Get returns the event with id in its current state (see current).
@@ -257,18 +267,7 @@ func (s *Store) Replay(ctx context.Context, id string) (*Event, error) {
 	if ev.State == StatePending {
 		return nil, fmt.Errorf("event %s: %w", id, ErrAlreadyPending)
 	}
-	t := now()
-	if final := ev.stateTime(); !t.After(final) {
-		t = final.Add(time.Millisecond) // a clock behind the final copy's must not leave it the winner
-	}
-	ev.State = StatePending
-	ev.Attempts = 0
-	ev.NextAttempt = t
-	ev.ReplayedAt = t
-	ev.LastError = ""
-	ev.LastStatus = 0
-	ev.DeliveredAt = time.Time{}
-	ev.DeadAt = time.Time{}
+	t := ev.PrepareReplay(now())
 	if err := s.putEvent(ctx, ev); err != nil {
 		return nil, err
 	}
@@ -278,6 +277,24 @@ func (s *Store) Replay(ctx context.Context, id string) (*Event, error) {
 		_ = s.storage.Delete(ctx, eventKey(old, id))
 	}
 	return ev, nil
+}
+
+// PrepareReplay turns a delivered or dead event into the pending event its replay at t makes:
+// due at once, attempts reset. It returns the replay time, which is after the final state's
+// time even if the clock is behind it (the replayed copy must outrank the final one).
+func (ev *Event) PrepareReplay(t time.Time) time.Time {
+	if final := ev.stateTime(); !t.After(final) {
+		t = final.Add(time.Millisecond)
+	}
+	ev.State = StatePending
+	ev.Attempts = 0
+	ev.NextAttempt = t
+	ev.ReplayedAt = t
+	ev.LastError = ""
+	ev.LastStatus = 0
+	ev.DeliveredAt = time.Time{}
+	ev.DeadAt = time.Time{}
+	return t
 }
 
 // ReplayDead replays every dead event and returns how many it replayed.
