@@ -82,9 +82,9 @@ func (e *Event) RetryFrom() time.Time {
 	return e.ReceivedAt
 }
 
-// stateTime is when the event entered its state: delivered, dead, or (pending) replayed; zero
+// StateTime is when the event entered its state: delivered, dead, or (pending) replayed; zero
 // for a pending event that was never replayed.
-func (e *Event) stateTime() time.Time {
+func (e *Event) StateTime() time.Time {
 	switch e.State {
 	case StateDelivered:
 		return e.DeliveredAt

@@ -283,7 +283,7 @@ func (s *Store) Replay(ctx context.Context, id string) (*Event, error) {
 // due at once, attempts reset. It returns the replay time, which is after the final state's
 // time even if the clock is behind it (the replayed copy must outrank the final one).
 func (ev *Event) PrepareReplay(t time.Time) time.Time {
-	if final := ev.stateTime(); !t.After(final) {
+	if final := ev.StateTime(); !t.After(final) {
 		t = final.Add(time.Millisecond)
 	}
 	ev.State = StatePending
@@ -378,7 +378,7 @@ func (s *Store) move(ctx context.Context, ev *Event, from State) error {
 // current returns the copy of event id that is its state. A move between
 // states writes the new copy before it deletes the old one, so a crash, or
 // a deletion lost in a power cut, can leave copies in several states. The
-// copy with the latest stateTime wins; a final copy wins a tie (a pending
+// copy with the latest StateTime wins; a final copy wins a tie (a pending
 // copy that was never replayed loses to any final one). have, if not nil,
 // stands for the stored copy in its state. ErrNotFound if there is none.
 func (s *Store) current(ctx context.Context, id string, have *Event) (*Event, error) {
@@ -395,7 +395,7 @@ func (s *Store) current(ctx context.Context, id string, have *Event) (*Event, er
 				return nil, err
 			}
 		}
-		if best == nil || ev.stateTime().After(best.stateTime()) {
+		if best == nil || ev.StateTime().After(best.StateTime()) {
 			best = ev
 		}
 	}
