@@ -34,8 +34,9 @@ const (
 	// paymentLease is the claim on a due payment: one reconciliation step (two Antom calls and a
 	// few store updates) fits in it; it is not renewed.
 	paymentLease = time.Minute
-	// paymentBatch is how many payments DuePayments claims when not told.
-	paymentBatch = 16
+	// paymentBatch is how many payments DuePayments claims when not told: the reconcile
+	// worker's default concurrency, so that it does not claim what it cannot start.
+	paymentBatch = 8
 	// maxHold ends the renewal of a claim whose outcome is never recorded (a delivery attempt
 	// is bounded well below it).
 	maxHold = 10 * time.Minute
