@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -54,8 +55,8 @@ type Store struct {
 	// Grace: see outbox.DefaultGrace (zero: the default).
 	Grace time.Duration
 
-	schemaMu    sync.Mutex
-	schemaReady bool
+	schemaTurn  chan struct{} // held while creating or migrating the schema
+	schemaReady atomic.Bool
 
 	health health
 
@@ -89,12 +90,13 @@ func New(dsn string, maxConns int, log *zap.Logger) (*Store, error) {
 		log = zap.NewNop()
 	}
 	return &Store{
-		pool:      pool,
-		log:       log,
-		opTimeout: DefaultOpTimeout,
-		health:    health{log: log},
-		claims:    map[string]time.Time{},
-		stop:      make(chan struct{}),
+		pool:       pool,
+		log:        log,
+		opTimeout:  DefaultOpTimeout,
+		health:     health{log: log},
+		schemaTurn: make(chan struct{}, 1),
+		claims:     map[string]time.Time{},
+		stop:       make(chan struct{}),
 	}, nil
 }
 

@@ -51,9 +51,18 @@ const schemaLock = 0x616e746f6d // "antom"
 // ensureSchema creates or migrates the schema once per Store, under a transaction-scoped
 // advisory lock so that instances starting together migrate one after the other.
 func (s *Store) ensureSchema(ctx context.Context) error {
-	s.schemaMu.Lock()
-	defer s.schemaMu.Unlock()
-	if s.schemaReady {
+	if s.schemaReady.Load() {
+		return nil
+	}
+	// One migration attempt at a time, and waiting for it is bounded by ctx like the
+	// operation itself (a database that does not answer must not queue requests up).
+	select {
+	case s.schemaTurn <- struct{}{}:
+		defer func() { <-s.schemaTurn }()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if s.schemaReady.Load() {
 		return nil
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -83,7 +92,7 @@ func (s *Store) ensureSchema(ctx context.Context) error {
 		return err
 	})
 	if err == nil {
-		s.schemaReady = true
+		s.schemaReady.Store(true)
 	}
 	return err
 }
