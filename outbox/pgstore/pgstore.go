@@ -221,6 +221,9 @@ func (s *Store) DueExcept(ctx context.Context, at time.Time, limit int, skip fun
 			WHERE state = 'pending' AND next_attempt <= $1 AND (lease_until IS NULL OR lease_until <= $1)
 			ORDER BY next_attempt, id LIMIT $2 FOR UPDATE SKIP LOCKED) due
 		WHERE e.id = due.id RETURNING e.doc, e.state`, at, limit, at.Add(Lease))
+	if unreachable(err) {
+		return nil, nil // logged once by health; the next probe comes with backoff
+	}
 	if err != nil {
 		return nil, err
 	}
