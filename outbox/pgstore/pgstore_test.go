@@ -126,3 +126,28 @@ func TestUnreachableLogsOnceAndRecovers(t *testing.T) {
 		t.Fatalf("Counts = %v, %v; want the events before and after", c, err)
 	}
 }
+
+// Prune deletes in batches until everything past retention is gone, and nothing else.
+func TestPruneBeyondOneBatch(t *testing.T) {
+	s := open(t, pgtest.Start(t).DSN())
+	ctx := context.Background()
+	old := time.Now().Add(-30 * 24 * time.Hour)
+	const n = 1234
+	for i := range n {
+		ev := &outbox.Event{ID: outbox.EventID("p", fmt.Sprint(i)), Profile: "p", DedupKey: fmt.Sprint(i),
+			Body: []byte(`{}`), ReceivedAt: old, State: outbox.StateDelivered, DeliveredAt: old}
+		if added, err := s.Import(ctx, ev); err != nil || !added {
+			t.Fatal(added, err)
+		}
+	}
+	if _, err := s.Add(ctx, &outbox.Event{Profile: "p", DedupKey: "pending", Body: []byte(`{}`), ReceivedAt: old}); err != nil {
+		t.Fatal(err)
+	}
+	pruned, err := s.Prune(ctx, time.Now(), 0)
+	if err != nil || pruned != n {
+		t.Fatalf("Prune = %d, %v; want %d", pruned, err, n)
+	}
+	if c, err := s.Counts(ctx); err != nil || c[outbox.StateDelivered] != 0 || c[outbox.StatePending] != 1 {
+		t.Fatalf("Counts after Prune = %v, %v", c, err)
+	}
+}
