@@ -11,6 +11,9 @@ import (
 	"github.com/caddy-antom/caddy-antom/internal/pgtest"
 )
 
+// pgPassword is in the DSN the instances get; it must never appear in their logs.
+const pgPassword = "e2e-db-secret-8c1f"
+
 // pgCluster is n caddy instances, each with its own data directory, on one PostgreSQL database,
 // in front of one fake app.
 type pgCluster struct {
@@ -22,7 +25,8 @@ type pgCluster struct {
 func startPgCluster(t *testing.T, n int) *pgCluster {
 	t.Helper()
 	c := &pgCluster{server: pgtest.Start(t), app: newFakeApp(t)}
-	dsn := c.server.DSN()
+	// The server trusts loopback connections, so the password is only there to be kept secret.
+	dsn := strings.Replace(c.server.DSN(), "postgres@", "postgres:"+pgPassword+"@", 1)
 	for i := range n {
 		s := whStartWith(t, whConf{AppURL: c.app.URL, Global: `	antom_store postgres {
 		dsn       {env.ANTOM_DATABASE_URL}
@@ -158,6 +162,9 @@ func TestPostgresStoreRestartMidLoad(t *testing.T) {
 	for _, s := range c.nodes {
 		if n := strings.Count(s.p.Logs(), "PostgreSQL is unreachable"); n > 1 {
 			t.Errorf("%s logged the outage %d times, want at most once", s.p.opts.Name, n)
+		}
+		if strings.Contains(s.p.Logs(), pgPassword) {
+			t.Errorf("%s logged the database password", s.p.opts.Name)
 		}
 	}
 }
