@@ -511,11 +511,12 @@ func (s *Store) renew() {
 }
 
 // unreachable reports whether err means the database could not be asked (as opposed to an
-// answer from it).
+// answer from it, or a caller that gave up, such as a client that hung up).
 func unreachable(err error) bool {
 	var pgErr *pgconn.PgError
-	return err != nil && !errors.As(err, &pgErr) && !errors.Is(err, outbox.ErrNotFound) &&
-		!errors.Is(err, outbox.ErrAlreadyPending) && !errors.Is(err, pgx.ErrNoRows)
+	return err != nil && !errors.As(err, &pgErr) && !errors.Is(err, context.Canceled) &&
+		!errors.Is(err, outbox.ErrNotFound) && !errors.Is(err, outbox.ErrAlreadyPending) &&
+		!errors.Is(err, pgx.ErrNoRows)
 }
 
 var _ outbox.EventStore = (*Store)(nil)

@@ -85,6 +85,15 @@ func TestUnreachableLogsOnceAndRecovers(t *testing.T) {
 	if _, err := s.Add(ctx, &outbox.Event{Profile: "p", DedupKey: "before", Body: []byte(`{}`)}); err != nil {
 		t.Fatal(err)
 	}
+	// A caller that gives up (Antom hanging up) is no outage.
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := s.Add(cancelled, &outbox.Event{Profile: "p", DedupKey: "hung-up", Body: []byte(`{}`)}); err == nil {
+		t.Fatal("Add with a cancelled context succeeded")
+	}
+	if logs.Len() != 0 {
+		t.Fatalf("a cancelled caller was logged as an outage: %v", logs.All())
+	}
 	server.Stop()
 	for i := range 5 {
 		_, err := s.Add(ctx, &outbox.Event{Profile: "p", DedupKey: fmt.Sprint("down", i), Body: []byte(`{}`)})
