@@ -34,7 +34,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "antom",
-		Usage: "keygen | secret | verify | events | replay",
+		Usage: "keygen | secret | verify | events | replay | copy-store",
 		Short: "Antom helpers: merchant keys, forward secrets, offline signature checks, the event queue",
 		Long: `
 Helpers for the antom app (caddy-antom).
@@ -44,6 +44,7 @@ Helpers for the antom app (caddy-antom).
   caddy antom verify ...              check a captured Antom notification offline
   caddy antom events [--state S]      list stored events (through the admin API)
   caddy antom replay <id> | --dead    deliver an event, or every dead event, again
+  caddy antom copy-store              copy the file store's events and payments into PostgreSQL
 
 Run "caddy antom <command> --help" for the flags of each.`,
 		CobraFunc: setupAntomCommand,
@@ -54,7 +55,7 @@ Run "caddy antom <command> --help" for the flags of each.`,
 // subcommands, so tests can run them on their own root.
 func setupAntomCommand(cmd *cobra.Command) {
 	cmd.SilenceUsage = true
-	cmd.AddCommand(newKeygenCommand(), newSecretCommand(), newVerifyCommand(), newEventsCommand(), newReplayCommand())
+	cmd.AddCommand(newKeygenCommand(), newSecretCommand(), newVerifyCommand(), newEventsCommand(), newReplayCommand(), newCopyStoreCommand())
 }
 
 // ---- keygen ----

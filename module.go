@@ -41,7 +41,7 @@ type App struct {
 	ctx        caddy.Context
 	log        *zap.Logger
 	events     *caddyevents.App
-	store      *outbox.Store
+	store      outbox.EventStore
 	forwarder  *delivery.Forwarder
 	dispatcher *delivery.Dispatcher
 
@@ -87,7 +87,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	a.events = eventsApp.(*caddyevents.App)
 
-	a.store = outbox.New(ctx.Storage())
+	storeApp, err := ctx.App("antom_store")
+	if err != nil {
+		return fmt.Errorf("loading the antom event store: %v", err)
+	}
+	a.store = storeApp.(*StoreApp).store
 	a.forwarder = &delivery.Forwarder{}
 	opts := delivery.DispatcherOptions{Retention: time.Duration(a.Retention)}
 	a.observe(&opts)
@@ -117,9 +121,10 @@ func (a *App) profileNames() []string {
 	return names
 }
 
-// Start runs the background workers. Only the instance holding the storage lock delivers
-// retries, so a cluster sharing one storage, or an old and a new config overlapping during a
-// reload, never run two delivery loops at once.
+// Start runs the background workers where the store lets them run (outbox.EventStore.Lead): on
+// caddy_storage only the instance holding the storage lock delivers retries, so a cluster sharing
+// one storage, or an old and a new config overlapping during a reload, never run two delivery
+// loops at once; on postgres every instance does, each on the events it claimed.
 func (a *App) Start() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	a.stop = cancel
@@ -131,7 +136,7 @@ func (a *App) Start() error {
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
-			outbox.RunAsLeader(ctx, a.ctx.Storage(), outbox.LeaderLock, a.log, a.lead)
+			a.store.Lead(ctx, a.log, a.lead)
 		}()
 		go func() {
 			defer wg.Done()
@@ -146,7 +151,7 @@ func (a *App) Start() error {
 // if an antom_api has `reconcile`, the inquiries about payments whose notification is missing.
 // Running both only here means one inquiry loop per payment in a cluster.
 func (a *App) lead(ctx context.Context) {
-	a.log.Info("this instance delivers events from storage", zap.String("storage", fmt.Sprint(a.ctx.Storage())))
+	a.log.Info("this instance delivers events", zap.String("store", fmt.Sprintf("%T", a.store)))
 	var wg sync.WaitGroup
 	if profiles := a.reconcileProfiles(); len(profiles) > 0 {
 		for _, name := range profiles {
@@ -214,7 +219,7 @@ func (a *App) Client(profile string) (*antom.Client, error) {
 }
 
 // Store is the durable event store.
-func (a *App) Store() *outbox.Store { return a.store }
+func (a *App) Store() outbox.EventStore { return a.store }
 
 // DedupRetention is how long delivered and dead events are kept (handlers.App).
 func (a *App) DedupRetention() time.Duration { return time.Duration(a.Retention) }

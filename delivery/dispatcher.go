@@ -50,7 +50,7 @@ type DispatcherOptions struct {
 // in Stop); DeliverNow is the synchronous first attempt from the request
 // path and may be used on every instance without Run.
 type Dispatcher struct {
-	store  *outbox.Store
+	store  outbox.EventStore
 	fwd    *Forwarder
 	routes func(id string) (Route, bool)
 	log    *zap.Logger
@@ -69,7 +69,7 @@ type Dispatcher struct {
 
 // NewDispatcher returns a Dispatcher. routes resolves an event's route id to
 // its current configuration (false: no antom_webhook forwards there now).
-func NewDispatcher(store *outbox.Store, fwd *Forwarder, routes func(id string) (Route, bool), log *zap.Logger, opts DispatcherOptions) *Dispatcher {
+func NewDispatcher(store outbox.EventStore, fwd *Forwarder, routes func(id string) (Route, bool), log *zap.Logger, opts DispatcherOptions) *Dispatcher {
 	if fwd == nil {
 		fwd = &Forwarder{}
 	}

@@ -29,7 +29,7 @@ type apiTestApp struct {
 }
 
 func (a *apiTestApp) Client(string) (*antom.Client, error) { return a.client, nil }
-func (a *apiTestApp) Store() *outbox.Store                 { return a.store }
+func (a *apiTestApp) Store() outbox.EventStore             { return a.store }
 func (a *apiTestApp) RegisterRoute(delivery.Route)         {}
 func (a *apiTestApp) DeliverNow(context.Context, *outbox.Event) delivery.Attempt {
 	return delivery.Attempt{}

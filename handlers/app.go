@@ -19,7 +19,7 @@ type App interface {
 	// Client returns the signed, verifying gateway client of a merchant profile.
 	Client(profile string) (*antom.Client, error)
 	// Store is the durable event store.
-	Store() *outbox.Store
+	Store() outbox.EventStore
 	// RegisterRoute makes a forward target known to the delivery workers.
 	RegisterRoute(delivery.Route)
 	// DeliverNow makes the first, synchronous delivery attempt of a freshly stored event.

@@ -65,16 +65,14 @@ func (s *Store) dueCandidate(ctx context.Context, id string, at time.Time) (*Eve
 	if err != nil {
 		return nil, err
 	}
-	final, err := s.finalExists(ctx, id)
-	if err != nil {
+	if cur, err := s.current(ctx, id, ev); err != nil {
 		return nil, err
-	}
-	if final {
+	} else if cur.State != StatePending {
 		// A crash between "write final" and "delete pending", or another
 		// instance finishing it: finish the move.
 		unlock := idLocks.lock(id)
 		defer unlock()
-		if final, err = s.finalExists(ctx, id); err == nil && final {
+		if cur, err = s.current(ctx, id, nil); err == nil && cur.State != StatePending {
 			s.idx.del(id)
 			return nil, s.storage.Delete(ctx, eventKey(StatePending, id))
 		}

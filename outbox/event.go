@@ -10,8 +10,9 @@
 //
 // Storage offers no transactions: a move between states writes the new key
 // first and deletes the old one afterwards, so a crash can leave an event in
-// two states (never in none). Readers prefer the final state (delivered or
-// dead) over pending. The guarantee is at-least-once delivery with a stable
+// two states (never in none). Readers take the copy that entered its state
+// last, and a final copy (delivered or dead) over a pending one that was
+// never replayed. The guarantee is at-least-once delivery with a stable
 // webhook id (the event ID).
 package outbox
 
@@ -80,6 +81,18 @@ func (e *Event) RetryFrom() time.Time {
 		return e.ReplayedAt
 	}
 	return e.ReceivedAt
+}
+
+// StateTime is when the event entered its state: delivered, dead, or (pending) replayed; zero
+// for a pending event that was never replayed.
+func (e *Event) StateTime() time.Time {
+	switch e.State {
+	case StateDelivered:
+		return e.DeliveredAt
+	case StateDead:
+		return e.DeadAt
+	}
+	return e.ReplayedAt
 }
 
 // EventID is the stable webhook-id of a notification: "msg_" followed by the

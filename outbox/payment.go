@@ -57,16 +57,9 @@ func paymentKey(state State, id string) string {
 // AddPayment stores p as pending unless a payment with the same id exists
 // (pending or done). It fills in a missing ID and CreatedAt.
 func (s *Store) AddPayment(ctx context.Context, p *Payment) (added bool, err error) {
-	if p.ID == "" {
-		p.ID = PaymentRecordID(p.Profile, p.PaymentRequestID)
+	if err := p.PrepareAdd(); err != nil {
+		return false, err
 	}
-	if !ValidPaymentRecordID(p.ID) {
-		return false, fmt.Errorf("%w: %q", ErrInvalidID, p.ID)
-	}
-	if p.CreatedAt.IsZero() {
-		p.CreatedAt = now()
-	}
-	p.State = StatePending
 	unlock := idLocks.lock(p.ID)
 	defer unlock()
 	for _, st := range []State{StatePending, StateDone} {
@@ -76,6 +69,22 @@ func (s *Store) AddPayment(ctx context.Context, p *Payment) (added bool, err err
 		}
 	}
 	return true, s.putPayment(ctx, p)
+}
+
+// PrepareAdd is what every store's AddPayment does first: it fills in a missing ID and
+// CreatedAt, sets State to pending, and checks the ID.
+func (p *Payment) PrepareAdd() error {
+	if p.ID == "" {
+		p.ID = PaymentRecordID(p.Profile, p.PaymentRequestID)
+	}
+	if !ValidPaymentRecordID(p.ID) {
+		return fmt.Errorf("%w: %q", ErrInvalidID, p.ID)
+	}
+	if p.CreatedAt.IsZero() {
+		p.CreatedAt = now()
+	}
+	p.State = StatePending
+	return nil
 }
 
 // GetPayment returns the payment with id, preferring done over pending.

@@ -64,8 +64,13 @@ type Store struct {
 	scanMu sync.Mutex // one Rescan at a time
 }
 
-// New returns a Store on storage. It does no I/O.
+// New returns a Store on storage. It does no I/O. On Caddy's file_system storage
+// (certmagic.FileStorage) the Store writes its records durably itself (see durableFiles); other
+// storages keep their own guarantees.
 func New(storage certmagic.Storage) *Store {
+	if files, ok := storage.(*certmagic.FileStorage); ok {
+		storage = &durableFiles{FileStorage: files, ops: osFiles{}}
+	}
 	return &Store{storage: storage, idx: dueIndex{m: map[string]dueEntry{}}}
 }
 
@@ -76,8 +81,8 @@ func eventKey(state State, id string) string { return eventsPrefix + "/" + strin
 
 // Add persists ev as pending unless an event with the same ID exists in any
 // state. It returns added=false for a duplicate. When Add returns added=true
-// the event is durably stored (one storage write, which FileStorage fsyncs
-// before renaming into place). Concurrent Adds of the same id within this
+// the event is durably stored (one storage write; on the file system: file
+// fsynced, renamed into place, directory fsynced). Concurrent Adds of the same id within this
 // process yield exactly one added=true; across instances both may win, and
 // the event is then delivered twice with the same webhook-id.
 //
@@ -86,19 +91,9 @@ func eventKey(state State, id string) string { return eventsPrefix + "/" + strin
 // the event due at once (no synchronous first attempt), set NextAttempt to
 // ReceivedAt.
 func (s *Store) Add(ctx context.Context, ev *Event) (added bool, err error) {
-	if ev.ID == "" {
-		ev.ID = EventID(ev.Profile, ev.DedupKey)
+	if err := ev.PrepareAdd(s.grace()); err != nil {
+		return false, err
 	}
-	if !ValidEventID(ev.ID) {
-		return false, fmt.Errorf("%w: %q", ErrInvalidID, ev.ID)
-	}
-	if ev.ReceivedAt.IsZero() {
-		ev.ReceivedAt = now()
-	}
-	if ev.NextAttempt.IsZero() {
-		ev.NextAttempt = ev.ReceivedAt.Add(s.grace())
-	}
-	ev.State = StatePending
 
 	unlock := idLocks.lock(ev.ID)
 	defer unlock()
@@ -118,20 +113,32 @@ func (s *Store) Add(ctx context.Context, ev *Event) (added bool, err error) {
 	return true, nil
 }
 
-// Get returns the event with id, preferring its final state (delivered or
-// dead) if a crash left it in two states.
+// PrepareAdd is what every store's Add does to a new event first: it fills in a missing ID
+// (EventID(Profile, DedupKey)), ReceivedAt (now) and NextAttempt (ReceivedAt + grace), sets
+// State to pending, and checks the ID.
+func (ev *Event) PrepareAdd(grace time.Duration) error {
+	if ev.ID == "" {
+		ev.ID = EventID(ev.Profile, ev.DedupKey)
+	}
+	if !ValidEventID(ev.ID) {
+		return fmt.Errorf("%w: %q", ErrInvalidID, ev.ID)
+	}
+	if ev.ReceivedAt.IsZero() {
+		ev.ReceivedAt = now()
+	}
+	if ev.NextAttempt.IsZero() {
+		ev.NextAttempt = ev.ReceivedAt.Add(grace)
+	}
+	ev.State = StatePending
+	return nil
+}
+
+// Get returns the event with id in its current state (see current).
 func (s *Store) Get(ctx context.Context, id string) (*Event, error) {
 	if !ValidEventID(id) {
 		return nil, fmt.Errorf("%w: %q", ErrInvalidID, id)
 	}
-	for _, st := range []State{StateDelivered, StateDead, StatePending} {
-		ev, err := s.loadEvent(ctx, st, id)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		return ev, err
-	}
-	return nil, fmt.Errorf("event %s: %w", id, ErrNotFound)
+	return s.current(ctx, id, nil)
 }
 
 // List returns up to limit events in state, oldest ReceivedAt first
@@ -151,15 +158,12 @@ func (s *Store) List(ctx context.Context, state State, limit int) ([]*Event, err
 		if err != nil {
 			return nil, err
 		}
-		if state == StatePending {
-			// Left behind by an interrupted move: it is final, not pending.
-			if final, err := s.finalExists(ctx, id); err != nil {
-				return nil, err
-			} else if final {
-				continue
-			}
+		// A copy left behind by an interrupted move is not the event's state.
+		if cur, err := s.current(ctx, id, ev); err != nil {
+			return nil, err
+		} else if cur.State == state {
+			evs = append(evs, ev)
 		}
-		evs = append(evs, ev)
 	}
 	sort.Slice(evs, func(i, j int) bool {
 		if !evs[i].ReceivedAt.Equal(evs[j].ReceivedAt) {
@@ -221,11 +225,11 @@ func (s *Store) MarkDead(ctx context.Context, ev *Event, at time.Time, reason st
 func (s *Store) Reschedule(ctx context.Context, ev *Event, next time.Time, lastErr string, status int) error {
 	unlock := idLocks.lock(ev.ID)
 	defer unlock()
-	final, err := s.finalExists(ctx, ev.ID)
+	cur, err := s.current(ctx, ev.ID, ev)
 	if err != nil {
 		return err
 	}
-	if final {
+	if cur.State != StatePending {
 		s.idx.del(ev.ID)
 		return s.storage.Delete(ctx, eventKey(StatePending, ev.ID))
 	}
@@ -240,59 +244,68 @@ func (s *Store) Reschedule(ctx context.Context, ev *Event, next time.Time, lastE
 	return nil
 }
 
+// ErrAlreadyPending is returned (wrapped) by Replay for an event that is pending.
+var ErrAlreadyPending = errors.New("event is pending already; nothing to replay")
+
 // Replay moves a dead or delivered event back to pending, due now, with
 // its attempts reset. It returns the replayed event.
+//
+// Writing the pending copy is the one step that replays: its ReplayedAt is
+// later than the final copy's time, so it outranks that copy (see current)
+// whether or not the final copy's deletion afterwards happens or survives
+// a crash. A crash before that write leaves the event visibly not replayed.
 func (s *Store) Replay(ctx context.Context, id string) (*Event, error) {
 	if !ValidEventID(id) {
 		return nil, fmt.Errorf("%w: %q", ErrInvalidID, id)
 	}
 	unlock := idLocks.lock(id)
 	defer unlock()
-	for _, st := range []State{StateDead, StateDelivered} {
-		ev, err := s.loadEvent(ctx, st, id)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		t := now()
-		ev.State = StatePending
-		ev.Attempts = 0
-		ev.NextAttempt = t
-		ev.ReplayedAt = t
-		ev.LastError = ""
-		ev.LastStatus = 0
-		ev.DeliveredAt = time.Time{}
-		ev.DeadAt = time.Time{}
-		// Write pending first, then remove every final copy, so a reader
-		// never prefers a stale final state afterwards.
-		if err := s.putEvent(ctx, ev); err != nil {
-			return nil, err
-		}
-		for _, old := range []State{StateDead, StateDelivered} {
-			if err := s.storage.Delete(ctx, eventKey(old, id)); err != nil {
-				return nil, err
-			}
-		}
-		s.idx.set(id, t)
-		return ev, nil
+	ev, err := s.current(ctx, id, nil)
+	if err != nil {
+		return nil, err
 	}
-	if ok, err := s.exists(ctx, eventKey(StatePending, id)); err == nil && ok {
-		return nil, fmt.Errorf("event %s is pending already; nothing to replay", id)
+	if ev.State == StatePending {
+		return nil, fmt.Errorf("event %s: %w", id, ErrAlreadyPending)
 	}
-	return nil, fmt.Errorf("event %s: %w", id, ErrNotFound)
+	t := ev.PrepareReplay(now())
+	if err := s.putEvent(ctx, ev); err != nil {
+		return nil, err
+	}
+	s.idx.set(id, t)
+	// Tidying only: the pending copy outranks these, and Prune removes what is left.
+	for _, old := range []State{StateDead, StateDelivered} {
+		_ = s.storage.Delete(ctx, eventKey(old, id))
+	}
+	return ev, nil
+}
+
+// PrepareReplay turns a delivered or dead event into the pending event its replay at t makes:
+// due at once, attempts reset. It returns the replay time, which is after the final state's
+// time even if the clock is behind it (the replayed copy must outrank the final one).
+func (ev *Event) PrepareReplay(t time.Time) time.Time {
+	if final := ev.StateTime(); !t.After(final) {
+		t = final.Add(time.Millisecond)
+	}
+	ev.State = StatePending
+	ev.Attempts = 0
+	ev.NextAttempt = t
+	ev.ReplayedAt = t
+	ev.LastError = ""
+	ev.LastStatus = 0
+	ev.DeliveredAt = time.Time{}
+	ev.DeadAt = time.Time{}
+	return t
 }
 
 // ReplayDead replays every dead event and returns how many it replayed.
 func (s *Store) ReplayDead(ctx context.Context) (n int, err error) {
-	ids, err := s.listIDs(ctx, eventsPrefix+"/"+string(StateDead), ValidEventID)
+	dead, err := s.List(ctx, StateDead, 0)
 	if err != nil {
 		return 0, err
 	}
-	for _, id := range ids {
-		if _, err := s.Replay(ctx, id); err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
+	for _, ev := range dead {
+		if _, err := s.Replay(ctx, ev.ID); err != nil {
+			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, ErrAlreadyPending) {
 				continue // replayed or pruned meanwhile
 			}
 			return n, err
@@ -362,14 +375,34 @@ func (s *Store) move(ctx context.Context, ev *Event, from State) error {
 	return nil
 }
 
-func (s *Store) finalExists(ctx context.Context, id string) (bool, error) {
-	for _, st := range []State{StateDelivered, StateDead} {
-		ok, err := s.exists(ctx, eventKey(st, id))
-		if err != nil || ok {
-			return ok, err
+// current returns the copy of event id that is its state. A move between
+// states writes the new copy before it deletes the old one, so a crash, or
+// a deletion lost in a power cut, can leave copies in several states. The
+// copy with the latest StateTime wins; a final copy wins a tie (a pending
+// copy that was never replayed loses to any final one). have, if not nil,
+// stands for the stored copy in its state. ErrNotFound if there is none.
+func (s *Store) current(ctx context.Context, id string, have *Event) (*Event, error) {
+	var best *Event
+	for _, st := range []State{StateDelivered, StateDead, StatePending} {
+		ev := have
+		if have == nil || have.State != st {
+			var err error
+			ev, err = s.loadEvent(ctx, st, id)
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		if best == nil || ev.StateTime().After(best.StateTime()) {
+			best = ev
 		}
 	}
-	return false, nil
+	if best == nil {
+		return nil, fmt.Errorf("event %s: %w", id, ErrNotFound)
+	}
+	return best, nil
 }
 
 func (s *Store) putEvent(ctx context.Context, ev *Event) error {
@@ -428,7 +461,7 @@ func (s *Store) listNames(ctx context.Context, dir string) ([]string, error) {
 	// certmagic's FileStorage.List stats every entry and fails as a whole with "not exist" when
 	// one is renamed or deleted during the walk, which is constant under load. Reading the
 	// directory itself neither stats entries nor races with moves.
-	if fsStorage, ok := s.storage.(*certmagic.FileStorage); ok {
+	if fsStorage, ok := s.storage.(*durableFiles); ok {
 		entries, err := os.ReadDir(fsStorage.Filename(dir))
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, nil

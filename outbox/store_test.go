@@ -454,3 +454,103 @@ func TestCountsEmptyStorage(t *testing.T) {
 		t.Fatal(due, err)
 	}
 }
+
+// crashAfter lets the first n writes or deletes through and fails every later one, as a process
+// killed at that point would have left storage.
+type crashAfter struct {
+	certmagic.Storage
+	mu sync.Mutex
+	n  int
+}
+
+var errCrashed = errors.New("crashed")
+
+func (c *crashAfter) step() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == 0 {
+		return errCrashed
+	}
+	c.n--
+	return nil
+}
+
+func (c *crashAfter) Store(ctx context.Context, key string, value []byte) error {
+	if err := c.step(); err != nil {
+		return err
+	}
+	return c.Storage.Store(ctx, key, value)
+}
+
+func (c *crashAfter) Delete(ctx context.Context, key string) error {
+	if err := c.step(); err != nil {
+		return err
+	}
+	return c.Storage.Delete(ctx, key)
+}
+
+// A replay interrupted after any of its writes is either done (the event is pending and due,
+// and stays so through the clean-ups a restart runs) or visibly not done (the event is dead and
+// nothing is pending); a replay that answered without error is done. A deletion the file system
+// lost in a power cut (the dead copy back after a replay) does not undo it (issue 13, item 9).
+func TestReplayCrashAtEveryStep(t *testing.T) {
+	ctx := context.Background()
+	for writes := 0; writes <= 3; writes++ {
+		for _, lostDelete := range []bool{false, true} {
+			t.Run(fmt.Sprintf("writes=%d,lost_delete=%v", writes, lostDelete), func(t *testing.T) {
+				s, fsys := newTestStore(t)
+				ev := testEvent("p", "k", `{}`)
+				s.Add(ctx, ev)
+				ev.Attempts = 9
+				if err := s.MarkDead(ctx, ev, time.Now().Add(-time.Minute), "gave up"); err != nil {
+					t.Fatal(err)
+				}
+				deadCopy, err := os.ReadFile(fsys.Filename(eventKey(StateDead, ev.ID)))
+				if err != nil {
+					t.Fatal(err)
+				}
+
+				_, replayErr := New(&crashAfter{Storage: s.Storage(), n: writes}).Replay(ctx, ev.ID)
+				if lostDelete {
+					if err := os.WriteFile(fsys.Filename(eventKey(StateDead, ev.ID)), deadCopy, 0o600); err != nil {
+						t.Fatal(err)
+					}
+				}
+
+				restarted := New(fsys)
+				got, err := restarted.Get(ctx, ev.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if replayErr == nil && got.State != StatePending {
+					t.Fatalf("Replay answered success, yet after the crash the event is %s", got.State)
+				}
+				// What a restarted instance does: deliver due events, prune.
+				due, err := restarted.Due(ctx, time.Now(), 10)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := restarted.Prune(ctx, time.Now(), 0); err != nil {
+					t.Fatal(err)
+				}
+				pending, _ := restarted.List(ctx, StatePending, 0)
+				dead, _ := restarted.List(ctx, StateDead, 0)
+				again, _ := restarted.Get(ctx, ev.ID)
+				switch got.State {
+				case StatePending:
+					if len(due) != 1 || len(pending) != 1 || len(dead) != 0 || again.State != StatePending || again.Attempts != 0 {
+						t.Fatalf("replay done, but due=%d pending=%d dead=%d state after clean-up=%s attempts=%d",
+							len(due), len(pending), len(dead), again.State, again.Attempts)
+					}
+				case StateDead:
+					if len(due) != 0 || len(pending) != 0 || len(dead) != 1 || again.State != StateDead || fileExists(fsys, eventKey(StatePending, ev.ID)) {
+						t.Fatalf("replay not done, but due=%d pending=%d dead=%d state after clean-up=%s",
+							len(due), len(pending), len(dead), again.State)
+					}
+				default:
+					t.Fatalf("event is %s", got.State)
+				}
+			})
+		}
+	}
+}

@@ -71,7 +71,7 @@ type Options struct {
 // time. All its state is in the store, so a new Worker (restart, reload, another instance
 // taking over) continues where the last one stopped.
 type Worker struct {
-	store *outbox.Store
+	store outbox.EventStore
 	opts  Options
 	log   *zap.Logger
 
@@ -82,7 +82,7 @@ type Worker struct {
 }
 
 // New returns a Worker on store.
-func New(store *outbox.Store, opts Options) *Worker {
+func New(store outbox.EventStore, opts Options) *Worker {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}

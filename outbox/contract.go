@@ -1,0 +1,58 @@
+package outbox
+
+import (
+	"context"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// EventStore is the contract every event store keeps (the Store on Caddy's storage, and the
+// PostgreSQL store); outbox/storetest checks it against each. The methods mean what Store's do,
+// with these guarantees common to all:
+//
+//   - Add returns added=true only once the event is durable, and exactly once per id among all
+//     writers of the store that deduplicate atomically (Store: per process; PostgreSQL: across
+//     instances).
+//   - Every state change is one atomic step or, where storage has no transactions, resolves after
+//     a crash to either the old or the new state (never none).
+//   - DueExcept hands out pending events whose NextAttempt has passed; a store shared by
+//     instances that all deliver (see Lead) hands each due event to one of them until its lease
+//     ends or its outcome is recorded.
+type EventStore interface {
+	Add(ctx context.Context, ev *Event) (added bool, err error)
+	Get(ctx context.Context, id string) (*Event, error)
+	List(ctx context.Context, state State, limit int) ([]*Event, error)
+	Counts(ctx context.Context) (map[State]int, error)
+	DueExcept(ctx context.Context, at time.Time, limit int, skip func(id string) bool) ([]*Event, error)
+	MarkDelivered(ctx context.Context, ev *Event, at time.Time) error
+	MarkDead(ctx context.Context, ev *Event, at time.Time, reason string) error
+	Reschedule(ctx context.Context, ev *Event, next time.Time, lastErr string, status int) error
+	Replay(ctx context.Context, id string) (*Event, error)
+	ReplayDead(ctx context.Context) (n int, err error)
+	Prune(ctx context.Context, at time.Time, retention time.Duration) (n int, err error)
+
+	AddPayment(ctx context.Context, p *Payment) (added bool, err error)
+	GetPayment(ctx context.Context, id string) (*Payment, error)
+	CountPayments(ctx context.Context, state State) (int, error)
+	ListPayments(ctx context.Context, state State, limit int) ([]*Payment, error)
+	DuePayments(ctx context.Context, at time.Time, limit int) ([]*Payment, error)
+	UpdatePayment(ctx context.Context, p *Payment) error
+	FinishPayment(ctx context.Context, p *Payment, finalStatus string) error
+
+	// Lead runs the background workers fn until ctx is cancelled, on as many instances as the
+	// store allows: Store runs them on the one instance holding the antom/leader storage lock,
+	// a store whose claims are leases runs them on every instance.
+	Lead(ctx context.Context, log *zap.Logger, fn func(ctx context.Context))
+}
+
+// Lead runs fn while this instance holds the antom/leader lock of the storage (RunAsLeader).
+func (s *Store) Lead(ctx context.Context, log *zap.Logger, fn func(ctx context.Context)) {
+	storage := s.storage
+	if d, ok := storage.(*durableFiles); ok {
+		storage = d.FileStorage
+	}
+	RunAsLeader(ctx, storage, LeaderLock, log, fn)
+}
+
+var _ EventStore = (*Store)(nil)

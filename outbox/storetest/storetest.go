@@ -1,0 +1,317 @@
+// Package storetest is the contract test suite of outbox.EventStore: every store runs it.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/caddy-antom/caddy-antom/outbox"
+)
+
+// Open returns a new, empty store, and a function that opens another handle on the same data
+// (another config generation or instance).
+type Open func(t *testing.T) (store outbox.EventStore, another func() outbox.EventStore)
+
+// Run runs the contract tests against the stores open makes.
+func Run(t *testing.T, open Open) {
+	for _, tc := range []struct {
+		name string
+		fn   func(t *testing.T, open Open)
+	}{
+		{"AddDeduplicates", addDeduplicates},
+		{"ConcurrentAddsOneWinner", concurrentAddsOneWinner},
+		{"Lifecycle", lifecycle},
+		{"RescheduleLeavesFinal", rescheduleLeavesFinal},
+		{"Prune", prune},
+		{"Payments", payments},
+	} {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
+	}
+}
+
+func event(key string) *outbox.Event {
+	return &outbox.Event{
+		Profile: "p", Route: "rt_0123456789abcdef", Source: outbox.SourceNotification,
+		Kind: "notifyType", Type: "PAYMENT_RESULT", ResultStatus: "S",
+		RequestIDField: "paymentRequestId", RequestID: "req-" + key, DedupKey: key,
+		Body: []byte(`{"notifyType":"PAYMENT_RESULT", "paymentId":"pay-` + key + `"}` + "\r\n"),
+	}
+}
+
+var ctx = context.Background()
+
+func mustAdd(t *testing.T, s outbox.EventStore, ev *outbox.Event) {
+	t.Helper()
+	if added, err := s.Add(ctx, ev); err != nil || !added {
+		t.Fatalf("Add(%s) = %v, %v", ev.DedupKey, added, err)
+	}
+}
+
+func state(t *testing.T, s outbox.EventStore, id string) *outbox.Event {
+	t.Helper()
+	ev, err := s.Get(ctx, id)
+	if err != nil {
+		t.Fatalf("Get(%s): %v", id, err)
+	}
+	return ev
+}
+
+func addDeduplicates(t *testing.T, open Open) {
+	s, _ := open(t)
+	ev := event("k")
+	mustAdd(t, s, ev)
+	if ev.ID != outbox.EventID("p", "k") || ev.State != outbox.StatePending || ev.ReceivedAt.IsZero() ||
+		!ev.NextAttempt.Equal(ev.ReceivedAt.Add(outbox.DefaultGrace)) {
+		t.Fatalf("Add did not fill in the defaults: %+v", ev)
+	}
+	if added, err := s.Add(ctx, event("k")); err != nil || added {
+		t.Fatalf("second Add = %v, %v; want a duplicate", added, err)
+	}
+	got := state(t, s, ev.ID)
+	if string(got.Body) != string(ev.Body) || got.State != outbox.StatePending || got.RequestID != "req-k" {
+		t.Fatalf("Get = %+v", got)
+	}
+	if _, err := s.Get(ctx, outbox.EventID("p", "missing")); !errors.Is(err, outbox.ErrNotFound) {
+		t.Fatalf("Get(missing) = %v, want ErrNotFound", err)
+	}
+	if _, err := s.Replay(ctx, outbox.EventID("p", "missing")); !errors.Is(err, outbox.ErrNotFound) {
+		t.Fatalf("Replay(missing) = %v, want ErrNotFound", err)
+	}
+	if _, err := s.Add(ctx, &outbox.Event{ID: "msg_../x"}); !errors.Is(err, outbox.ErrInvalidID) {
+		t.Fatalf("Add(bad id) = %v", err)
+	}
+	// Delivered events still deduplicate.
+	if err := s.MarkDelivered(ctx, got, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if added, err := s.Add(ctx, event("k")); err != nil || added {
+		t.Fatalf("Add after delivery = %v, %v; want a duplicate", added, err)
+	}
+}
+
+func concurrentAddsOneWinner(t *testing.T, open Open) {
+	s, another := open(t)
+	handles := []outbox.EventStore{s, another()}
+	for round := range 5 {
+		var wins atomic.Int32
+		var wg sync.WaitGroup
+		for i := range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				added, err := handles[i%2].Add(ctx, event(fmt.Sprint("race", round)))
+				if err != nil {
+					t.Error(err)
+				}
+				if added {
+					wins.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		if n := wins.Load(); n != 1 {
+			t.Fatalf("round %d: %d Adds won, want exactly 1", round, n)
+		}
+	}
+}
+
+func lifecycle(t *testing.T, open Open) {
+	s, _ := open(t)
+	now := time.Now()
+	a, b := event("a"), event("b")
+	a.ReceivedAt, a.NextAttempt = now.Add(-2*time.Second), now.Add(-2*time.Second)
+	b.ReceivedAt, b.NextAttempt = now.Add(-time.Second), now.Add(-time.Second)
+	mustAdd(t, s, b)
+	mustAdd(t, s, a)
+	later := event("later")
+	later.NextAttempt = now.Add(time.Hour)
+	mustAdd(t, s, later)
+
+	due, err := s.DueExcept(ctx, now, 10, nil)
+	if err != nil || len(due) != 2 || due[0].ID != a.ID || due[1].ID != b.ID {
+		t.Fatalf("DueExcept = %v, %v; want a then b", ids(due), err)
+	}
+	if pending, err := s.List(ctx, outbox.StatePending, 0); err != nil || len(pending) != 3 || pending[0].ID != a.ID {
+		t.Fatalf("List(pending) = %v, %v", ids(pending), err)
+	}
+
+	// A failed attempt: pending, later.
+	ev := due[0]
+	ev.Attempts++
+	if err := s.Reschedule(ctx, ev, now.Add(time.Minute), "503 from the app", 503); err != nil {
+		t.Fatal(err)
+	}
+	if got := state(t, s, a.ID); got.State != outbox.StatePending || got.Attempts != 1 || got.LastStatus != 503 ||
+		got.LastError != "503 from the app" || !got.NextAttempt.Equal(now.Add(time.Minute)) {
+		t.Fatalf("after Reschedule: %+v", got)
+	}
+	due, err = s.DueExcept(ctx, now.Add(time.Minute), 10, func(id string) bool { return id == b.ID })
+	if err != nil || len(due) != 1 || due[0].ID != a.ID {
+		t.Fatalf("DueExcept skipping b, a minute later = %v, %v", ids(due), err)
+	}
+
+	// Delivered.
+	if err := s.MarkDelivered(ctx, due[0], now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if got := state(t, s, a.ID); got.State != outbox.StateDelivered || !got.DeliveredAt.Equal(now.Add(time.Minute)) {
+		t.Fatalf("after MarkDelivered: %+v", got)
+	}
+	// Dead.
+	bev := state(t, s, b.ID)
+	if err := s.MarkDead(ctx, bev, now, "gave up"); err != nil {
+		t.Fatal(err)
+	}
+	if got := state(t, s, b.ID); got.State != outbox.StateDead || got.LastError != "gave up" {
+		t.Fatalf("after MarkDead: %+v", got)
+	}
+	counts, err := s.Counts(ctx)
+	if err != nil || counts[outbox.StatePending] != 1 || counts[outbox.StateDelivered] != 1 || counts[outbox.StateDead] != 1 {
+		t.Fatalf("Counts = %v, %v", counts, err)
+	}
+	if l, _ := s.List(ctx, outbox.StateDead, 0); len(l) != 1 || l[0].ID != b.ID {
+		t.Fatalf("List(dead) = %v", ids(l))
+	}
+
+	// Replays: a delivered one by id, the dead ones all at once.
+	got, err := s.Replay(ctx, a.ID)
+	if err != nil || got.State != outbox.StatePending || got.Attempts != 0 || !got.DeliveredAt.IsZero() || got.ReplayedAt.IsZero() {
+		t.Fatalf("Replay = %+v, %v", got, err)
+	}
+	if _, err := s.Replay(ctx, a.ID); !errors.Is(err, outbox.ErrAlreadyPending) {
+		t.Fatalf("Replay of a pending event = %v, want ErrAlreadyPending", err)
+	}
+	if n, err := s.ReplayDead(ctx); err != nil || n != 1 {
+		t.Fatalf("ReplayDead = %d, %v", n, err)
+	}
+	due, err = s.DueExcept(ctx, now.Add(2*time.Minute), 10, nil) // a was delivered "at" now+1m: replayed after that
+	if err != nil || len(due) != 2 {
+		t.Fatalf("replayed events due = %v, %v", ids(due), err)
+	}
+	if got := state(t, s, b.ID); got.State != outbox.StatePending || got.LastError != "" {
+		t.Fatalf("b after ReplayDead: %+v", got)
+	}
+}
+
+func rescheduleLeavesFinal(t *testing.T, open Open) {
+	s, another := open(t)
+	ev := event("k")
+	ev.NextAttempt = time.Now()
+	mustAdd(t, s, ev)
+	mine := state(t, s, ev.ID)
+	// Another instance delivers it meanwhile.
+	theirs := state(t, another(), ev.ID)
+	if err := another().MarkDelivered(ctx, theirs, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Reschedule(ctx, mine, time.Now().Add(time.Minute), "timeout", 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := state(t, s, ev.ID); got.State != outbox.StateDelivered {
+		t.Fatalf("Reschedule after delivery elsewhere left the event %s", got.State)
+	}
+	if due, _ := s.DueExcept(ctx, time.Now().Add(time.Hour), 10, nil); len(due) != 0 {
+		t.Fatalf("a delivered event is due: %v", ids(due))
+	}
+}
+
+func prune(t *testing.T, open Open) {
+	s, _ := open(t)
+	now := time.Now()
+	old, recent, pending := event("old"), event("recent"), event("pending")
+	for _, ev := range []*outbox.Event{old, recent, pending} {
+		mustAdd(t, s, ev)
+	}
+	if err := s.MarkDelivered(ctx, old, now.Add(-8*24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkDead(ctx, recent, now.Add(-time.Hour), "x"); err != nil {
+		t.Fatal(err)
+	}
+	p := &outbox.Payment{Profile: "p", PaymentRequestID: "old", CreatedAt: now.Add(-8 * 24 * time.Hour)}
+	if _, err := s.AddPayment(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FinishPayment(ctx, p, "SUCCESS"); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.Prune(ctx, now, 0)
+	if err != nil || n != 2 {
+		t.Fatalf("Prune = %d, %v; want the old event and the old payment", n, err)
+	}
+	if _, err := s.Get(ctx, old.ID); !errors.Is(err, outbox.ErrNotFound) {
+		t.Fatalf("old event after Prune: %v", err)
+	}
+	for _, ev := range []*outbox.Event{recent, pending} {
+		state(t, s, ev.ID)
+	}
+	// Past retention, a notification is new again.
+	if added, err := s.Add(ctx, event("old")); err != nil || !added {
+		t.Fatalf("Add after prune = %v, %v", added, err)
+	}
+}
+
+func payments(t *testing.T, open Open) {
+	s, _ := open(t)
+	now := time.Now()
+	p := &outbox.Payment{Profile: "p", PaymentRequestID: "r1", Amount: outbox.Amount{Currency: "USD", Value: "100"},
+		CreatedAt: now.Add(-time.Minute), NextInquiry: now.Add(-time.Second)}
+	if added, err := s.AddPayment(ctx, p); err != nil || !added || p.ID != outbox.PaymentRecordID("p", "r1") {
+		t.Fatalf("AddPayment = %v, %v (%s)", added, err, p.ID)
+	}
+	if added, err := s.AddPayment(ctx, &outbox.Payment{Profile: "p", PaymentRequestID: "r1"}); err != nil || added {
+		t.Fatalf("second AddPayment = %v, %v", added, err)
+	}
+	notYet := &outbox.Payment{Profile: "p", PaymentRequestID: "r2", NextInquiry: now.Add(time.Hour)}
+	if _, err := s.AddPayment(ctx, notYet); err != nil {
+		t.Fatal(err)
+	}
+	due, err := s.DuePayments(ctx, now, 0)
+	if err != nil || len(due) != 1 || due[0].ID != p.ID || due[0].Amount.Value != "100" {
+		t.Fatalf("DuePayments = %v, %v", due, err)
+	}
+	q := due[0]
+	q.Attempts, q.NextInquiry, q.LastResult, q.PaymentID = 1, now.Add(time.Minute), "inquiry: PROCESSING", "pay-1"
+	if err := s.UpdatePayment(ctx, q); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.GetPayment(ctx, p.ID); err != nil || got.Attempts != 1 || got.PaymentID != "pay-1" || got.State != outbox.StatePending {
+		t.Fatalf("after UpdatePayment: %+v, %v", got, err)
+	}
+	if n, err := s.CountPayments(ctx, outbox.StatePending); err != nil || n != 2 {
+		t.Fatalf("CountPayments(pending) = %d, %v", n, err)
+	}
+	if err := s.FinishPayment(ctx, q, "SUCCESS"); err != nil {
+		t.Fatal(err)
+	}
+	q.Attempts = 99
+	if err := s.UpdatePayment(ctx, q); err != nil { // a late update does not reopen it
+		t.Fatal(err)
+	}
+	got, err := s.GetPayment(ctx, p.ID)
+	if err != nil || got.State != outbox.StateDone || got.FinalStatus != "SUCCESS" || got.Attempts != 1 {
+		t.Fatalf("after FinishPayment: %+v, %v", got, err)
+	}
+	if l, err := s.ListPayments(ctx, outbox.StateDone, 0); err != nil || len(l) != 1 || l[0].ID != p.ID {
+		t.Fatalf("ListPayments(done) = %v, %v", l, err)
+	}
+	if due, _ := s.DuePayments(ctx, now.Add(2*time.Hour), 0); len(due) != 1 || due[0].ID != notYet.ID {
+		t.Fatalf("DuePayments later = %v", due)
+	}
+	if _, err := s.GetPayment(ctx, outbox.PaymentRecordID("p", "none")); !errors.Is(err, outbox.ErrNotFound) {
+		t.Fatalf("GetPayment(missing) = %v", err)
+	}
+}
+
+func ids(evs []*outbox.Event) []string {
+	out := make([]string, len(evs))
+	for i, ev := range evs {
+		out[i] = ev.DedupKey
+	}
+	return out
+}

@@ -1,0 +1,207 @@
+package caddyantom
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+
+	"github.com/caddy-antom/caddy-antom/outbox"
+	"github.com/caddy-antom/caddy-antom/outbox/pgstore"
+)
+
+func init() {
+	caddy.RegisterModule(new(StoreApp))
+	caddy.RegisterModule(new(CaddyStorageStore))
+	caddy.RegisterModule(new(PostgresStore))
+	httpcaddyfile.RegisterGlobalOption("antom_store", parseStoreOption)
+}
+
+// EventStoreModule is what a module in the antom.stores namespace provides: the event store,
+// ready after the module's Provision.
+type EventStoreModule interface {
+	EventStore() outbox.EventStore
+}
+
+// StoreApp is the `antom_store` app: which event store the antom app keeps its events and
+// payments in. It is an app of its own so that the `antom_store` global option can set it
+// beside the `antom` option; without it the antom app uses caddy_storage.
+type StoreApp struct {
+	// Store is a module in the antom.stores namespace: caddy_storage (the default) or postgres.
+	StoreRaw json.RawMessage `json:"store,omitempty" caddy:"namespace=antom.stores inline_key=module"`
+
+	store outbox.EventStore
+}
+
+// CaddyModule returns the Caddy module information.
+func (*StoreApp) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{ID: "antom_store", New: func() caddy.Module { return new(StoreApp) }}
+}
+
+// Provision opens the configured store.
+func (s *StoreApp) Provision(ctx caddy.Context) error {
+	if s.StoreRaw == nil {
+		s.StoreRaw = caddyconfig.JSONModuleObject(new(CaddyStorageStore), "module", "caddy_storage", nil)
+	}
+	mod, err := ctx.LoadModule(s, "StoreRaw")
+	if err != nil {
+		return fmt.Errorf("loading the antom event store: %v", err)
+	}
+	s.store = mod.(EventStoreModule).EventStore()
+	return nil
+}
+
+// Start does nothing: the antom app runs the workers.
+func (*StoreApp) Start() error { return nil }
+
+// Stop does nothing: the store's module closes it in its Cleanup.
+func (*StoreApp) Stop() error { return nil }
+
+// CaddyStorageStore (`antom.stores.caddy_storage`) keeps events as records in Caddy's configured
+// storage (the `storage` global option; the file system in Caddy's data directory by default).
+// Instances sharing that storage share the events; the one holding the antom/leader lock
+// delivers and reconciles.
+type CaddyStorageStore struct {
+	store *outbox.Store
+}
+
+// CaddyModule returns the Caddy module information.
+func (*CaddyStorageStore) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{ID: "antom.stores.caddy_storage", New: func() caddy.Module { return new(CaddyStorageStore) }}
+}
+
+// Provision opens the store on the config's storage.
+func (c *CaddyStorageStore) Provision(ctx caddy.Context) error {
+	c.store = outbox.New(ctx.Storage())
+	return nil
+}
+
+// EventStore returns the store.
+func (c *CaddyStorageStore) EventStore() outbox.EventStore { return c.store }
+
+// UnmarshalCaddyfile takes no options: antom_store caddy_storage
+func (c *CaddyStorageStore) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	if d.NextArg() || d.NextBlock(d.Nesting()) {
+		return d.Errf("antom_store caddy_storage takes no options; it uses Caddy's `storage`")
+	}
+	return nil
+}
+
+// PostgresStore (`antom.stores.postgres`) keeps events in PostgreSQL, for several instances:
+// deduplication is atomic across them, and every instance delivers and reconciles.
+type PostgresStore struct {
+	// DSN is the connection string, as a URL (postgres://user:password@host:5432/db?sslmode=verify-full)
+	// or key=value pairs; TLS is as it says (sslmode, sslrootcert, ...). It holds a password:
+	// give it as a placeholder ({env.ANTOM_DATABASE_URL}, {file./path}), which stays a
+	// placeholder in the adapted JSON and is never logged.
+	DSN string `json:"dsn,omitempty"`
+	// MaxConns bounds the connections of this instance (default: pgx's, the larger of 4 and
+	// the number of CPUs).
+	MaxConns int `json:"max_conns,omitempty"`
+
+	store *pgstore.Store
+}
+
+// CaddyModule returns the Caddy module information.
+func (*PostgresStore) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{ID: "antom.stores.postgres", New: func() caddy.Module { return new(PostgresStore) }}
+}
+
+// Provision resolves the DSN and opens the connection pool; it does not connect (the first
+// operation does, and creates or migrates the schema).
+func (p *PostgresStore) Provision(ctx caddy.Context) error {
+	dsn := caddy.NewReplacer().ReplaceKnown(p.DSN, "")
+	if dsn == "" {
+		return errors.New("antom_store postgres: dsn is empty; set it, e.g. dsn {env.ANTOM_DATABASE_URL}, and make sure the variable is set")
+	}
+	if p.MaxConns < 0 {
+		return errors.New("antom_store postgres: max_conns must be positive")
+	}
+	store, err := pgstore.New(dsn, p.MaxConns, ctx.Logger())
+	if err != nil {
+		return fmt.Errorf("antom_store postgres: %v", err)
+	}
+	p.store = store
+	return nil
+}
+
+// Cleanup closes the connections.
+func (p *PostgresStore) Cleanup() error {
+	if p.store != nil {
+		p.store.Close()
+	}
+	return nil
+}
+
+// EventStore returns the store.
+func (p *PostgresStore) EventStore() outbox.EventStore { return p.store }
+
+// UnmarshalCaddyfile reads
+//
+//	antom_store postgres {
+//		dsn       {env.ANTOM_DATABASE_URL}
+//		max_conns 16
+//	}
+func (p *PostgresStore) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		option := d.Val()
+		var value string
+		if !d.Args(&value) || d.NextArg() {
+			return d.Errf("antom_store postgres option '%s' takes exactly one value", option)
+		}
+		switch option {
+		case "dsn":
+			p.DSN = value
+		case "max_conns":
+			if _, err := fmt.Sscan(value, &p.MaxConns); err != nil || p.MaxConns <= 0 {
+				return d.Errf("antom_store postgres max_conns must be a positive number, not %q", value)
+			}
+		default:
+			return d.Errf("unrecognized antom_store postgres option '%s' (dsn, max_conns)", option)
+		}
+	}
+	if p.DSN == "" {
+		return d.Err("antom_store postgres needs dsn, e.g. dsn {env.ANTOM_DATABASE_URL}")
+	}
+	return nil
+}
+
+// parseStoreOption reads the `antom_store <module> [{ ... }]` global option.
+func parseStoreOption(d *caddyfile.Dispenser, existing any) (any, error) {
+	if existing != nil {
+		return nil, d.Err("antom_store is given twice")
+	}
+	d.Next() // the option name
+	if !d.NextArg() {
+		return nil, d.Err("antom_store needs a store: caddy_storage or postgres")
+	}
+	name := d.Val()
+	mod, err := caddy.GetModule("antom.stores." + name)
+	if err != nil {
+		return nil, d.Errf("unknown antom_store %q: use caddy_storage or postgres", name)
+	}
+	store := mod.New()
+	if err := store.(caddyfile.Unmarshaler).UnmarshalCaddyfile(d); err != nil {
+		return nil, err
+	}
+	app := StoreApp{StoreRaw: caddyconfig.JSONModuleObject(store, "module", name, nil)}
+	return httpcaddyfile.App{Name: "antom_store", Value: caddyconfig.JSON(app, nil)}, nil
+}
+
+// Interface guards
+var (
+	_ caddy.App             = (*StoreApp)(nil)
+	_ caddy.Provisioner     = (*StoreApp)(nil)
+	_ EventStoreModule      = (*CaddyStorageStore)(nil)
+	_ caddyfile.Unmarshaler = (*CaddyStorageStore)(nil)
+	_ EventStoreModule      = (*PostgresStore)(nil)
+	_ caddy.CleanerUpper    = (*PostgresStore)(nil)
+	_ caddyfile.Unmarshaler = (*PostgresStore)(nil)
+)

@@ -1,0 +1,55 @@
+package caddyantom
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+)
+
+// The antom_store option of issue 16, as written there: the DSN stays a placeholder in the
+// adapted JSON (it holds a password).
+func TestAdaptAntomStorePostgres(t *testing.T) {
+	// Adapted as the issue writes it: the aligned values only draw caddy fmt's warning.
+	out, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(`{
+	antom_store postgres {
+		dsn       {env.ANTOM_DATABASE_URL}
+		max_conns 16
+	}
+}
+
+:8080 {
+	respond ok
+}
+`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range warnings {
+		if !strings.Contains(w.Message, "not formatted") {
+			t.Errorf("adapter warning: %s", w)
+		}
+	}
+	want := `"antom_store":{"store":{"dsn":"{env.ANTOM_DATABASE_URL}","max_conns":16,"module":"postgres"}}`
+	if !strings.Contains(string(out), want) {
+		t.Fatalf("adapted JSON lacks\n%s\nin\n%s", want, out)
+	}
+}
+
+func TestAntomStoreOptionErrors(t *testing.T) {
+	for _, tc := range []struct{ src, want string }{
+		{"antom_store", "needs a store: caddy_storage or postgres"},
+		{"antom_store mysql", `unknown antom_store "mysql"`},
+		{"antom_store postgres", "needs dsn"},
+		{"antom_store postgres {\n dsn x\n max_conns -1\n}", "max_conns must be a positive number"},
+		{"antom_store postgres {\n dsn\n}", "'dsn' takes exactly one value"},
+		{"antom_store postgres {\n password x\n}", "unrecognized antom_store postgres option 'password'"},
+		{"antom_store caddy_storage {\n path /x\n}", "takes no options"},
+	} {
+		_, err := parseStoreOption(caddyfile.NewTestDispenser(tc.src), nil)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want one containing %q", tc.src, err, tc.want)
+		}
+	}
+}
