@@ -571,7 +571,10 @@ func httpDo(t testing.TB, method, url string, h http.Header, body []byte) (int, 
 	for k, v := range h {
 		req.Header[k] = v
 	}
-	client := &http.Client{Timeout: 30 * time.Second}
+	// A fresh connection per call: a pooled one may be the one a reload is closing (EOF).
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DisableKeepAlives = true
+	client := &http.Client{Timeout: 30 * time.Second, Transport: tr}
 	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
