@@ -878,6 +878,7 @@ func TestAPICardDataNotLogged(t *testing.T) {
 	card := func(ref, value string) []byte {
 		return []byte(`{"productCode":"CASHIER_PAYMENT","paymentRequestId":"` + ref + `",` +
 			`"paymentAmount":{"currency":"USD","value":"` + value + `"},"paymentRedirectUrl":"https://shop.example/return",` +
+			`"paymentFactor":{"isAuthorization":true},` + // card payments are authorisations
 			`"paymentMethod":{"paymentMethodType":"CARD","paymentMethodMetaData":{"cardNo":"` + cardNo + `","cvv":"` + cvv + `",` +
 			`"expiryYear":"39","expiryMonth":"07","cardholderName":{"fullName":"` + holder + `"},"CardHolderName":"` + holder + `"}}}`)
 	}
