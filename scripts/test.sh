@@ -25,7 +25,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-MODULE_IDS=(antom http.handlers.antom_webhook http.handlers.antom_api http.handlers.antom_simulator admin.api.antom)
+MODULE_IDS=(antom antom_store antom.stores.caddy_storage antom.stores.postgres http.handlers.antom_webhook http.handlers.antom_api http.handlers.antom_simulator admin.api.antom)
 EXAMPLE=examples/Caddyfile
 
 passed=0 failed=0 skipped=0
