@@ -6,6 +6,8 @@ import (
 	"io"
 	"regexp"
 	"strings"
+
+	"github.com/caddy-antom/caddy-antom/antom"
 )
 
 // redacted replaces what a debug log must not show.
@@ -138,24 +140,9 @@ func maskCardNumbers(s string) string {
 			}
 			return r
 		}, run)
-		if len(digits) < 13 || len(digits) > 19 || !luhnValid(digits) {
+		if len(digits) < 13 || len(digits) > 19 || !antom.LuhnValid(digits) {
 			return run
 		}
 		return redacted
 	})
-}
-
-// luhnValid reports whether a string of digits passes the Luhn check that card numbers carry.
-func luhnValid(digits string) bool {
-	sum := 0
-	for i := range len(digits) {
-		d := int(digits[len(digits)-1-i] - '0')
-		if i%2 == 1 {
-			if d *= 2; d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-	}
-	return sum%10 == 0
 }

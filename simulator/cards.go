@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/caddy-antom/caddy-antom/antom"
 )
 
 // Card payments (Antom's authorisation payment): pay with productCode CASHIER_PAYMENT,
@@ -163,21 +165,6 @@ func expiryEnd(month, year string) (time.Time, error) {
 	return time.Date(y, time.Month(m)+1, 1, 0, 0, 0, 0, time.UTC), nil
 }
 
-// luhn reports whether a card number passes the Luhn check.
-func luhn(number string) bool {
-	sum := 0
-	for i := range len(number) {
-		d := int(number[len(number)-1-i] - '0')
-		if i%2 == 1 {
-			if d *= 2; d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-	}
-	return sum%10 == 0
-}
-
 // cardBrand names the scheme of a card number as Antom's cardBrand does.
 func cardBrand(number string) string {
 	switch {
@@ -196,7 +183,7 @@ func cardBrand(number string) string {
 // cardRefusal is the final refusal of a card the issuer never sees: a number that fails the
 // Luhn check, or an expired card.
 func cardRefusal(number, month, year string, now time.Time) (code, message string) {
-	if !luhn(number) {
+	if !antom.LuhnValid(number) {
 		return "INVALID_CARD_NUMBER", "The card number is invalid: it fails the Luhn check."
 	}
 	if end, _ := expiryEnd(month, year); !now.Before(end) {
@@ -432,7 +419,7 @@ func (s *Simulator) enterCardLocked(p *payment, form map[string][]string, now ti
 	month, year = strings.TrimSpace(month), strings.TrimSpace(year)
 	refuse := func(msg string) error { return fmt.Errorf("%w: %s", errCardForm, msg) }
 	switch {
-	case len(number) < 12 || len(number) > 19 || !isDigits(number) || !luhn(number):
+	case len(number) < 12 || len(number) > 19 || !isDigits(number) || !antom.LuhnValid(number):
 		return refuse("The card number is not valid.")
 	case len(get("cvv")) < 3 || len(get("cvv")) > 4 || !isDigits(get("cvv")):
 		return refuse("The CVV is 3 or 4 digits.")
