@@ -185,8 +185,9 @@ func (d *Dispatcher) fill(ctx context.Context, wg *sync.WaitGroup) {
 // DeliverNow makes one delivery attempt for ev right away, bounded by ctx
 // (the handler's sync_timeout), and records the outcome in the store the
 // same way Run does (delivered, rescheduled or dead); it updates ev. The
-// event should have been added with NextAttempt in the future (Store.Add's
-// default grace) so no other instance delivers it in parallel. If this
+// event should be in AddDelivering's deliver (its outcome is then its first
+// write) or have been added with NextAttempt in the future (Add's default
+// grace) so no other instance delivers it in parallel. If this
 // Dispatcher is delivering ev already, DeliverNow returns at once with
 // Err "delivery already in progress".
 func (d *Dispatcher) DeliverNow(ctx context.Context, ev *outbox.Event) Attempt {

@@ -236,7 +236,15 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 		Body:           body,
 		ReceivedAt:     time.Now(),
 	}
-	added, err := h.app.Store().Add(r.Context(), ev)
+	// The first delivery runs before the event is stored, so that one delivered at once is
+	// written once, delivered (see outbox.EventStore's AddDelivering).
+	deliver := func() {
+		h.app.Emit("antom.notification_verified", ev.Summary())
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), time.Duration(h.SyncTimeout))
+		defer cancel()
+		h.app.DeliverNow(ctx, ev)
+	}
+	added, err := h.app.Store().AddDelivering(r.Context(), ev, deliver)
 	if err != nil {
 		// Not acknowledged, so Antom retries: nothing is lost.
 		h.log.Error("storing a verified notification failed; answering 503 so Antom retries",
@@ -256,10 +264,6 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	} else {
 		countNotification("accepted")
 		h.log.Info("notification verified and stored", fields...)
-		h.app.Emit("antom.notification_verified", ev.Summary())
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), time.Duration(h.SyncTimeout))
-		h.app.DeliverNow(ctx, ev)
-		cancel()
 	}
 
 	// The ack is not signed (Antom's docs: it needs none); the two headers are those of their example.

@@ -13,7 +13,10 @@ import (
 //
 //   - Add returns added=true only once the event is durable, and exactly once per id among all
 //     writers of the store that deduplicate atomically (Store: per process; PostgreSQL: across
-//     instances).
+//     instances). AddDelivering is Add with a first delivery attempt (deliver) that runs before
+//     it returns, at most once per id among those writers; deliver's MarkDelivered, MarkDead or
+//     Reschedule of the event is recorded before AddDelivering returns (Store makes it the
+//     event's only write; a store may also write it pending first).
 //   - Every state change is one atomic step or, where storage has no transactions, resolves after
 //     a crash to either the old or the new state (never none).
 //   - DueExcept hands out pending events whose NextAttempt has passed; a store shared by
@@ -21,6 +24,7 @@ import (
 //     ends or its outcome is recorded.
 type EventStore interface {
 	Add(ctx context.Context, ev *Event) (added bool, err error)
+	AddDelivering(ctx context.Context, ev *Event, deliver func()) (added bool, err error)
 	Get(ctx context.Context, id string) (*Event, error)
 	List(ctx context.Context, state State, limit int) ([]*Event, error)
 	Counts(ctx context.Context) (map[State]int, error)

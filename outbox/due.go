@@ -281,6 +281,10 @@ type keyedEntry struct {
 
 var idLocks = keyedMutex{m: map[string]*keyedEntry{}}
 
+// addLocks serialises the adds of one id, for as long as AddDelivering delivers; separate from
+// idLocks, which deliver's own store updates take.
+var addLocks = keyedMutex{m: map[string]*keyedEntry{}}
+
 func (k *keyedMutex) lock(id string) (unlock func()) {
 	k.mu.Lock()
 	e := k.m[id]

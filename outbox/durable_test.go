@@ -2,11 +2,13 @@ package outbox
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/certmagic"
 )
@@ -17,6 +19,8 @@ type recordedFiles struct {
 	root string
 	mu   sync.Mutex
 	ops  []string
+	// failRenames makes the next renames fail: a write that never completes, as in a crash.
+	failRenames int
 }
 
 func (r *recordedFiles) record(op, path string) {
@@ -41,6 +45,15 @@ func (r *recordedFiles) CreateTemp(dir string) (tempFile, error) {
 func (r *recordedFiles) Rename(from, to string) error {
 	r.record("rename", from)
 	r.record("  to", to)
+	r.mu.Lock()
+	fail := r.failRenames > 0
+	if fail {
+		r.failRenames--
+	}
+	r.mu.Unlock()
+	if fail {
+		return errors.New("rename: injected failure")
+	}
 	return osFiles{}.Rename(from, to)
 }
 func (r *recordedFiles) Remove(name string) error {
@@ -122,5 +135,121 @@ func TestAddIsDurableBeforeItReturns(t *testing.T) {
 	}
 	if back, err := s.Get(ctx, ev.ID); err != nil || back.State != StateDelivered {
 		t.Fatalf("Get = %+v, %v", back, err)
+	}
+}
+
+// recordingStore returns a Store on a temporary directory whose pending and delivered folders
+// exist already (the steady state), recording its file system calls from then on.
+func recordingStore(t *testing.T) (*Store, *recordedFiles) {
+	t.Helper()
+	root := t.TempDir()
+	s := New(&certmagic.FileStorage{Path: root})
+	warm := testEvent("p", "warm", `{}`)
+	if _, err := s.Add(context.Background(), warm); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkDelivered(context.Background(), warm, now()); err != nil {
+		t.Fatal(err)
+	}
+	rec := &recordedFiles{root: root}
+	s.storage.(*durableFiles).ops = rec
+	return s, rec
+}
+
+func durableWrite(dir, id string) []string {
+	return []string{
+		"create " + dir + "/tmp", "write " + dir + "/tmp", "fsync " + dir + "/tmp", "close " + dir + "/tmp",
+		"rename " + dir + "/tmp", "  to " + dir + "/" + id,
+		"fsync-dir " + dir,
+	}
+}
+
+// A notification delivered at once costs one durable write, in the delivered folder, before
+// AddDelivering returns (the handler acknowledges after that); nothing is written before the
+// delivery (issue 16: the ack path wrote pending, then moved it: two writes and a delete).
+func TestAddDeliveringDeliveredIsOneDurableWrite(t *testing.T) {
+	s, rec := recordingStore(t)
+	ctx := context.Background()
+	ev := testEvent("p", "k", `{"a":1}`)
+	added, err := s.AddDelivering(ctx, ev, func() {
+		if ops := rec.take(); len(ops) != 0 {
+			t.Errorf("file system calls before the delivery: %q", ops)
+		}
+		ev.Attempts, ev.LastStatus = 1, 200
+		if err := s.MarkDelivered(ctx, ev, now()); err != nil {
+			t.Error(err)
+		}
+	})
+	if err != nil || !added {
+		t.Fatalf("AddDelivering = %v, %v", added, err)
+	}
+	if got, want := rec.take(), durableWrite("antom/events/delivered", ev.ID); !slices.Equal(got, want) {
+		t.Fatalf("file system calls of a delivered notification:\n got %q\nwant %q", got, want)
+	}
+	if got, err := s.Get(ctx, ev.ID); err != nil || got.State != StateDelivered {
+		t.Fatalf("Get = %+v, %v", got, err)
+	}
+}
+
+// A first delivery that fails is recorded by one durable write of the pending event, which the
+// background retries, before AddDelivering returns.
+func TestAddDeliveringFailedIsOnePendingWrite(t *testing.T) {
+	s, rec := recordingStore(t)
+	ctx := context.Background()
+	ev := testEvent("p", "k", `{"a":1}`)
+	next := now().Add(time.Second)
+	added, err := s.AddDelivering(ctx, ev, func() {
+		ev.Attempts = 1
+		if err := s.Reschedule(ctx, ev, next, "app answered 500", 500); err != nil {
+			t.Error(err)
+		}
+	})
+	if err != nil || !added {
+		t.Fatalf("AddDelivering = %v, %v", added, err)
+	}
+	if got, want := rec.take(), durableWrite("antom/events/pending", ev.ID); !slices.Equal(got, want) {
+		t.Fatalf("file system calls of a failed first delivery:\n got %q\nwant %q", got, want)
+	}
+	if due, err := s.DueExcept(ctx, next, 10, nil); err != nil || len(due) != 1 || due[0].ID != ev.ID || due[0].Attempts != 1 {
+		t.Fatalf("DueExcept = %v, %v; want the event with its attempt", due, err)
+	}
+}
+
+// Delivered but not durably recorded (the write never completes, as in a crash between the
+// delivery and the rename): AddDelivering fails, so the handler does not acknowledge, and
+// nothing is stored; Antom's retry delivers it again with the same id. When only the delivered
+// write fails, the event is written pending and due at once instead.
+func TestAddDeliveringUnrecordedIsNotAcknowledged(t *testing.T) {
+	s, rec := recordingStore(t)
+	ctx := context.Background()
+	deliveries := 0
+	deliver := func(ev *Event) func() {
+		return func() {
+			deliveries++
+			if err := s.MarkDelivered(ctx, ev, now()); err != nil {
+				t.Log("recording the delivery failed:", err)
+			}
+		}
+	}
+	rec.failRenames = 2 // the delivered write and the pending write after it
+	ev := testEvent("p", "k", `{"a":1}`)
+	if added, err := s.AddDelivering(ctx, ev, deliver(ev)); err == nil {
+		t.Fatalf("AddDelivering = %v, nil; want the storage error (no ack)", added)
+	}
+	if got, err := s.Get(ctx, ev.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Get after the failed write = %+v, %v; want nothing stored", got, err)
+	}
+
+	rec.failRenames = 1 // Antom's retry: the delivered write fails, the pending one works
+	retry := testEvent("p", "k", `{"a":1}`)
+	if added, err := s.AddDelivering(ctx, retry, deliver(retry)); err != nil || !added {
+		t.Fatalf("retry: AddDelivering = %v, %v", added, err)
+	}
+	if deliveries != 2 || retry.ID != ev.ID {
+		t.Fatalf("%d deliveries of ids %s and %s, want 2 with one id", deliveries, ev.ID, retry.ID)
+	}
+	got, err := s.Get(ctx, ev.ID)
+	if err != nil || got.State != StatePending || !got.DeliveredAt.IsZero() || got.NextAttempt.After(now()) {
+		t.Fatalf("after a failed delivered write = %+v, %v; want pending and due", got, err)
 	}
 }

@@ -62,6 +62,8 @@ type Store struct {
 
 	idx    dueIndex
 	scanMu sync.Mutex // one Rescan at a time
+	// unwritten holds the events AddDelivering is delivering before their first write.
+	unwritten sync.Map // *Event -> struct{}
 }
 
 // New returns a Store on storage. It does no I/O. On Caddy's file_system storage
@@ -91,12 +93,27 @@ func eventKey(state State, id string) string { return eventsPrefix + "/" + strin
 // the event due at once (no synchronous first attempt), set NextAttempt to
 // ReceivedAt.
 func (s *Store) Add(ctx context.Context, ev *Event) (added bool, err error) {
+	return s.AddDelivering(ctx, ev, nil)
+}
+
+// AddDelivering is Add for an event the caller delivers before it is stored: it writes the
+// event once, in the state its first delivery leaves it in, instead of writing it pending and
+// then moving it. A duplicate returns added=false without calling deliver. Otherwise deliver
+// (nil: none) runs while ev is not stored yet; the first MarkDelivered, MarkDead or Reschedule
+// of ev itself in deliver is the event's first write. If deliver records no outcome, or its
+// recording fails, AddDelivering writes ev as pending as Add does. Either way added=true means
+// ev is durable; on an error nothing may be acknowledged (a crash during deliver leaves nothing
+// stored and nothing acknowledged: the sender retries, the app may see the webhook-id again).
+//
+// Calls with one id, Add's included, are serialised for the whole delivery, so a concurrent
+// duplicate waits for the first one's outcome and is delivered once. deliver must be done with
+// ev when it returns.
+func (s *Store) AddDelivering(ctx context.Context, ev *Event, deliver func()) (added bool, err error) {
 	if err := ev.PrepareAdd(s.grace()); err != nil {
 		return false, err
 	}
-
-	unlock := idLocks.lock(ev.ID)
-	defer unlock()
+	unlockAdd := addLocks.lock(ev.ID)
+	defer unlockAdd()
 	for _, st := range []State{StatePending, StateDelivered, StateDead} {
 		ok, err := s.exists(ctx, eventKey(st, ev.ID))
 		if err != nil {
@@ -106,11 +123,33 @@ func (s *Store) Add(ctx context.Context, ev *Event) (added bool, err error) {
 			return false, nil
 		}
 	}
+	if deliver != nil {
+		s.unwritten.Store(ev, struct{}{})
+		deliver()
+		if _, still := s.unwritten.LoadAndDelete(ev); !still {
+			return true, nil // deliver's outcome was the first write
+		}
+		if ev.State != StatePending { // its recording failed: deliver it again from pending
+			ev.State, ev.DeliveredAt, ev.DeadAt = StatePending, time.Time{}, time.Time{}
+			ev.NextAttempt = now()
+		}
+	}
+
+	unlock := idLocks.lock(ev.ID)
+	defer unlock()
 	if err := s.putEvent(ctx, ev); err != nil {
 		return false, err
 	}
 	s.idx.set(ev.ID, ev.NextAttempt)
 	return true, nil
+}
+
+// firstWrite reports whether ev is in AddDelivering's deliver and not stored yet: then its
+// next write is its first, with nothing to move or compare. If that write fails, restore puts
+// ev back so AddDelivering writes it pending.
+func (s *Store) firstWrite(ev *Event) (first bool, restore func()) {
+	_, first = s.unwritten.LoadAndDelete(ev)
+	return first, func() { s.unwritten.Store(ev, struct{}{}) }
 }
 
 // PrepareAdd is what every store's Add does to a new event first: it fills in a missing ID
@@ -225,19 +264,25 @@ func (s *Store) MarkDead(ctx context.Context, ev *Event, at time.Time, reason st
 func (s *Store) Reschedule(ctx context.Context, ev *Event, next time.Time, lastErr string, status int) error {
 	unlock := idLocks.lock(ev.ID)
 	defer unlock()
-	cur, err := s.current(ctx, ev.ID, ev)
-	if err != nil {
-		return err
-	}
-	if cur.State != StatePending {
-		s.idx.del(ev.ID)
-		return s.storage.Delete(ctx, eventKey(StatePending, ev.ID))
+	first, restore := s.firstWrite(ev)
+	if !first {
+		cur, err := s.current(ctx, ev.ID, ev)
+		if err != nil {
+			return err
+		}
+		if cur.State != StatePending {
+			s.idx.del(ev.ID)
+			return s.storage.Delete(ctx, eventKey(StatePending, ev.ID))
+		}
 	}
 	ev.State = StatePending
 	ev.NextAttempt = next
 	ev.LastError = lastErr
 	ev.LastStatus = status
 	if err := s.putEvent(ctx, ev); err != nil {
+		if first {
+			restore()
+		}
 		return err
 	}
 	s.idx.set(ev.ID, next)
@@ -362,14 +407,18 @@ func (s *Store) Prune(ctx context.Context, at time.Time, retention time.Duration
 	return n, nil
 }
 
-// move writes ev under its (new) state, then deletes it from the old state.
-// Callers hold the id lock.
+// move writes ev under its (new) state, then deletes it from the old state
+// (none if this is ev's first write, see AddDelivering). Callers hold the id lock.
 func (s *Store) move(ctx context.Context, ev *Event, from State) error {
+	first, restore := s.firstWrite(ev)
 	if err := s.putEvent(ctx, ev); err != nil {
+		if first {
+			restore()
+		}
 		return err
 	}
 	s.idx.del(ev.ID)
-	if from != ev.State {
+	if !first && from != ev.State {
 		return s.storage.Delete(ctx, eventKey(from, ev.ID))
 	}
 	return nil

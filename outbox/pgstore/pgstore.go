@@ -149,6 +149,16 @@ func (s *Store) Add(ctx context.Context, ev *outbox.Event) (bool, error) {
 	return tag.RowsAffected() == 1, nil
 }
 
+// AddDelivering adds ev pending, then makes its first delivery attempt: the insert is what
+// deduplicates across instances, so the event is written before it is delivered.
+func (s *Store) AddDelivering(ctx context.Context, ev *outbox.Event, deliver func()) (bool, error) {
+	added, err := s.Add(ctx, ev)
+	if added && deliver != nil {
+		deliver()
+	}
+	return added, err
+}
+
 // paymentIDOf reads a notification's top-level paymentId, for the payment id index.
 func paymentIDOf(body []byte) string {
 	var v struct {

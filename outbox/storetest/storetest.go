@@ -25,6 +25,8 @@ func Run(t *testing.T, open Open) {
 	}{
 		{"AddDeduplicates", addDeduplicates},
 		{"ConcurrentAddsOneWinner", concurrentAddsOneWinner},
+		{"AddDelivering", addDelivering},
+		{"ConcurrentAddDeliveringOneDelivery", concurrentAddDeliveringOneDelivery},
 		{"Lifecycle", lifecycle},
 		{"RescheduleLeavesFinal", rescheduleLeavesFinal},
 		{"Prune", prune},
@@ -116,6 +118,119 @@ func concurrentAddsOneWinner(t *testing.T, open Open) {
 		wg.Wait()
 		if n := wins.Load(); n != 1 {
 			t.Fatalf("round %d: %d Adds won, want exactly 1", round, n)
+		}
+	}
+}
+
+// addDelivering: the outcome deliver records is the event's state when AddDelivering returns;
+// with none recorded the event is pending; a duplicate is not delivered again.
+func addDelivering(t *testing.T, open Open) {
+	s, _ := open(t)
+	at := time.Now()
+	delivered := event("delivered")
+	if added, err := s.AddDelivering(ctx, delivered, func() {
+		delivered.Attempts, delivered.LastStatus = 1, 200
+		if err := s.MarkDelivered(ctx, delivered, at); err != nil {
+			t.Error(err)
+		}
+	}); err != nil || !added {
+		t.Fatalf("AddDelivering = %v, %v", added, err)
+	}
+	if got := state(t, s, delivered.ID); got.State != outbox.StateDelivered || got.Attempts != 1 || !got.DeliveredAt.Equal(at) ||
+		string(got.Body) != string(delivered.Body) {
+		t.Fatalf("delivered at once: %+v", got)
+	}
+	for _, add := range []func(*outbox.Event) (bool, error){
+		func(ev *outbox.Event) (bool, error) { return s.Add(ctx, ev) },
+		func(ev *outbox.Event) (bool, error) {
+			return s.AddDelivering(ctx, ev, func() { t.Error("a duplicate was delivered") })
+		},
+	} {
+		if added, err := add(event("delivered")); err != nil || added {
+			t.Fatalf("adding a delivered event again = %v, %v; want a duplicate", added, err)
+		}
+	}
+
+	failed := event("failed")
+	next := at.Add(time.Minute)
+	if added, err := s.AddDelivering(ctx, failed, func() {
+		failed.Attempts = 1
+		if err := s.Reschedule(ctx, failed, next, "503 from the app", 503); err != nil {
+			t.Error(err)
+		}
+	}); err != nil || !added {
+		t.Fatalf("AddDelivering = %v, %v", added, err)
+	}
+	if got := state(t, s, failed.ID); got.State != outbox.StatePending || got.Attempts != 1 || got.LastStatus != 503 ||
+		!got.NextAttempt.Equal(next) {
+		t.Fatalf("failed at once: %+v", got)
+	}
+	if due, err := s.DueExcept(ctx, next, 10, nil); err != nil || len(due) != 1 || due[0].ID != failed.ID {
+		t.Fatalf("DueExcept after the failed first attempt = %v, %v", ids(due), err)
+	}
+
+	dead := event("dead")
+	if added, err := s.AddDelivering(ctx, dead, func() {
+		if err := s.MarkDead(ctx, dead, at, "gave up"); err != nil {
+			t.Error(err)
+		}
+	}); err != nil || !added {
+		t.Fatalf("AddDelivering = %v, %v", added, err)
+	}
+	if got := state(t, s, dead.ID); got.State != outbox.StateDead || got.LastError != "gave up" {
+		t.Fatalf("dead at once: %+v", got)
+	}
+
+	skipped := event("skipped")
+	if added, err := s.AddDelivering(ctx, skipped, func() {}); err != nil || !added {
+		t.Fatalf("AddDelivering = %v, %v", added, err)
+	}
+	if got := state(t, s, skipped.ID); got.State != outbox.StatePending || !got.NextAttempt.Equal(skipped.ReceivedAt.Add(outbox.DefaultGrace)) {
+		t.Fatalf("no attempt recorded: %+v", got)
+	}
+	counts, err := s.Counts(ctx)
+	if err != nil || counts[outbox.StatePending] != 2 || counts[outbox.StateDelivered] != 1 || counts[outbox.StateDead] != 1 {
+		t.Fatalf("Counts = %v, %v", counts, err)
+	}
+}
+
+// concurrentAddDeliveringOneDelivery: the same notification added at once through two handles
+// (and a plain Add among them, as the inquiry result standing in for it) is delivered once.
+func concurrentAddDeliveringOneDelivery(t *testing.T, open Open) {
+	s, another := open(t)
+	handles := []outbox.EventStore{s, another()}
+	for round := range 5 {
+		var wins, deliveries atomic.Int32
+		var wg sync.WaitGroup
+		for i := range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				h := handles[i%2]
+				ev := event(fmt.Sprint("race", round))
+				var added bool
+				var err error
+				if i == 5 {
+					added, err = h.Add(ctx, ev)
+				} else {
+					added, err = h.AddDelivering(ctx, ev, func() {
+						deliveries.Add(1)
+						if err := h.MarkDelivered(ctx, ev, time.Now()); err != nil {
+							t.Error(err)
+						}
+					})
+				}
+				if err != nil {
+					t.Error(err)
+				}
+				if added {
+					wins.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		if w, d := wins.Load(), deliveries.Load(); w != 1 || d > 1 {
+			t.Fatalf("round %d: %d adds won and %d delivered, want exactly 1 and at most 1", round, w, d)
 		}
 	}
 }
