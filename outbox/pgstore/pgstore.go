@@ -142,20 +142,11 @@ func (s *Store) Add(ctx context.Context, ev *outbox.Event) (bool, error) {
 		(id, profile, state, type, request_id, payment_id, received_at, next_attempt, state_at, doc)
 		VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, NULL, $8)
 		ON CONFLICT (id) DO NOTHING`,
-		ev.ID, ev.Profile, ev.Type, ev.RequestID, paymentIDOf(ev.Body), ev.ReceivedAt, ev.NextAttempt, doc)
+		ev.ID, ev.Profile, ev.Type, ev.RequestID, ev.PaymentID(), ev.ReceivedAt, ev.NextAttempt, doc)
 	if err = s.health.observe(err); err != nil {
 		return false, fmt.Errorf("storing event %s in PostgreSQL: %w", ev.ID, err)
 	}
 	return tag.RowsAffected() == 1, nil
-}
-
-// paymentIDOf reads a notification's top-level paymentId, for the payment id index.
-func paymentIDOf(body []byte) string {
-	var v struct {
-		PaymentID string `json:"paymentId"`
-	}
-	_ = json.Unmarshal(body, &v)
-	return v.PaymentID
 }
 
 // Get returns the event with id.

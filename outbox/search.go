@@ -1,0 +1,154 @@
+package outbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Filter selects events for Search and Redrive. A zero field matches every event.
+type Filter struct {
+	State  State  // pending, delivered or dead
+	Route  string // the forward: its delivery route id (rt_...)
+	Source string // SourceNotification or SourceInquiry
+	Kind   string // e.g. notifyType
+	Type   string // e.g. PAYMENT_RESULT, REFUND_RESULT, CAPTURE_RESULT
+	// RequestID is the merchant's id the event carries: a paymentRequestId (the order number),
+	// refundRequestId or captureRequestId, whichever the notification is keyed by.
+	RequestID string
+	// PaymentID is Antom's paymentId in the notification body.
+	PaymentID string
+	// Since and Until bound ReceivedAt: Since <= ReceivedAt < Until.
+	Since, Until time.Time
+}
+
+// Match reports whether ev passes f.
+func (f Filter) Match(ev *Event) bool {
+	return (f.State == "" || ev.State == f.State) &&
+		(f.Route == "" || ev.Route == f.Route) &&
+		(f.Source == "" || ev.Source == f.Source) &&
+		(f.Kind == "" || ev.Kind == f.Kind) &&
+		(f.Type == "" || ev.Type == f.Type) &&
+		(f.RequestID == "" || ev.RequestID == f.RequestID) &&
+		(f.PaymentID == "" || ev.PaymentID() == f.PaymentID) &&
+		(f.Since.IsZero() || !ev.ReceivedAt.Before(f.Since)) &&
+		(f.Until.IsZero() || ev.ReceivedAt.Before(f.Until))
+}
+
+// PaymentID is Antom's top-level paymentId in the body, if it has one.
+func (e *Event) PaymentID() string {
+	var v struct {
+		PaymentID string `json:"paymentId"`
+	}
+	_ = json.Unmarshal(e.Body, &v)
+	return v.PaymentID
+}
+
+// Cursor is where a page of search results ends: results continue with the events received
+// before At, or at At with an ID below ID (newest first). Times count in whole microseconds,
+// the precision PostgreSQL keeps.
+type Cursor struct {
+	At time.Time
+	ID string
+}
+
+// CursorAfter returns the cursor that continues after ev.
+func CursorAfter(ev *Event) Cursor {
+	return Cursor{At: ev.ReceivedAt.Truncate(time.Microsecond), ID: ev.ID}
+}
+
+// Admits reports whether ev comes after the cursor in newest-first order.
+func (c Cursor) Admits(ev *Event) bool {
+	if c.ID == "" {
+		return true
+	}
+	at := ev.ReceivedAt.Truncate(time.Microsecond)
+	return at.Before(c.At) || (at.Equal(c.At) && ev.ID < c.ID)
+}
+
+// String is the cursor's opaque text form ("" for the first page).
+func (c Cursor) String() string {
+	if c.ID == "" {
+		return ""
+	}
+	return strconv.FormatInt(c.At.UnixMicro(), 10) + "." + c.ID
+}
+
+// ParseCursor reads a cursor that String wrote.
+func ParseCursor(s string) (Cursor, error) {
+	if s == "" {
+		return Cursor{}, nil
+	}
+	micros, id, ok := strings.Cut(s, ".")
+	n, err := strconv.ParseInt(micros, 10, 64)
+	if !ok || err != nil || !ValidEventID(id) {
+		return Cursor{}, fmt.Errorf("cursor %q is not one a search returned; pass the next value of the previous page as it is", s)
+	}
+	return Cursor{At: time.UnixMicro(n).UTC(), ID: id}, nil
+}
+
+// SortNewestFirst orders evs as Search returns them: newest ReceivedAt first, then by ID
+// descending.
+func SortNewestFirst(evs []*Event) {
+	sort.Slice(evs, func(i, j int) bool {
+		a, b := evs[i].ReceivedAt.Truncate(time.Microsecond), evs[j].ReceivedAt.Truncate(time.Microsecond)
+		if !a.Equal(b) {
+			return a.After(b)
+		}
+		return evs[i].ID > evs[j].ID
+	})
+}
+
+// Page cuts a page of at most limit events from evs (sorted newest first, all after the
+// cursor) and returns it with the cursor of the next page (zero when there is none).
+func Page(evs []*Event, limit int) ([]*Event, Cursor) {
+	if limit <= 0 || len(evs) <= limit {
+		return evs, Cursor{}
+	}
+	return evs[:limit], CursorAfter(evs[limit-1])
+}
+
+// Search returns up to limit events that match f, newest first, starting after cursor, and
+// the cursor of the next page. The Store has no index: it reads every event of the states f
+// admits (one file each), so a search costs as much as the number of stored events; see the
+// README for when to choose the PostgreSQL store instead.
+func (s *Store) Search(ctx context.Context, f Filter, cursor Cursor, limit int) ([]*Event, Cursor, error) {
+	states := []State{StatePending, StateDelivered, StateDead}
+	if f.State != "" {
+		states = []State{f.State}
+	}
+	var out []*Event
+	for _, st := range states {
+		ids, err := s.listIDs(ctx, eventsPrefix+"/"+string(st), ValidEventID)
+		if err != nil {
+			return nil, Cursor{}, err
+		}
+		for _, id := range ids {
+			ev, err := s.loadEvent(ctx, st, id)
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // moved meanwhile
+			}
+			if err != nil {
+				return nil, Cursor{}, err
+			}
+			if !f.Match(ev) || !cursor.Admits(ev) {
+				continue
+			}
+			// A copy left behind by an interrupted move is not the event's state.
+			if cur, err := s.current(ctx, id, ev); err != nil {
+				return nil, Cursor{}, err
+			} else if cur.State == st {
+				out = append(out, ev)
+			}
+		}
+	}
+	SortNewestFirst(out)
+	page, next := Page(out, limit)
+	return page, next, nil
+}
