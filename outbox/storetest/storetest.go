@@ -31,6 +31,7 @@ func Run(t *testing.T, open Open) {
 		{"Prune", prune},
 		{"Payments", payments},
 		{"Search", search},
+		{"Redrive", redrive},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
 	}
@@ -405,5 +406,51 @@ func search(t *testing.T, open Open) {
 				t.Fatalf("Search without a limit = %v, %v", ids(evs), err)
 			}
 		})
+	}
+}
+
+// redrive: a dry run counts and samples without replaying; the real run replays the delivered
+// and dead events the filter matches, and nothing else.
+func redrive(t *testing.T, open Open) {
+	s, _ := open(t)
+	now := time.Now()
+	var evs []*outbox.Event
+	for i := range 5 {
+		ev := event(fmt.Sprint("r", i))
+		if i < 4 {
+			ev.Type = "REFUND_RESULT"
+		}
+		mustAdd(t, s, ev)
+		evs = append(evs, ev)
+	}
+	for _, ev := range evs[:2] {
+		if err := s.MarkDead(ctx, ev, now, "gave up"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, ev := range []*outbox.Event{evs[2], evs[4]} {
+		if err := s.MarkDelivered(ctx, ev, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// evs[3] stays pending; evs[4] is of another type.
+	f := outbox.Filter{Type: "REFUND_RESULT"}
+	n, sample, err := outbox.Redrive(ctx, s, f, true, 2)
+	if err != nil || n != 3 || len(sample) != 2 {
+		t.Fatalf("dry run = %d, %v, %v; want 3 and a sample of 2", n, ids(sample), err)
+	}
+	if got := state(t, s, evs[0].ID); got.State != outbox.StateDead {
+		t.Fatalf("a dry run replayed %s", got.ID)
+	}
+	if n, _, err := outbox.Redrive(ctx, s, f, false, 0); err != nil || n != 3 {
+		t.Fatalf("Redrive = %d, %v; want 3", n, err)
+	}
+	for i, want := range []outbox.State{outbox.StatePending, outbox.StatePending, outbox.StatePending, outbox.StatePending, outbox.StateDelivered} {
+		if got := state(t, s, evs[i].ID); got.State != want || (i < 3 && got.ReplayedAt.IsZero()) {
+			t.Fatalf("after Redrive event %d is %s (replayed %v), want %s", i, got.State, got.ReplayedAt, want)
+		}
+	}
+	if _, _, err := outbox.Redrive(ctx, s, outbox.Filter{State: outbox.StatePending}, true, 0); err == nil {
+		t.Fatal("Redrive of pending events did not fail")
 	}
 }
