@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -237,21 +238,13 @@ func (s *Store) DueExcept(ctx context.Context, at time.Time, limit int, skip fun
 
 // MarkDelivered records a delivery.
 func (s *Store) MarkDelivered(ctx context.Context, ev *outbox.Event, at time.Time) error {
-	ev.State = outbox.StateDelivered
-	ev.DeliveredAt = at
-	ev.NextAttempt = time.Time{}
-	ev.LastError = ""
+	ev.MarkDelivered(at)
 	return s.settle(ctx, ev, at)
 }
 
 // MarkDead records that delivery was given up.
 func (s *Store) MarkDead(ctx context.Context, ev *outbox.Event, at time.Time, reason string) error {
-	ev.State = outbox.StateDead
-	ev.DeadAt = at
-	ev.NextAttempt = time.Time{}
-	if reason != "" {
-		ev.LastError = reason
-	}
+	ev.MarkDead(at, reason)
 	return s.settle(ctx, ev, at)
 }
 
@@ -274,10 +267,8 @@ func (s *Store) settle(ctx context.Context, ev *outbox.Event, at time.Time) erro
 // meanwhile is left alone.
 func (s *Store) Reschedule(ctx context.Context, ev *outbox.Event, next time.Time, lastErr string, status int) error {
 	upd := *ev
-	upd.State = outbox.StatePending
-	upd.NextAttempt = next
-	upd.LastError = lastErr
-	upd.LastStatus = status
+	upd.History = slices.Clone(ev.History)
+	upd.Reschedule(time.Now(), next, lastErr, status)
 	doc, err := json.Marshal(&upd)
 	if err != nil {
 		return err

@@ -186,6 +186,16 @@ func lifecycle(t *testing.T, open Open) {
 	if err != nil || got.State != outbox.StatePending || got.Attempts != 0 || !got.DeliveredAt.IsZero() || got.ReplayedAt.IsZero() {
 		t.Fatalf("Replay = %+v, %v", got, err)
 	}
+	// The history of a: the failed attempt, the delivery, the replay.
+	if h := state(t, s, a.ID).History; len(h) != 3 ||
+		h[0].What != outbox.StepRetry || h[0].Status != 503 || h[0].Error != "503 from the app" ||
+		h[1].What != outbox.StepDelivered || !h[1].At.Equal(now.Add(time.Minute)) ||
+		h[2].What != outbox.StepReplayed || !h[2].At.Equal(got.ReplayedAt) {
+		t.Fatalf("history of a = %+v", h)
+	}
+	if h := state(t, s, b.ID).History; len(h) != 1 || h[0].What != outbox.StepDead || h[0].Error != "gave up" {
+		t.Fatalf("history of b = %+v", h)
+	}
 	if _, err := s.Replay(ctx, a.ID); !errors.Is(err, outbox.ErrAlreadyPending) {
 		t.Fatalf("Replay of a pending event = %v, want ErrAlreadyPending", err)
 	}
