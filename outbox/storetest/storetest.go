@@ -32,6 +32,7 @@ func Run(t *testing.T, open Open) {
 		{"Payments", payments},
 		{"Search", search},
 		{"Redrive", redrive},
+		{"PaymentTimeline", paymentTimeline},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
 	}
@@ -462,5 +463,41 @@ func redrive(t *testing.T, open Open) {
 	}
 	if _, _, err := outbox.Redrive(ctx, s, outbox.Filter{State: outbox.StatePending}, true, 0); err == nil {
 		t.Fatal("Redrive of pending events did not fail")
+	}
+}
+
+// paymentTimeline: found by the order number or by Antom's paymentId, a payment's timeline
+// holds its API call, its notification and the delivery outcomes, oldest first.
+func paymentTimeline(t *testing.T, open Open) {
+	s, _ := open(t)
+	t0 := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	p := &outbox.Payment{Profile: "p", PaymentRequestID: "req-t", Amount: outbox.Amount{Currency: "USD", Value: "100"}, CreatedAt: t0}
+	if _, err := s.AddPayment(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	ev := event("t") // paymentRequestId req-t, paymentId pay-t
+	ev.ReceivedAt = t0.Add(time.Second)
+	mustAdd(t, s, ev)
+	mustAdd(t, s, event("other"))
+	if err := s.Reschedule(ctx, ev, t0.Add(time.Minute), "503 from the app", 503); err != nil {
+		t.Fatal(err)
+	}
+	ev.LastStatus = 200
+	if err := s.MarkDelivered(ctx, ev, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	for _, by := range [][2]string{{"req-t", ""}, {"", "pay-t"}} {
+		tl, err := outbox.PaymentTimeline(ctx, s, []string{"p", "q"}, by[0], by[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range tl.Entries {
+			got = append(got, fmt.Sprint(e.What, "/", e.Status))
+		}
+		want := "[api_call/0 notification/0 retry/503 delivered/200]"
+		if fmt.Sprint(got) != want || tl.PaymentRequestID != "req-t" || len(tl.Payments) != 1 || tl.Entries[1].EventID != ev.ID {
+			t.Fatalf("timeline by %q = %v (%+v), want %s", by, got, tl, want)
+		}
 	}
 }
