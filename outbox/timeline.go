@@ -84,7 +84,13 @@ func PaymentTimeline(ctx context.Context, s EventStore, profiles []string, reque
 		if err := find(Filter{RequestID: tl.PaymentRequestID}); err != nil {
 			return nil, err
 		}
+		for _, ev := range events {
+			if tl.PaymentID == "" {
+				tl.PaymentID = ev.PaymentID()
+			}
+		}
 	}
+	// Events keyed by another request id (a refund's) may still name the payment.
 	if paymentID == "" && tl.PaymentID != "" {
 		if err := find(Filter{PaymentID: tl.PaymentID}); err != nil {
 			return nil, err
