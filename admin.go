@@ -32,11 +32,11 @@ var running atomic.Pointer[App]
 //	GET  /antom/events/search?<filter>&cursor=C&limit=N        events matching a filter, newest first, paged
 //	POST /antom/events/redrive?<filter>&dryRun=true|false      replay the delivered and dead events a filter matches
 //	GET  /antom/timeline?paymentRequestId=X|paymentId=Y        one payment's story in time order
+//	GET  /antom/payments?state=pending|done&limit=N            payments under reconciliation (pending) or reconciled (done)
+//	GET  /antom/payments/<id>                                  one payment
 //
 // <filter> is any of state, forward (route id), source, kind, type, requestId (or
 // paymentRequestId, refundRequestId, captureRequestId), paymentId, since, until (RFC 3339).
-//	GET  /antom/payments?state=pending|done&limit=N            payments under reconciliation (pending) or reconciled (done)
-//	GET  /antom/payments/<id>                                  one payment
 //
 // Caddy's admin API has no per-route authentication, so nothing here returns a secret, a
 // notification body or card data.
