@@ -43,6 +43,8 @@ var migrations = []string{
 	CREATE INDEX antom_payments_state_created ON antom_payments (state, created_at, id);
 	CREATE INDEX antom_payments_request_id ON antom_payments (payment_request_id);
 	CREATE INDEX antom_payments_payment_id ON antom_payments (payment_id) WHERE payment_id <> '';`,
+	// Searches over every state, newest first (outbox.EventStore.Search).
+	`CREATE INDEX antom_events_received ON antom_events (received_at, id);`,
 }
 
 // schemaLock is the advisory lock key under which instances migrate, one at a time.
