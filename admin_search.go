@@ -2,11 +2,9 @@ package caddyantom
 
 import (
 	"cmp"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
-	"time"
 
 	"github.com/caddy-antom/caddy-antom/outbox"
 )
@@ -14,47 +12,11 @@ import (
 // maxPage bounds one page of search results.
 const maxPage = 1000
 
-// requestIDParams are the query parameters that name the merchant's request id of an event:
-// the order number (paymentRequestId) or a refund's or capture's request id.
-var requestIDParams = []string{"requestId", "paymentRequestId", "refundRequestId", "captureRequestId"}
-
-// filterOf reads the search filter from query parameters: state, forward (a route id), source,
-// kind, type, requestId (or paymentRequestId, refundRequestId, captureRequestId), paymentId,
-// since and until (RFC 3339 times).
+// filterOf reads the search filter from query parameters (outbox.ParseFilter).
 func filterOf(q url.Values) (outbox.Filter, error) {
-	f := outbox.Filter{
-		State: outbox.State(q.Get("state")), Route: q.Get("forward"), Source: q.Get("source"),
-		Kind: q.Get("kind"), Type: q.Get("type"), PaymentID: q.Get("paymentId"),
-	}
-	switch f.State {
-	case "", outbox.StatePending, outbox.StateDelivered, outbox.StateDead:
-	default:
-		return f, badRequest("state must be pending, delivered or dead")
-	}
-	switch f.Source {
-	case "", outbox.SourceNotification, outbox.SourceInquiry:
-	default:
-		return f, badRequest("source must be notification or inquiry")
-	}
-	for _, name := range requestIDParams {
-		if v := q.Get(name); v != "" {
-			if f.RequestID != "" && f.RequestID != v {
-				return f, badRequest("give one request id (requestId, paymentRequestId, refundRequestId or captureRequestId)")
-			}
-			f.RequestID = v
-		}
-	}
-	for _, t := range []struct {
-		name string
-		dst  *time.Time
-	}{{"since", &f.Since}, {"until", &f.Until}} {
-		if s := q.Get(t.name); s != "" {
-			v, err := time.Parse(time.RFC3339, s)
-			if err != nil {
-				return f, badRequest(fmt.Sprintf("%s must be an RFC 3339 time such as 2026-05-01T12:00:00Z, not %q", t.name, s))
-			}
-			*t.dst = v
-		}
+	f, err := outbox.ParseFilter(q)
+	if err != nil {
+		return f, badRequest(err.Error())
 	}
 	return f, nil
 }
@@ -130,7 +92,7 @@ func (app *App) serveTimeline(w http.ResponseWriter, r *http.Request) error {
 	if requestID == "" && paymentID == "" {
 		return badRequest("give ?paymentRequestId= (the order number) or ?paymentId= (Antom's payment id)")
 	}
-	tl, err := outbox.PaymentTimeline(r.Context(), app.Store(), app.profileNames(), requestID, paymentID)
+	tl, err := outbox.PaymentTimeline(r.Context(), app.Store(), app.ProfileNames(), requestID, paymentID)
 	if err != nil {
 		return err
 	}

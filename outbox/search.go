@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -26,6 +27,51 @@ type Filter struct {
 	PaymentID string
 	// Since and Until bound ReceivedAt: Since <= ReceivedAt < Until.
 	Since, Until time.Time
+}
+
+// requestIDParams are the query parameters that name the merchant's request id of an event:
+// the order number (paymentRequestId) or a refund's or capture's request id.
+var requestIDParams = []string{"requestId", "paymentRequestId", "refundRequestId", "captureRequestId"}
+
+// ParseFilter reads a filter from query parameters, as the admin API and the console take it:
+// state, forward (a route id), source, kind, type, requestId (or paymentRequestId,
+// refundRequestId, captureRequestId), paymentId, since and until (RFC 3339 times).
+func ParseFilter(q url.Values) (Filter, error) {
+	f := Filter{
+		State: State(q.Get("state")), Route: q.Get("forward"), Source: q.Get("source"),
+		Kind: q.Get("kind"), Type: q.Get("type"), PaymentID: q.Get("paymentId"),
+	}
+	switch f.State {
+	case "", StatePending, StateDelivered, StateDead:
+	default:
+		return f, errors.New("state must be pending, delivered or dead")
+	}
+	switch f.Source {
+	case "", SourceNotification, SourceInquiry:
+	default:
+		return f, errors.New("source must be notification or inquiry")
+	}
+	for _, name := range requestIDParams {
+		if v := q.Get(name); v != "" {
+			if f.RequestID != "" && f.RequestID != v {
+				return f, errors.New("give one request id (requestId, paymentRequestId, refundRequestId or captureRequestId)")
+			}
+			f.RequestID = v
+		}
+	}
+	for _, t := range []struct {
+		name string
+		dst  *time.Time
+	}{{"since", &f.Since}, {"until", &f.Until}} {
+		if s := q.Get(t.name); s != "" {
+			v, err := time.Parse(time.RFC3339, s)
+			if err != nil {
+				return f, fmt.Errorf("%s must be an RFC 3339 time such as 2026-05-01T12:00:00Z, not %q", t.name, s)
+			}
+			*t.dst = v
+		}
+	}
+	return f, nil
 }
 
 // Match reports whether ev passes f.
