@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/certmagic"
 
 	"github.com/caddy-antom/caddy-antom/outbox"
@@ -128,5 +129,16 @@ func TestConsole(t *testing.T) {
 	body = consoleGet(t, c, "/ops/?view=event&id="+ev.ID).Body.String()
 	if !strings.Contains(body, "ORDER-42") || !strings.Contains(body, "paymentMethod") || strings.Contains(body, "4111111111111111") {
 		t.Fatalf("event page with show_bodies:\n%s", body)
+	}
+}
+
+func TestConsoleCaddyfile(t *testing.T) {
+	var c Console
+	if err := c.UnmarshalCaddyfile(caddyfile.NewTestDispenser("antom_console {\n show_bodies\n}")); err != nil || !c.ShowBodies {
+		t.Fatalf("show_bodies: %v, %+v", err, c)
+	}
+	err := new(Console).UnmarshalCaddyfile(caddyfile.NewTestDispenser("antom_console {\n secret x\n}"))
+	if err == nil || !strings.Contains(err.Error(), "unrecognized antom_console option 'secret'") {
+		t.Fatalf("an unknown option: %v", err)
 	}
 }
