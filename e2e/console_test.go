@@ -1,36 +1,28 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/crypto/bcrypt"
 )
 
 // consoleResult is console.cjs's answer.
 type consoleResult struct {
-	OK       bool   `json:"ok"`
-	Error    string `json:"error"`
-	FailedAt string `json:"failedAt"`
-	Steps    []struct {
-		Name string `json:"name"`
-		MS   int64  `json:"ms"`
-		URL  string `json:"url"`
-	} `json:"steps"`
-	Screenshots   []string `json:"screenshots"`
+	OK            bool     `json:"ok"`
+	Error         string   `json:"error"`
+	FailedAt      string   `json:"failedAt"`
 	Timeline      string   `json:"timeline"`
 	ForgeryStatus int      `json:"forgeryStatus"`
 	ForgeryBody   string   `json:"forgeryBody"`
 	Console       []string `json:"console"`
+	browserLog
 }
 
 // An operator in a real browser, on the console behind basic_auth, finds a payment by its order
@@ -84,24 +76,10 @@ func TestBrowserConsole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("node", filepath.Join("browser", "console.cjs"))
-	cmd.Dir = nodeDir()
-	defer time.AfterFunc(3*time.Minute, owned(t, cmd, in)).Stop()
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	runErr := cmd.Run()
 	var res consoleResult
-	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
-		t.Fatalf("console.cjs: unreadable answer %q (%v); stderr:\n%s", stdout.Bytes(), runErr, stderr.Bytes())
-	}
-	for _, s := range res.Screenshots {
-		t.Logf("screenshot: %s", s)
-	}
-	for _, s := range res.Steps {
-		t.Logf("browser: %-10s +%5d ms  %s", s.Name, s.MS, s.URL)
-	}
+	stderr, runErr := runBrowserScript(t, "console.cjs", in, &res)
 	if !res.OK || runErr != nil {
-		t.Fatalf("console in the browser failed: %s (at %s), %v\nconsole: %q\nstderr: %s", res.Error, res.FailedAt, runErr, res.Console, stderr.Bytes())
+		t.Fatalf("console in the browser failed: %s (at %s), %v\nconsole: %q\nstderr: %s", res.Error, res.FailedAt, runErr, res.Console, stderr)
 	}
 	if !strings.Contains(res.Timeline, "notification") || !strings.Contains(res.Timeline, "dead") || !strings.Contains(res.Timeline, "500") {
 		t.Errorf("the timeline did not show the notification, its failed attempts and its death: %s", res.Timeline)
