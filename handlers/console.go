@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	_ "embed"
@@ -170,7 +171,7 @@ func (c *Console) view(r *http.Request) *page {
 			for st, n := range counts {
 				p.Counts[string(st)] = n
 			}
-			p.Health, err = health(r, store, time.Now())
+			p.Health, err = health(ctx, store, time.Now())
 		}
 	}
 	if err != nil {
@@ -250,8 +251,7 @@ const chartHeight = 40
 
 // health counts, per forward, the pending and dead events and the delivery outcomes of the last
 // 24 hours by hour. It reads the events received in the last 24 hours and those pending or dead.
-func health(r *http.Request, store outbox.EventStore, now time.Time) ([]forwardHealth, error) {
-	ctx := r.Context()
+func health(ctx context.Context, store outbox.EventStore, now time.Time) ([]forwardHealth, error) {
 	byRoute := map[string]*forwardHealth{}
 	get := func(route string) *forwardHealth {
 		if byRoute[route] == nil {
@@ -285,7 +285,7 @@ func health(r *http.Request, store outbox.EventStore, now time.Time) ([]forwardH
 			if st.At.Before(since) || st.At.After(now) {
 				continue
 			}
-			hour := int(st.At.Sub(since) / time.Hour)
+			hour := min(int(st.At.Sub(since)/time.Hour), 23) // an outcome at now is in the last hour
 			switch st.What {
 			case outbox.StepDelivered:
 				fh.Delivered[hour]++

@@ -64,6 +64,12 @@ func TestConsole(t *testing.T) {
 		!strings.Contains(w.Header().Get("Content-Security-Policy"), "default-src 'none'") {
 		t.Fatalf("health page: %d\n%s", w.Code, body)
 	}
+	// One failed attempt and the death count as failures of the hour they happened in.
+	fh, err := health(ctx, app.store, time.Now())
+	if err != nil || len(fh) != 1 || fh[0].Dead != 1 || fh[0].Pending != 0 || fh[0].Failed24h != 2 || fh[0].Delivered24h != 0 ||
+		fh[0].Failed[23] != 2 || fh[0].ChartBars[23].FailedH != chartHeight {
+		t.Fatalf("health = %+v, %v", fh, err)
+	}
 	if body := consoleGet(t, c, "/ops/?view=events&requestId=ORDER-42").Body.String(); !strings.Contains(body, ev.ID) {
 		t.Fatalf("search by order number:\n%s", body)
 	}
