@@ -152,7 +152,7 @@ func (c *Console) view(r *http.Request) *page {
 						nq[k] = v
 					}
 					nq.Set("cursor", next.String())
-					p.Next = template.URL(r.URL.Path + "?" + nq.Encode())
+					p.Next = template.URL(pagePath(r) + "?" + nq.Encode())
 				}
 			}
 		}
@@ -195,14 +195,14 @@ func filterFields(q url.Values) []filterField {
 
 // render writes p with a fresh or existing anti-forgery token.
 func (c *Console) render(w http.ResponseWriter, r *http.Request, p *page) error {
-	p.Path = r.URL.Path
+	p.Path = pagePath(r)
 	if ck, err := r.Cookie(csrfCookie); err == nil && len(ck.Value) == 64 {
 		p.CSRF = ck.Value
 	} else {
 		b := make([]byte, 32)
 		_, _ = rand.Read(b)
 		p.CSRF = hex.EncodeToString(b)
-		http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: p.CSRF, Path: r.URL.Path, HttpOnly: true,
+		http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: p.CSRF, Path: p.Path, HttpOnly: true,
 			Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -230,8 +230,17 @@ func (c *Console) post(w http.ResponseWriter, r *http.Request) error {
 		c.app.Kick()
 	}
 	q := url.Values{"view": {"event"}, "id": {id}, "notice": {notice}}
-	http.Redirect(w, r, r.URL.Path+"?"+q.Encode(), http.StatusSeeOther)
+	http.Redirect(w, r, pagePath(r)+"?"+q.Encode(), http.StatusSeeOther)
 	return nil
+}
+
+// pagePath is the console's path as the browser sees it: under handle_path, r.URL.Path has
+// lost its prefix, so links and the form's target are built from the original request.
+func pagePath(r *http.Request) string {
+	if orig, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok {
+		return orig.URL.Path
+	}
+	return r.URL.Path
 }
 
 // forwardHealth is the delivery health of one forward (route) over the last 24 hours.

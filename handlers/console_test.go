@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/caddyserver/certmagic"
 
 	"github.com/caddy-antom/caddy-antom/outbox"
@@ -146,5 +147,24 @@ func TestConsoleCaddyfile(t *testing.T) {
 	err := new(Console).UnmarshalCaddyfile(caddyfile.NewTestDispenser("antom_console {\n secret x\n}"))
 	if err == nil || !strings.Contains(err.Error(), "unrecognized antom_console option 'secret'") {
 		t.Fatalf("an unknown option: %v", err)
+	}
+}
+
+// Under handle_path the console's links keep the prefix the browser used.
+func TestConsoleLinksUnderHandlePath(t *testing.T) {
+	app := &consoleTestApp{apiTestApp: apiTestApp{store: outbox.New(&certmagic.FileStorage{Path: t.TempDir()})}}
+	c := &Console{}
+	if err := c.setup(app); err != nil {
+		t.Fatal(err)
+	}
+	orig := httptest.NewRequest(http.MethodGet, "https://ops.example.com/ops/", nil)
+	r := orig.WithContext(context.WithValue(orig.Context(), caddyhttp.OriginalRequestCtxKey, *orig.Clone(orig.Context())))
+	r.URL.Path = "/" // what handle_path /ops/* leaves
+	w := httptest.NewRecorder()
+	if err := c.ServeHTTP(w, r, nil); err != nil {
+		t.Fatal(err)
+	}
+	if body := w.Body.String(); !strings.Contains(body, `href="/ops/?view=events"`) || strings.Contains(body, `href="/?view`) {
+		t.Fatalf("links lost the prefix:\n%s", body)
 	}
 }
