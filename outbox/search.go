@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -74,17 +75,28 @@ func ParseFilter(q url.Values) (Filter, error) {
 	return f, nil
 }
 
-// Match reports whether ev passes f.
-func (f Filter) Match(ev *Event) bool {
-	return (f.State == "" || ev.State == f.State) &&
-		(f.Route == "" || ev.Route == f.Route) &&
-		(f.Source == "" || ev.Source == f.Source) &&
-		(f.Kind == "" || ev.Kind == f.Kind) &&
-		(f.Type == "" || ev.Type == f.Type) &&
-		(f.RequestID == "" || ev.RequestID == f.RequestID) &&
-		(f.PaymentID == "" || ev.PaymentID() == f.PaymentID) &&
-		(f.Since.IsZero() || !ev.ReceivedAt.Before(f.Since)) &&
-		(f.Until.IsZero() || ev.ReceivedAt.Before(f.Until))
+// searchKey is what a search selects and orders by: the fields of an event that never change
+// after Add (its state aside).
+type searchKey struct {
+	receivedAt                                     time.Time // truncated to microseconds
+	route, source, kind, typ, requestID, paymentID string
+}
+
+func searchKeyOf(ev *Event) searchKey {
+	return searchKey{ev.ReceivedAt.Truncate(time.Microsecond), ev.Route, ev.Source, ev.Kind, ev.Type, ev.RequestID, ev.PaymentID()}
+}
+
+// match reports whether an event in state st with key k passes f.
+func (f Filter) match(st State, k searchKey) bool {
+	return (f.State == "" || st == f.State) &&
+		(f.Route == "" || k.route == f.Route) &&
+		(f.Source == "" || k.source == f.Source) &&
+		(f.Kind == "" || k.kind == f.Kind) &&
+		(f.Type == "" || k.typ == f.Type) &&
+		(f.RequestID == "" || k.requestID == f.RequestID) &&
+		(f.PaymentID == "" || k.paymentID == f.PaymentID) &&
+		(f.Since.IsZero() || !k.receivedAt.Before(f.Since.Truncate(time.Microsecond))) &&
+		(f.Until.IsZero() || k.receivedAt.Before(f.Until.Truncate(time.Microsecond)))
 }
 
 // PaymentID is Antom's top-level paymentId in the body, if it has one.
@@ -109,13 +121,10 @@ func CursorAfter(ev *Event) Cursor {
 	return Cursor{At: ev.ReceivedAt.Truncate(time.Microsecond), ID: ev.ID}
 }
 
-// Admits reports whether ev comes after the cursor in newest-first order.
-func (c Cursor) Admits(ev *Event) bool {
-	if c.ID == "" {
-		return true
-	}
-	at := ev.ReceivedAt.Truncate(time.Microsecond)
-	return at.Before(c.At) || (at.Equal(c.At) && ev.ID < c.ID)
+// admits reports whether the event id received at (in microseconds) comes after the cursor in
+// newest-first order.
+func (c Cursor) admits(at time.Time, id string) bool {
+	return c.ID == "" || at.Before(c.At) || (at.Equal(c.At) && id < c.ID)
 }
 
 // String is the cursor's opaque text form ("" for the first page).
@@ -161,40 +170,102 @@ func Page(evs []*Event, limit int) ([]*Event, Cursor) {
 }
 
 // Search returns up to limit events that match f, newest first, starting after cursor, and
-// the cursor of the next page. The Store has no index: it reads every event of the states f
-// admits (one file each), so a search costs as much as the number of stored events; see the
-// README for when to choose the PostgreSQL store instead.
+// the cursor of the next page.
+//
+// The Store keeps an in-memory index of the fields searches select on, which never change after
+// Add: each search lists the three state folders (which says every event's state, also for
+// events other instances wrote), reads only the events it has not indexed yet (the first search
+// after a start reads them all), and then only the events of the page.
 func (s *Store) Search(ctx context.Context, f Filter, cursor Cursor, limit int) ([]*Event, Cursor, error) {
-	states := []State{StatePending, StateDelivered, StateDead}
-	if f.State != "" {
-		states = []State{f.State}
+	type hit struct {
+		id string
+		st State
+		at time.Time
 	}
-	var out []*Event
-	for _, st := range states {
+	var hits []hit
+	listed := map[string]bool{}
+	for _, st := range []State{StatePending, StateDelivered, StateDead} {
 		ids, err := s.listIDs(ctx, eventsPrefix+"/"+string(st), ValidEventID)
 		if err != nil {
 			return nil, Cursor{}, err
 		}
 		for _, id := range ids {
-			ev, err := s.loadEvent(ctx, st, id)
-			if errors.Is(err, fs.ErrNotExist) {
-				continue // moved meanwhile
+			listed[id] = true
+			k, ok := s.keys.get(id)
+			if !ok {
+				ev, err := s.loadEvent(ctx, st, id)
+				if errors.Is(err, fs.ErrNotExist) {
+					continue // moved meanwhile; the next search sees it in its new state
+				}
+				if err != nil {
+					return nil, Cursor{}, err
+				}
+				k = searchKeyOf(ev)
+				s.keys.put(id, k)
 			}
-			if err != nil {
-				return nil, Cursor{}, err
-			}
-			if !f.Match(ev) || !cursor.Admits(ev) {
-				continue
-			}
-			// A copy left behind by an interrupted move is not the event's state.
-			if cur, err := s.current(ctx, id, ev); err != nil {
-				return nil, Cursor{}, err
-			} else if cur.State == st {
-				out = append(out, ev)
+			if f.match(st, k) && cursor.admits(k.receivedAt, id) {
+				hits = append(hits, hit{id, st, k.receivedAt})
 			}
 		}
 	}
-	SortNewestFirst(out)
+	s.keys.keepOnly(listed) // forget pruned events
+	sort.Slice(hits, func(i, j int) bool {
+		if !hits[i].at.Equal(hits[j].at) {
+			return hits[i].at.After(hits[j].at)
+		}
+		return hits[i].id > hits[j].id
+	})
+	var out []*Event
+	for _, h := range hits {
+		if limit > 0 && len(out) > limit {
+			break // one more than the page says whether there is a next one
+		}
+		ev, err := s.loadEvent(ctx, h.st, h.id)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, Cursor{}, err
+		}
+		// A copy left behind by an interrupted move is not the event's state.
+		if cur, err := s.current(ctx, h.id, ev); err != nil {
+			return nil, Cursor{}, err
+		} else if cur.State == h.st {
+			out = append(out, ev)
+		}
+	}
 	page, next := Page(out, limit)
 	return page, next, nil
+}
+
+// searchKeys is the Store's index of searchKey by event id.
+type searchKeys struct {
+	mu sync.Mutex
+	m  map[string]searchKey
+}
+
+func (x *searchKeys) get(id string) (searchKey, bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	k, ok := x.m[id]
+	return k, ok
+}
+
+func (x *searchKeys) put(id string, k searchKey) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.m == nil {
+		x.m = map[string]searchKey{}
+	}
+	x.m[id] = k
+}
+
+func (x *searchKeys) keepOnly(ids map[string]bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for id := range x.m {
+		if !ids[id] {
+			delete(x.m, id)
+		}
+	}
 }

@@ -62,6 +62,7 @@ type Store struct {
 
 	idx    dueIndex
 	scanMu sync.Mutex // one Rescan at a time
+	keys   searchKeys // Search's index
 }
 
 // New returns a Store on storage. It does no I/O. On Caddy's file_system storage

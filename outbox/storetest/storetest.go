@@ -333,7 +333,7 @@ func ids(evs []*outbox.Event) []string {
 // search: every filter narrows, newest first, and the pages of a cursor walk cover the result
 // exactly once, also across events received in the same microsecond.
 func search(t *testing.T, open Open) {
-	s, _ := open(t)
+	s, another := open(t)
 	base := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	var all []*outbox.Event
 	for i := range 12 {
@@ -417,6 +417,17 @@ func search(t *testing.T, open Open) {
 				t.Fatalf("Search without a limit = %v, %v", ids(evs), err)
 			}
 		})
+	}
+
+	// What another instance stores and changes later is found too, in its new state.
+	other := event("s-other")
+	other.ReceivedAt = base.Add(time.Hour)
+	mustAdd(t, another(), other)
+	if err := another().MarkDead(ctx, state(t, another(), other.ID), base.Add(2*time.Hour), "x"); err != nil {
+		t.Fatal(err)
+	}
+	if evs, _, err := s.Search(ctx, outbox.Filter{State: outbox.StateDead}, outbox.Cursor{}, 1); err != nil || len(evs) != 1 || evs[0].ID != other.ID {
+		t.Fatalf("Search after another instance's writes = %v, %v", ids(evs), err)
 	}
 }
 
