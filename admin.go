@@ -29,8 +29,14 @@ var running atomic.Pointer[App]
 //	GET  /antom/events/<id>                                    one event (metadata only)
 //	POST /antom/events/<id>/replay                             deliver a delivered or dead event again
 //	POST /antom/events/replay-dead                             replay every dead event
+//	GET  /antom/events/search?<filter>&cursor=C&limit=N        events matching a filter, newest first, paged
+//	POST /antom/events/redrive?<filter>&dryRun=true|false      replay the delivered and dead events a filter matches
+//	GET  /antom/timeline?paymentRequestId=X|paymentId=Y        one payment's story in time order
 //	GET  /antom/payments?state=pending|done&limit=N            payments under reconciliation (pending) or reconciled (done)
 //	GET  /antom/payments/<id>                                  one payment
+//
+// <filter> is any of state, forward (route id), source, kind, type, requestId (or
+// paymentRequestId, refundRequestId, captureRequestId), paymentId, since, until (RFC 3339).
 //
 // Caddy's admin API has no per-route authentication, so nothing here returns a secret, a
 // notification body or card data.
@@ -130,6 +136,15 @@ func (adminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 			return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: err}
 		}
 		return writeJSON(w, p)
+
+	case r.Method == http.MethodGet && path == "events/search":
+		return app.serveSearch(w, r)
+
+	case r.Method == http.MethodPost && path == "events/redrive":
+		return app.serveRedrive(w, r)
+
+	case r.Method == http.MethodGet && path == "timeline":
+		return app.serveTimeline(w, r)
 
 	case len(parts) >= 2 && parts[0] == "events":
 		id := parts[1]

@@ -17,6 +17,7 @@ func init() {
 	registerDirective("antom_webhook", func() handlerUnmarshaler { return new(handlers.Webhook) })
 	registerDirective("antom_api", func() handlerUnmarshaler { return new(handlers.API) })
 	registerDirective("antom_simulator", func() handlerUnmarshaler { return new(handlers.Simulator) })
+	registerDirective("antom_console", func() handlerUnmarshaler { return new(handlers.Console) })
 }
 
 type handlerUnmarshaler interface {

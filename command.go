@@ -34,7 +34,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "antom",
-		Usage: "keygen | secret | verify | events | replay | copy-store",
+		Usage: "keygen | secret | verify | events | replay | redrive | timeline | copy-store",
 		Short: "Antom helpers: merchant keys, forward secrets, offline signature checks, the event queue",
 		Long: `
 Helpers for the antom app (caddy-antom).
@@ -42,8 +42,10 @@ Helpers for the antom app (caddy-antom).
   caddy antom keygen [--out DIR]      new merchant RSA-2048 key pair; prints the public key for the dashboard
   caddy antom secret                  new Standard Webhooks forward_secret (whsec_...)
   caddy antom verify ...              check a captured Antom notification offline
-  caddy antom events [--state S]      list stored events (through the admin API)
+  caddy antom events [--state S] ...  list or search stored events (through the admin API)
   caddy antom replay <id> | --dead    deliver an event, or every dead event, again
+  caddy antom redrive [filters]       replay the events a filter matches (a dry run unless --confirm)
+  caddy antom timeline --request-id X everything known about one payment, in time order
   caddy antom copy-store              copy the file store's events and payments into PostgreSQL
 
 Run "caddy antom <command> --help" for the flags of each.`,
@@ -55,7 +57,7 @@ Run "caddy antom <command> --help" for the flags of each.`,
 // subcommands, so tests can run them on their own root.
 func setupAntomCommand(cmd *cobra.Command) {
 	cmd.SilenceUsage = true
-	cmd.AddCommand(newKeygenCommand(), newSecretCommand(), newVerifyCommand(), newEventsCommand(), newReplayCommand(), newCopyStoreCommand())
+	cmd.AddCommand(newKeygenCommand(), newSecretCommand(), newVerifyCommand(), newEventsCommand(), newReplayCommand(), newRedriveCommand(), newTimelineCommand(), newCopyStoreCommand())
 }
 
 // ---- keygen ----
@@ -375,19 +377,34 @@ var adminFlagUsage = "address of Caddy's admin API (default " + caddy.DefaultAdm
 
 func newEventsCommand() *cobra.Command {
 	c := &cobra.Command{
-		Use:   "events [--state pending|delivered|dead] [--limit N] [--admin ADDR]",
-		Short: "List stored events (metadata only) through the admin API",
-		Args:  cobra.NoArgs,
+		Use:   "events [--state pending|delivered|dead] [filters] [--limit N] [--admin ADDR]",
+		Short: "List or search stored events (metadata only) through the admin API",
+		Long: `Lists the events in one state (pending oldest first, the others newest first), or,
+given any filter, searches every state (--state narrows) newest first. A search prints the
+--cursor that shows its next page.`,
+		Example: `  caddy antom events --state dead
+  caddy antom events --request-id ORDER-1234
+  caddy antom events --type REFUND_RESULT --since 2026-05-01T00:00:00Z --state dead`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f := cmd.Flags()
 			state, _ := f.GetString("state")
 			limit, _ := f.GetInt("limit")
 			admin, _ := f.GetString("admin")
-			return runEvents(cmd.OutOrStdout(), admin, state, limit)
+			filter := filterFlagValues(f)
+			if cursor, _ := f.GetString("cursor"); cursor != "" {
+				filter.Set("cursor", cursor)
+			}
+			if len(filter) > 0 && !f.Changed("state") {
+				state = "" // a search covers every state unless told
+			}
+			return runEvents(cmd.OutOrStdout(), admin, state, limit, filter)
 		},
 	}
 	c.Flags().String("state", string(outbox.StatePending), "pending, delivered or dead")
 	c.Flags().Int("limit", 100, "most events to list")
+	c.Flags().String("cursor", "", "the next page of a search, as the previous page printed it")
+	addFilterFlags(c)
 	c.Flags().String("admin", "", adminFlagUsage)
 	return c
 }
@@ -398,61 +415,101 @@ type adminEvent struct {
 	BodySize int `json:"bodySize"`
 }
 
-func runEvents(w io.Writer, admin, state string, limit int) error {
+// runEvents lists the events in state (no filter), or searches with filter (state "": all).
+func runEvents(w io.Writer, admin, state string, limit int, filter url.Values) error {
 	switch outbox.State(state) {
 	case outbox.StatePending, outbox.StateDelivered, outbox.StateDead:
+	case "":
+		if len(filter) == 0 {
+			return errors.New("--state must be pending, delivered or dead")
+		}
 	default:
 		return fmt.Errorf("--state must be pending, delivered or dead, not %q", state)
 	}
 	if limit <= 0 {
 		return fmt.Errorf("--limit must be a positive number")
 	}
-	uri := "/antom/events?state=" + url.QueryEscape(state) + "&limit=" + strconv.Itoa(limit)
-	body, err := adminRequest(admin, http.MethodGet, uri)
-	if err != nil {
-		return err
+	var page struct {
+		Events []adminEvent `json:"events"`
+		Next   string       `json:"next"`
 	}
-	var events []adminEvent
-	if err := json.Unmarshal(body, &events); err != nil {
-		return fmt.Errorf("the admin API answered something that is not a list of events: %v", err)
+	if len(filter) == 0 {
+		uri := "/antom/events?state=" + url.QueryEscape(state) + "&limit=" + strconv.Itoa(limit)
+		body, err := adminRequest(admin, http.MethodGet, uri)
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(body, &page.Events); err != nil {
+			return fmt.Errorf("the admin API answered something that is not a list of events: %v", err)
+		}
+	} else {
+		q := url.Values{"limit": {strconv.Itoa(limit)}}
+		for k, v := range filter {
+			q[k] = v
+		}
+		if state != "" {
+			q.Set("state", state)
+		}
+		body, err := adminRequest(admin, http.MethodGet, "/antom/events/search?"+q.Encode())
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(body, &page); err != nil {
+			return fmt.Errorf("the admin API answered something that is not a page of events: %v", err)
+		}
 	}
-	if len(events) == 0 {
-		fmt.Fprintf(w, "no %s events\n", state)
+	what := state + " events"
+	if len(filter) > 0 {
+		what = strings.TrimSpace(state + " events matching the filter")
+	}
+	if len(page.Events) == 0 {
+		fmt.Fprintf(w, "no %s\n", what)
 		return nil
 	}
+	if err := printEvents(w, page.Events, state); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "%d %s", len(page.Events), what)
+	switch {
+	case page.Next != "":
+		fmt.Fprintf(w, "; next page: --cursor %s", page.Next)
+	case len(filter) == 0 && len(page.Events) >= limit:
+		fmt.Fprintf(w, " (the first %d; --limit shows more)", limit)
+	}
+	fmt.Fprintln(w)
+	return nil
+}
 
-	whenTitle := map[string]string{"pending": "NEXT ATTEMPT", "delivered": "DELIVERED", "dead": "DEAD SINCE"}[state]
+// printEvents prints events as a table; state "" means they are in different states.
+func printEvents(w io.Writer, events []adminEvent, state string) error {
+	whenTitle := map[string]string{"pending": "NEXT ATTEMPT", "delivered": "DELIVERED", "dead": "DEAD SINCE", "": "STATE SINCE"}[state]
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "ID\tPROFILE\tTYPE\tRESULT\tREQUEST ID\tATTEMPTS\tRECEIVED\t%s\tLAST ERROR\n", whenTitle)
+	stateTitle := ""
+	if state == "" {
+		stateTitle = "STATE\t"
+	}
+	fmt.Fprintf(tw, "ID\t%sPROFILE\tTYPE\tRESULT\tREQUEST ID\tATTEMPTS\tRECEIVED\t%s\tLAST ERROR\n", stateTitle, whenTitle)
 	for _, ev := range events {
 		when := ev.NextAttempt
-		switch state {
-		case "delivered":
+		switch ev.State {
+		case outbox.StateDelivered:
 			when = ev.DeliveredAt
-		case "dead":
+		case outbox.StateDead:
 			when = ev.DeadAt
 		}
 		lastErr := ev.LastError
 		if ev.LastStatus != 0 && !strings.Contains(lastErr, strconv.Itoa(ev.LastStatus)) {
 			lastErr = strings.TrimSpace("HTTP " + strconv.Itoa(ev.LastStatus) + " " + lastErr)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n",
-			ev.ID, ev.Profile, dash(ev.Type), dash(ev.ResultStatus), dash(ev.RequestID), ev.Attempts,
+		stateCol := ""
+		if state == "" {
+			stateCol = string(ev.State) + "\t"
+		}
+		fmt.Fprintf(tw, "%s\t%s%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n",
+			ev.ID, stateCol, ev.Profile, dash(ev.Type), dash(ev.ResultStatus), dash(ev.RequestID), ev.Attempts,
 			formatTime(ev.ReceivedAt), formatTime(when), dash(truncateText(lastErr, 60)))
 	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	noun := "events"
-	if len(events) == 1 {
-		noun = "event"
-	}
-	fmt.Fprintf(w, "%d %s %s", len(events), state, noun)
-	if len(events) >= limit {
-		fmt.Fprintf(w, " (the first %d; --limit shows more)", limit)
-	}
-	fmt.Fprintln(w)
-	return nil
+	return tw.Flush()
 }
 
 func newReplayCommand() *cobra.Command {

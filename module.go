@@ -75,7 +75,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	registerMetrics(ctx.GetMetricsRegistry(), a.log)
 
-	for _, name := range a.profileNames() {
+	for _, name := range a.ProfileNames() {
 		if err := a.Profiles[name].provision(name); err != nil {
 			return err
 		}
@@ -112,7 +112,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 	return nil
 }
 
-func (a *App) profileNames() []string {
+// ProfileNames returns the merchant profiles' names, sorted.
+func (a *App) ProfileNames() []string {
 	names := make([]string, 0, len(a.Profiles))
 	for name := range a.Profiles {
 		names = append(names, name)

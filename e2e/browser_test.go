@@ -222,17 +222,48 @@ type browserResult struct {
 		PaymentRequestID string `json:"paymentRequestId"`
 		Status           string `json:"status"`
 	} `json:"cashier"`
-	FirstState string `json:"firstState"`
-	State      string `json:"state"`
-	Steps      []struct {
+	FirstState string   `json:"firstState"`
+	State      string   `json:"state"`
+	Console    []string `json:"console"`
+	MS         int64    `json:"ms"`
+	browserLog
+}
+
+// browserLog is what every browser script reports of its run: its steps and screenshots.
+type browserLog struct {
+	Steps []struct {
 		Name string `json:"name"`
 		MS   int64  `json:"ms"`
 		URL  string `json:"url"`
 	} `json:"steps"`
 	Screenshots []string `json:"screenshots"`
-	Console     []string `json:"console"`
-	MS          int64    `json:"ms"`
 }
+
+// runBrowserScript runs script (in e2e/node/browser) with in on its stdin, decodes its JSON
+// answer into res and logs its steps and screenshots. It returns the script's stderr and exit
+// error; an unreadable answer fails the test.
+func runBrowserScript(t testing.TB, script string, in []byte, res interface{ run() *browserLog }) (stderr []byte, err error) {
+	t.Helper()
+	cmd := exec.Command("node", filepath.Join("browser", script))
+	cmd.Dir = nodeDir()
+	// chromium, started by playwright, goes with node whatever happens.
+	defer time.AfterFunc(3*time.Minute, owned(t, cmd, in)).Stop()
+	var stdout, errBuf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &errBuf
+	runErr := cmd.Run()
+	if err := json.Unmarshal(stdout.Bytes(), res); err != nil {
+		t.Fatalf("%s: unreadable answer %q (%v); stderr:\n%s", script, stdout.Bytes(), runErr, errBuf.Bytes())
+	}
+	for _, s := range res.run().Screenshots {
+		t.Logf("screenshot: %s", s)
+	}
+	for _, s := range res.run().Steps {
+		t.Logf("browser: %-10s +%5d ms  %s", s.Name, s.MS, s.URL)
+	}
+	return errBuf.Bytes(), runErr
+}
+
+func (l *browserLog) run() *browserLog { return l }
 
 // screenshotDir is where a test's screenshots go: $E2E_SCREENSHOTS/<test name> when set
 // (kept), else the test's temp dir.
@@ -278,28 +309,13 @@ func runBrowserCheckout(t testing.TB, st *browserStack, chromium string, b brows
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("node", filepath.Join("browser", "checkout.cjs"))
-	cmd.Dir = nodeDir()
-	// chromium, started by playwright, goes with node whatever happens.
-	defer time.AfterFunc(3*time.Minute, owned(t, cmd, in)).Stop()
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	runErr := cmd.Run()
 	var res browserResult
-	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
-		t.Fatalf("checkout.cjs: unreadable answer %q (%v); stderr:\n%s", stdout.Bytes(), runErr, stderr.Bytes())
-	}
-	for _, s := range res.Screenshots {
-		t.Logf("screenshot: %s", s)
-	}
-	for _, s := range res.Steps {
-		t.Logf("browser: %-10s +%5d ms  %s", s.Name, s.MS, s.URL)
-	}
+	stderr, runErr := runBrowserScript(t, "checkout.cjs", in, &res)
 	if !res.OK {
-		t.Fatalf("browser %s flow (%s) failed: %s (at %s)\nconsole: %q\nstderr: %s", b.Flow, b.Action, res.Error, res.FailedAt, res.Console, stderr.Bytes())
+		t.Fatalf("browser %s flow (%s) failed: %s (at %s)\nconsole: %q\nstderr: %s", b.Flow, b.Action, res.Error, res.FailedAt, res.Console, stderr)
 	}
 	if runErr != nil {
-		t.Fatalf("checkout.cjs: %v; stderr:\n%s", runErr, stderr.Bytes())
+		t.Fatalf("checkout.cjs: %v; stderr:\n%s", runErr, stderr)
 	}
 	return res
 }

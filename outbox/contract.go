@@ -28,6 +28,9 @@ type EventStore interface {
 	Get(ctx context.Context, id string) (*Event, error)
 	List(ctx context.Context, state State, limit int) ([]*Event, error)
 	Counts(ctx context.Context) (map[State]int, error)
+	// Search returns up to limit events matching f (limit <= 0: all), newest first, starting
+	// after cursor, and the cursor of the next page (zero: this was the last).
+	Search(ctx context.Context, f Filter, cursor Cursor, limit int) ([]*Event, Cursor, error)
 	DueExcept(ctx context.Context, at time.Time, limit int, skip func(id string) bool) ([]*Event, error)
 	MarkDelivered(ctx context.Context, ev *Event, at time.Time) error
 	MarkDead(ctx context.Context, ev *Event, at time.Time, reason string) error

@@ -73,6 +73,37 @@ type Event struct {
 	DeadAt      time.Time `json:"deadAt,omitzero"`
 	// ReplayedAt is when an operator last replayed the event; max_age counts from it.
 	ReplayedAt time.Time `json:"replayedAt,omitzero"`
+	// History is what happened to the event after its receipt, oldest first: its last
+	// maxHistory delivery outcomes and replays (for the operator's timeline).
+	History []Step `json:"history,omitempty"`
+}
+
+// Step is one entry of an event's History.
+type Step struct {
+	At     time.Time `json:"at"`
+	What   string    `json:"what"`             // StepRetry, StepDelivered, StepDead or StepReplayed
+	Status int       `json:"status,omitempty"` // the app's HTTP status (0: none)
+	Error  string    `json:"error,omitempty"`
+}
+
+// Step kinds.
+const (
+	StepRetry     = "retry"     // an attempt failed; another follows
+	StepDelivered = "delivered" // the app answered 2xx
+	StepDead      = "dead"      // delivery was given up
+	StepReplayed  = "replayed"  // an operator replayed the event
+)
+
+// maxHistory bounds History: an event retried for a day keeps its latest outcomes.
+const maxHistory = 50
+
+// Record appends st to the event's History, dropping the oldest beyond maxHistory. Every
+// store's state changes call it.
+func (e *Event) Record(st Step) {
+	e.History = append(e.History, st)
+	if len(e.History) > maxHistory {
+		e.History = append([]Step(nil), e.History[len(e.History)-maxHistory:]...)
+	}
 }
 
 // RetryFrom is when the event's retry window (max_age) started: its receipt, or its last replay.

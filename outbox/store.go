@@ -63,7 +63,8 @@ type Store struct {
 	idx    dueIndex
 	scanMu sync.Mutex // one Rescan at a time
 	// unwritten holds the events AddDelivering is delivering before their first write.
-	unwritten sync.Map // *Event -> struct{}
+	unwritten sync.Map   // *Event -> struct{}
+	keys      searchKeys // Search's index
 }
 
 // New returns a Store on storage. It does no I/O. On Caddy's file_system storage
@@ -237,10 +238,7 @@ func (s *Store) Counts(ctx context.Context) (map[State]int, error) {
 func (s *Store) MarkDelivered(ctx context.Context, ev *Event, at time.Time) error {
 	unlock := idLocks.lock(ev.ID)
 	defer unlock()
-	ev.State = StateDelivered
-	ev.DeliveredAt = at
-	ev.NextAttempt = time.Time{}
-	ev.LastError = ""
+	ev.MarkDelivered(at)
 	return s.move(ctx, ev, StatePending)
 }
 
@@ -248,12 +246,7 @@ func (s *Store) MarkDelivered(ctx context.Context, ev *Event, at time.Time) erro
 func (s *Store) MarkDead(ctx context.Context, ev *Event, at time.Time, reason string) error {
 	unlock := idLocks.lock(ev.ID)
 	defer unlock()
-	ev.State = StateDead
-	ev.DeadAt = at
-	ev.NextAttempt = time.Time{}
-	if reason != "" {
-		ev.LastError = reason
-	}
+	ev.MarkDead(at, reason)
 	return s.move(ctx, ev, StatePending)
 }
 
@@ -275,10 +268,7 @@ func (s *Store) Reschedule(ctx context.Context, ev *Event, next time.Time, lastE
 			return s.storage.Delete(ctx, eventKey(StatePending, ev.ID))
 		}
 	}
-	ev.State = StatePending
-	ev.NextAttempt = next
-	ev.LastError = lastErr
-	ev.LastStatus = status
+	ev.Reschedule(now(), next, lastErr, status)
 	if err := s.putEvent(ctx, ev); err != nil {
 		if first {
 			restore()
@@ -339,7 +329,39 @@ func (ev *Event) PrepareReplay(t time.Time) time.Time {
 	ev.LastStatus = 0
 	ev.DeliveredAt = time.Time{}
 	ev.DeadAt = time.Time{}
+	ev.Record(Step{At: t, What: StepReplayed})
 	return t
+}
+
+// MarkDelivered is what every store's MarkDelivered does to ev: delivered at at (the caller
+// set LastStatus).
+func (ev *Event) MarkDelivered(at time.Time) {
+	ev.State = StateDelivered
+	ev.DeliveredAt = at
+	ev.NextAttempt = time.Time{}
+	ev.LastError = ""
+	ev.Record(Step{At: at, What: StepDelivered, Status: ev.LastStatus})
+}
+
+// MarkDead is what every store's MarkDead does to ev: given up at at, for reason.
+func (ev *Event) MarkDead(at time.Time, reason string) {
+	ev.State = StateDead
+	ev.DeadAt = at
+	ev.NextAttempt = time.Time{}
+	if reason != "" {
+		ev.LastError = reason
+	}
+	ev.Record(Step{At: at, What: StepDead, Status: ev.LastStatus, Error: ev.LastError})
+}
+
+// Reschedule is what every store's Reschedule does to ev: the attempt that ended at at failed
+// with lastErr and status (0: no HTTP answer); the next one is at next.
+func (ev *Event) Reschedule(at, next time.Time, lastErr string, status int) {
+	ev.State = StatePending
+	ev.NextAttempt = next
+	ev.LastError = lastErr
+	ev.LastStatus = status
+	ev.Record(Step{At: at, What: StepRetry, Status: status, Error: lastErr})
 }
 
 // ReplayDead replays every dead event and returns how many it replayed.

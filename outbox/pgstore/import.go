@@ -18,7 +18,7 @@ func (s *Store) Import(ctx context.Context, ev *outbox.Event) (bool, error) {
 	n, err := s.exec(ctx, `INSERT INTO antom_events
 		(id, profile, state, type, request_id, payment_id, received_at, next_attempt, state_at, doc)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING`,
-		ev.ID, ev.Profile, string(ev.State), ev.Type, ev.RequestID, paymentIDOf(ev.Body), ev.ReceivedAt,
+		ev.ID, ev.Profile, string(ev.State), ev.Type, ev.RequestID, ev.PaymentID(), ev.ReceivedAt,
 		nullTime(ev.NextAttempt), nullTime(ev.StateTime()), doc)
 	return n == 1, err
 }

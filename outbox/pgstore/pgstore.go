@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -142,7 +143,7 @@ func (s *Store) Add(ctx context.Context, ev *outbox.Event) (bool, error) {
 		(id, profile, state, type, request_id, payment_id, received_at, next_attempt, state_at, doc)
 		VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, NULL, $8)
 		ON CONFLICT (id) DO NOTHING`,
-		ev.ID, ev.Profile, ev.Type, ev.RequestID, paymentIDOf(ev.Body), ev.ReceivedAt, ev.NextAttempt, doc)
+		ev.ID, ev.Profile, ev.Type, ev.RequestID, ev.PaymentID(), ev.ReceivedAt, ev.NextAttempt, doc)
 	if err = s.health.observe(err); err != nil {
 		return false, fmt.Errorf("storing event %s in PostgreSQL: %w", ev.ID, err)
 	}
@@ -157,15 +158,6 @@ func (s *Store) AddDelivering(ctx context.Context, ev *outbox.Event, deliver fun
 		deliver()
 	}
 	return added, err
-}
-
-// paymentIDOf reads a notification's top-level paymentId, for the payment id index.
-func paymentIDOf(body []byte) string {
-	var v struct {
-		PaymentID string `json:"paymentId"`
-	}
-	_ = json.Unmarshal(body, &v)
-	return v.PaymentID
 }
 
 // Get returns the event with id.
@@ -256,21 +248,13 @@ func (s *Store) DueExcept(ctx context.Context, at time.Time, limit int, skip fun
 
 // MarkDelivered records a delivery.
 func (s *Store) MarkDelivered(ctx context.Context, ev *outbox.Event, at time.Time) error {
-	ev.State = outbox.StateDelivered
-	ev.DeliveredAt = at
-	ev.NextAttempt = time.Time{}
-	ev.LastError = ""
+	ev.MarkDelivered(at)
 	return s.settle(ctx, ev, at)
 }
 
 // MarkDead records that delivery was given up.
 func (s *Store) MarkDead(ctx context.Context, ev *outbox.Event, at time.Time, reason string) error {
-	ev.State = outbox.StateDead
-	ev.DeadAt = at
-	ev.NextAttempt = time.Time{}
-	if reason != "" {
-		ev.LastError = reason
-	}
+	ev.MarkDead(at, reason)
 	return s.settle(ctx, ev, at)
 }
 
@@ -293,10 +277,8 @@ func (s *Store) settle(ctx context.Context, ev *outbox.Event, at time.Time) erro
 // meanwhile is left alone.
 func (s *Store) Reschedule(ctx context.Context, ev *outbox.Event, next time.Time, lastErr string, status int) error {
 	upd := *ev
-	upd.State = outbox.StatePending
-	upd.NextAttempt = next
-	upd.LastError = lastErr
-	upd.LastStatus = status
+	upd.History = slices.Clone(ev.History)
+	upd.Reschedule(time.Now(), next, lastErr, status)
 	doc, err := json.Marshal(&upd)
 	if err != nil {
 		return err

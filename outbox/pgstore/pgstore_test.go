@@ -16,7 +16,7 @@ import (
 	"github.com/caddy-antom/caddy-antom/outbox/storetest"
 )
 
-func open(t *testing.T, dsn string) *pgstore.Store {
+func open(t testing.TB, dsn string) *pgstore.Store {
 	t.Helper()
 	s, err := pgstore.New(dsn, 4, nil)
 	if err != nil {

@@ -43,6 +43,14 @@ var migrations = []string{
 	CREATE INDEX antom_payments_state_created ON antom_payments (state, created_at, id);
 	CREATE INDEX antom_payments_request_id ON antom_payments (payment_request_id);
 	CREATE INDEX antom_payments_payment_id ON antom_payments (payment_id) WHERE payment_id <> '';`,
+	// Searches, newest first (outbox.EventStore.Search): over every state, and by request or
+	// payment id in receipt order (which the plain id indexes could not give, so a planner
+	// without statistics walked the time index instead).
+	`CREATE INDEX antom_events_received ON antom_events (received_at, id);
+	CREATE INDEX antom_events_request_received ON antom_events (request_id, received_at, id) WHERE request_id <> '';
+	CREATE INDEX antom_events_payment_received ON antom_events (payment_id, received_at, id) WHERE payment_id <> '';
+	DROP INDEX antom_events_request_id;
+	DROP INDEX antom_events_payment_id;`,
 }
 
 // schemaLock is the advisory lock key under which instances migrate, one at a time.

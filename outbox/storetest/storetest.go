@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -31,6 +32,9 @@ func Run(t *testing.T, open Open) {
 		{"RescheduleLeavesFinal", rescheduleLeavesFinal},
 		{"Prune", prune},
 		{"Payments", payments},
+		{"Search", search},
+		{"Redrive", redrive},
+		{"PaymentTimeline", paymentTimeline},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
 	}
@@ -298,6 +302,16 @@ func lifecycle(t *testing.T, open Open) {
 	if err != nil || got.State != outbox.StatePending || got.Attempts != 0 || !got.DeliveredAt.IsZero() || got.ReplayedAt.IsZero() {
 		t.Fatalf("Replay = %+v, %v", got, err)
 	}
+	// The history of a: the failed attempt, the delivery, the replay.
+	if h := state(t, s, a.ID).History; len(h) != 3 ||
+		h[0].What != outbox.StepRetry || h[0].Status != 503 || h[0].Error != "503 from the app" ||
+		h[1].What != outbox.StepDelivered || !h[1].At.Equal(now.Add(time.Minute)) ||
+		h[2].What != outbox.StepReplayed || !h[2].At.Equal(got.ReplayedAt) {
+		t.Fatalf("history of a = %+v", h)
+	}
+	if h := state(t, s, b.ID).History; len(h) != 1 || h[0].What != outbox.StepDead || h[0].Error != "gave up" {
+		t.Fatalf("history of b = %+v", h)
+	}
 	if _, err := s.Replay(ctx, a.ID); !errors.Is(err, outbox.ErrAlreadyPending) {
 		t.Fatalf("Replay of a pending event = %v, want ErrAlreadyPending", err)
 	}
@@ -429,4 +443,187 @@ func ids(evs []*outbox.Event) []string {
 		out[i] = ev.DedupKey
 	}
 	return out
+}
+
+// search: every filter narrows, newest first, and the pages of a cursor walk cover the result
+// exactly once, also across events received in the same microsecond.
+func search(t *testing.T, open Open) {
+	s, another := open(t)
+	base := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	var all []*outbox.Event
+	for i := range 12 {
+		ev := event(fmt.Sprint("s", i))
+		ev.ReceivedAt = base.Add(time.Duration(i/2) * time.Second) // pairs share a receipt time
+		if i%3 == 0 {
+			ev.Type, ev.RequestIDField, ev.RequestID = "REFUND_RESULT", "refundRequestId", "refund-1"
+		}
+		if i%4 == 0 {
+			ev.Source, ev.Kind, ev.Route = outbox.SourceInquiry, "inquiry", "rt_fedcba9876543210"
+		}
+		mustAdd(t, s, ev)
+		all = append(all, ev)
+	}
+	if err := s.MarkDead(ctx, all[5], base.Add(time.Hour), "gave up"); err != nil {
+		t.Fatal(err)
+	}
+
+	// Newest first; of a pair received together, the higher id first.
+	want := func(match func(i int) bool) []string {
+		var out []*outbox.Event
+		for i := len(all) - 1; i >= 0; i -= 2 {
+			pair := []*outbox.Event{all[i-1], all[i]}
+			if pair[0].ID > pair[1].ID {
+				pair[0], pair[1] = pair[1], pair[0]
+			}
+			for _, ev := range []*outbox.Event{pair[1], pair[0]} {
+				if match(slices.Index(all, ev)) {
+					out = append(out, ev)
+				}
+			}
+		}
+		return ids(out)
+	}
+	for _, tc := range []struct {
+		name  string
+		f     outbox.Filter
+		match func(i int) bool
+	}{
+		{"all", outbox.Filter{}, func(int) bool { return true }},
+		{"state", outbox.Filter{State: outbox.StateDead}, func(i int) bool { return i == 5 }},
+		{"type", outbox.Filter{Type: "REFUND_RESULT"}, func(i int) bool { return i%3 == 0 }},
+		{"refund request id", outbox.Filter{RequestID: "refund-1"}, func(i int) bool { return i%3 == 0 }},
+		{"payment request id", outbox.Filter{RequestID: "req-s7"}, func(i int) bool { return i == 7 }},
+		{"payment id", outbox.Filter{PaymentID: "pay-s4"}, func(i int) bool { return i == 4 }},
+		{"source", outbox.Filter{Source: outbox.SourceInquiry}, func(i int) bool { return i%4 == 0 }},
+		{"kind", outbox.Filter{Kind: "notifyType"}, func(i int) bool { return i%4 != 0 }},
+		{"forward", outbox.Filter{Route: "rt_fedcba9876543210", Type: "REFUND_RESULT"}, func(i int) bool { return i%12 == 0 }},
+		{"time range", outbox.Filter{Since: base.Add(time.Second), Until: base.Add(3 * time.Second)}, func(i int) bool { return i >= 2 && i < 6 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := want(tc.match)
+			var got []string
+			var cursor outbox.Cursor
+			for page := 0; ; page++ {
+				evs, next, err := s.Search(ctx, tc.f, cursor, 3)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(evs) > 3 || page > len(all) {
+					t.Fatalf("page %d has %d events (limit 3)", page, len(evs))
+				}
+				for _, ev := range evs {
+					if len(ev.Body) == 0 {
+						t.Fatalf("Search returned %s without its body", ev.ID)
+					}
+				}
+				got = append(got, ids(evs)...)
+				if next.ID == "" {
+					break
+				}
+				// The cursor survives its text form, as the admin API hands it out.
+				if cursor, err = outbox.ParseCursor(next.String()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(w) {
+				t.Fatalf("Search(%+v) =\n%v\nwant\n%v", tc.f, got, w)
+			}
+			if evs, _, err := s.Search(ctx, tc.f, outbox.Cursor{}, 0); err != nil || fmt.Sprint(ids(evs)) != fmt.Sprint(w) {
+				t.Fatalf("Search without a limit = %v, %v", ids(evs), err)
+			}
+		})
+	}
+
+	// What another instance stores and changes later is found too, in its new state.
+	other := event("s-other")
+	other.ReceivedAt = base.Add(time.Hour)
+	mustAdd(t, another(), other)
+	if err := another().MarkDead(ctx, state(t, another(), other.ID), base.Add(2*time.Hour), "x"); err != nil {
+		t.Fatal(err)
+	}
+	if evs, _, err := s.Search(ctx, outbox.Filter{State: outbox.StateDead}, outbox.Cursor{}, 1); err != nil || len(evs) != 1 || evs[0].ID != other.ID {
+		t.Fatalf("Search after another instance's writes = %v, %v", ids(evs), err)
+	}
+}
+
+// redrive: a dry run counts and samples without replaying; the real run replays the delivered
+// and dead events the filter matches, and nothing else.
+func redrive(t *testing.T, open Open) {
+	s, _ := open(t)
+	now := time.Now()
+	var evs []*outbox.Event
+	for i := range 5 {
+		ev := event(fmt.Sprint("r", i))
+		if i < 4 {
+			ev.Type = "REFUND_RESULT"
+		}
+		mustAdd(t, s, ev)
+		evs = append(evs, ev)
+	}
+	for _, ev := range evs[:2] {
+		if err := s.MarkDead(ctx, ev, now, "gave up"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, ev := range []*outbox.Event{evs[2], evs[4]} {
+		if err := s.MarkDelivered(ctx, ev, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// evs[3] stays pending; evs[4] is of another type.
+	f := outbox.Filter{Type: "REFUND_RESULT"}
+	n, sample, err := outbox.Redrive(ctx, s, f, true, 2)
+	if err != nil || n != 3 || len(sample) != 2 {
+		t.Fatalf("dry run = %d, %v, %v; want 3 and a sample of 2", n, ids(sample), err)
+	}
+	if got := state(t, s, evs[0].ID); got.State != outbox.StateDead {
+		t.Fatalf("a dry run replayed %s", got.ID)
+	}
+	if n, _, err := outbox.Redrive(ctx, s, f, false, 0); err != nil || n != 3 {
+		t.Fatalf("Redrive = %d, %v; want 3", n, err)
+	}
+	for i, want := range []outbox.State{outbox.StatePending, outbox.StatePending, outbox.StatePending, outbox.StatePending, outbox.StateDelivered} {
+		if got := state(t, s, evs[i].ID); got.State != want || (i < 3 && got.ReplayedAt.IsZero()) {
+			t.Fatalf("after Redrive event %d is %s (replayed %v), want %s", i, got.State, got.ReplayedAt, want)
+		}
+	}
+	if _, _, err := outbox.Redrive(ctx, s, outbox.Filter{State: outbox.StatePending}, true, 0); err == nil {
+		t.Fatal("Redrive of pending events did not fail")
+	}
+}
+
+// paymentTimeline: found by the order number or by Antom's paymentId, a payment's timeline
+// holds its API call, its notification and the delivery outcomes, oldest first.
+func paymentTimeline(t *testing.T, open Open) {
+	s, _ := open(t)
+	t0 := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	p := &outbox.Payment{Profile: "p", PaymentRequestID: "req-t", Amount: outbox.Amount{Currency: "USD", Value: "100"}, CreatedAt: t0}
+	if _, err := s.AddPayment(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	ev := event("t") // paymentRequestId req-t, paymentId pay-t
+	ev.ReceivedAt = t0.Add(time.Second)
+	mustAdd(t, s, ev)
+	mustAdd(t, s, event("other"))
+	if err := s.Reschedule(ctx, ev, t0.Add(time.Minute), "503 from the app", 503); err != nil {
+		t.Fatal(err)
+	}
+	ev.LastStatus = 200
+	if err := s.MarkDelivered(ctx, ev, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	for _, by := range [][2]string{{"req-t", ""}, {"", "pay-t"}} {
+		tl, err := outbox.PaymentTimeline(ctx, s, []string{"p", "q"}, by[0], by[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range tl.Entries {
+			got = append(got, fmt.Sprint(e.What, "/", e.Status))
+		}
+		want := "[api_call/0 notification/0 retry/503 delivered/200]"
+		if fmt.Sprint(got) != want || tl.PaymentRequestID != "req-t" || len(tl.Payments) != 1 || tl.Entries[1].EventID != ev.ID {
+			t.Fatalf("timeline by %q = %v (%+v), want %s", by, got, tl, want)
+		}
+	}
 }

@@ -1,0 +1,117 @@
+#!/usr/bin/env node
+// console.cjs — an operator in a real browser (Debian's headless Chromium driven by
+// playwright-core) on the antom_console behind basic_auth: find a payment by its order number,
+// open its timeline, open its dead event and replay it, and wait (reloading) until the event
+// page says delivered. Then a page on another site submits a replay form to the console, as a
+// cross-site forgery would, and the answer is reported.
+//
+// stdin: JSON {
+//   "consoleUrl": "http://127.0.0.1:1234/ops/",
+//   "user": "ops", "password": "...",      // basic_auth credentials
+//   "order": "PAYREQ_X",                    // the order number (paymentRequestId)
+//   "forgeryUrl": "http://localhost:5678/", // a page on another site with a form #forge posting to the console
+//   "shotDir": "/tmp/x",                    // PNG screenshots go here
+//   "executablePath": "/usr/bin/chromium",
+//   "timeoutMs": 30000
+// }
+// stdout: JSON {"ok": bool, "error", "failedAt", "steps": [{"name", "ms", "url"}], "screenshots": [paths],
+//               "timeline": "text of the timeline table", "forgeryStatus": n, "forgeryBody": "...", "console": [...]}
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const { chromium } = require('playwright-core');
+
+const ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--disable-dev-shm-usage', '--no-proxy-server',
+];
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function main() {
+  let input;
+  try {
+    input = JSON.parse(fs.readFileSync(0, 'utf8'));
+  } catch (e) {
+    process.stdout.write(JSON.stringify({ ok: false, error: 'bad input: ' + e.message }) + '\n');
+    process.exit(2);
+  }
+  const timeoutMs = input.timeoutMs || 30000;
+  const out = { ok: false, steps: [], screenshots: [], console: [] };
+  const t0 = Date.now();
+  let page = null;
+  let at = 'launch';
+  const step = (name) => { at = name; out.steps.push({ name, ms: Date.now() - t0, url: page ? page.url() : '' }); };
+  const shot = async (name) => {
+    const file = path.join(input.shotDir, `console-${name}.png`);
+    await page.screenshot({ path: file, fullPage: true, timeout: 10000 });
+    out.screenshots.push(file);
+  };
+  const browser = await chromium.launch({ executablePath: input.executablePath, args: ARGS, timeout: timeoutMs });
+  try {
+    const context = await browser.newContext({ httpCredentials: { username: input.user, password: input.password } });
+    context.setDefaultTimeout(timeoutMs);
+    page = await context.newPage();
+    page.on('console', (m) => { if (m.type() === 'error') out.console.push(m.text()); });
+
+    step('health');
+    await page.goto(input.consoleUrl);
+    await page.locator('#health').waitFor();
+
+    step('search');
+    await page.click('text=Events');
+    await page.fill('input[name=requestId]', input.order);
+    await page.click('button:has-text("Search")');
+    await page.locator('#events').getByText(input.order).first().waitFor();
+    await shot('search');
+
+    step('timeline');
+    await page.locator('#events').getByRole('link', { name: input.order }).first().click();
+    await page.locator('#timeline').waitFor();
+    out.timeline = (await page.locator('#timeline').innerText()).replace(/\s+/g, ' ');
+    await shot('timeline');
+
+    step('event');
+    await page.locator('#timeline a[href*="view=event"]').first().click();
+    await page.locator('#event td.dead').waitFor();
+
+    step('replay');
+    await page.click('#replay');
+    await page.locator('#notice').waitFor();
+
+    step('delivered');
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (await page.locator('#event td.delivered').count() > 0) break;
+      if (Date.now() > deadline) throw new Error('the event page never said delivered');
+      await sleep(250);
+      await page.reload();
+    }
+    await shot('delivered');
+
+    step('forgery');
+    await page.goto(input.forgeryUrl);
+    const [resp] = await Promise.all([
+      page.waitForResponse((r) => r.request().method() === 'POST'),
+      page.click('#forge'),
+    ]);
+    out.forgeryStatus = resp.status();
+    out.forgeryBody = (await resp.text()).slice(0, 500);
+    step('done');
+    out.ok = true;
+  } catch (e) {
+    out.error = e.message;
+    out.failedAt = at;
+    try { await shot('failure'); } catch (_) { /* the page may be gone */ }
+  } finally {
+    await browser.close();
+  }
+  process.stdout.write(JSON.stringify(out) + '\n');
+  process.exit(out.ok ? 0 : 1);
+}
+
+main().catch((e) => {
+  process.stdout.write(JSON.stringify({ ok: false, error: String(e && e.stack || e) }) + '\n');
+  process.exit(1);
+});

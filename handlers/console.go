@@ -1,0 +1,342 @@
+package handlers
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	_ "embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"sort"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddy-antom/caddy-antom/outbox"
+)
+
+func init() {
+	caddy.RegisterModule(Console{})
+}
+
+// Console serves the operator's console: delivery health per forward, the event search, an
+// event's attempts, a payment's timeline and the dead letters with replay buttons. It is plain
+// server-rendered HTML without scripts or external assets. It has no authentication of its
+// own: mount it behind basic_auth, a remote_ip matcher, or both. It never shows secrets; it shows
+// notification bodies (with card data redacted) only with ShowBodies.
+type Console struct {
+	// ShowBodies shows an event's notification body on its page, with card data and
+	// credentials redacted. Bodies carry buyers' personal data; default: hidden.
+	ShowBodies bool `json:"show_bodies,omitempty"`
+
+	app      consoleApp
+	protect  *http.CrossOriginProtection
+	template *template.Template
+}
+
+// consoleApp is what the console needs from the antom app beyond App.
+type consoleApp interface {
+	App
+	// Kick wakes the delivery workers after a replay.
+	Kick()
+	// ProfileNames are the merchant profiles, whose payment records a timeline looks up.
+	ProfileNames() []string
+}
+
+// CaddyModule returns the Caddy module information.
+func (Console) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{ID: "http.handlers.antom_console", New: func() caddy.Module { return new(Console) }}
+}
+
+//go:embed console.html
+var consoleHTML string
+
+// Provision finds the antom app.
+func (c *Console) Provision(ctx caddy.Context) error {
+	app, err := loadApp(ctx)
+	if err != nil {
+		return err
+	}
+	ca, ok := app.(consoleApp)
+	if !ok {
+		return fmt.Errorf("the antom app %T cannot serve the console", app)
+	}
+	return c.setup(ca)
+}
+
+// setup readies the console for app.
+func (c *Console) setup(app consoleApp) error {
+	c.app = app
+	c.protect = http.NewCrossOriginProtection()
+	var err error
+	c.template, err = template.New("console").Funcs(template.FuncMap{
+		"time": func(t time.Time) string {
+			if t.IsZero() {
+				return "-"
+			}
+			return t.UTC().Format("2006-01-02 15:04:05Z")
+		},
+		"redact": func(b []byte) string { return string(redact(b)) },
+	}).Parse(consoleHTML)
+	return err
+}
+
+// csrfCookie holds the console's anti-forgery token, which every form repeats.
+const csrfCookie = "antom_console_csrf"
+
+// page is what the template renders.
+type page struct {
+	View    string
+	Path    string
+	CSRF    string
+	Error   string
+	Notice  string
+	Counts  map[string]int // events per state
+	Health  []forwardHealth
+	Events  []*outbox.Event
+	Next    template.URL // the next page of results
+	Event   *outbox.Event
+	Bodies  bool
+	Line    *outbox.Timeline
+	Filters []filterField
+}
+
+// filterField is one input of the search form.
+type filterField struct{ Name, Label, Value string }
+
+func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("Cache-Control", "no-store")
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		return c.render(w, r, c.view(r))
+	case http.MethodPost:
+		return c.post(w, r)
+	}
+	h.Set("Allow", "GET, HEAD, POST")
+	return caddyhttp.Error(http.StatusMethodNotAllowed, errors.New("the console takes GET and POST"))
+}
+
+// view gathers the data of the page the query asks for.
+func (c *Console) view(r *http.Request) *page {
+	q := r.URL.Query()
+	p := &page{View: q.Get("view"), Bodies: c.ShowBodies, Notice: q.Get("notice")}
+	ctx := r.Context()
+	store := c.app.Store()
+	var err error
+	switch p.View {
+	case "events", "dead":
+		q.Del("view")
+		q.Del("notice")
+		if p.View == "dead" {
+			q = url.Values{"state": {string(outbox.StateDead)}, "cursor": q["cursor"]}
+		}
+		p.Filters = filterFields(q)
+		var f outbox.Filter
+		var cursor outbox.Cursor
+		if f, err = outbox.ParseFilter(q); err == nil {
+			if cursor, err = outbox.ParseCursor(q.Get("cursor")); err == nil {
+				var next outbox.Cursor
+				p.Events, next, err = store.Search(ctx, f, cursor, 50)
+				if next.ID != "" {
+					nq := url.Values{"view": {p.View}}
+					for k, v := range q {
+						nq[k] = v
+					}
+					nq.Set("cursor", next.String())
+					p.Next = template.URL(pagePath(r) + "?" + nq.Encode())
+				}
+			}
+		}
+	case "event":
+		p.Event, err = store.Get(ctx, q.Get("id"))
+	case "timeline":
+		p.Filters = []filterField{{"paymentRequestId", "paymentRequestId (order number)", q.Get("paymentRequestId")}, {"paymentId", "Antom paymentId", q.Get("paymentId")}}
+		if q.Get("paymentRequestId") != "" || q.Get("paymentId") != "" {
+			p.Line, err = outbox.PaymentTimeline(ctx, store, c.app.ProfileNames(), q.Get("paymentRequestId"), q.Get("paymentId"))
+		}
+	default:
+		p.View = "health"
+		var counts map[outbox.State]int
+		if counts, err = store.Counts(ctx); err == nil {
+			p.Counts = map[string]int{}
+			for st, n := range counts {
+				p.Counts[string(st)] = n
+			}
+			p.Health, err = health(ctx, store, time.Now())
+		}
+	}
+	if err != nil {
+		p.Error = err.Error()
+	}
+	return p
+}
+
+func filterFields(q url.Values) []filterField {
+	var out []filterField
+	for _, f := range [][2]string{
+		{"requestId", "request id (order number, refund or capture request id)"}, {"paymentId", "Antom paymentId"},
+		{"state", "state (pending, delivered, dead)"}, {"type", "type"}, {"kind", "kind"},
+		{"source", "source (notification, inquiry)"}, {"forward", "forward (rt_...)"},
+		{"since", "since (RFC 3339)"}, {"until", "until (RFC 3339)"},
+	} {
+		out = append(out, filterField{f[0], f[1], q.Get(f[0])})
+	}
+	return out
+}
+
+// render writes p with a fresh or existing anti-forgery token.
+func (c *Console) render(w http.ResponseWriter, r *http.Request, p *page) error {
+	p.Path = pagePath(r)
+	if ck, err := r.Cookie(csrfCookie); err == nil && len(ck.Value) == 64 {
+		p.CSRF = ck.Value
+	} else {
+		b := make([]byte, 32)
+		_, _ = rand.Read(b)
+		p.CSRF = hex.EncodeToString(b)
+		http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: p.CSRF, Path: p.Path, HttpOnly: true,
+			Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	return c.template.Execute(w, p)
+}
+
+// post replays an event. A cross-site request is refused twice over: by its Sec-Fetch-Site or
+// Origin header, and by the token it cannot know.
+func (c *Console) post(w http.ResponseWriter, r *http.Request) error {
+	if err := c.protect.Check(r); err != nil {
+		return caddyhttp.Error(http.StatusForbidden, fmt.Errorf("cross-site request refused: %v", err))
+	}
+	ck, err := r.Cookie(csrfCookie)
+	if err != nil || len(ck.Value) != 64 || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(r.PostFormValue("csrf"))) != 1 {
+		return caddyhttp.Error(http.StatusForbidden, errors.New("the form's token does not match; reload the console page and try again"))
+	}
+	if r.PostFormValue("action") != "replay" {
+		return caddyhttp.Error(http.StatusBadRequest, errors.New("unknown console action"))
+	}
+	id := r.PostFormValue("id")
+	notice := "replayed; it is pending and will be delivered shortly"
+	if _, err := c.app.Store().Replay(r.Context(), id); err != nil {
+		notice = "not replayed: " + err.Error()
+	} else {
+		c.app.Kick()
+	}
+	q := url.Values{"view": {"event"}, "id": {id}, "notice": {notice}}
+	http.Redirect(w, r, pagePath(r)+"?"+q.Encode(), http.StatusSeeOther)
+	return nil
+}
+
+// pagePath is the console's path as the browser sees it: under handle_path, r.URL.Path has
+// lost its prefix, so links and the form's target are built from the original request.
+func pagePath(r *http.Request) string {
+	if orig, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok {
+		return orig.URL.Path
+	}
+	return r.URL.Path
+}
+
+// forwardHealth is the delivery health of one forward (route) over the last 24 hours.
+type forwardHealth struct {
+	Route                   string
+	Pending, Dead           int
+	Delivered24h, Failed24h int
+	Delivered, Failed       [24]int // per hour, oldest first
+	ChartBars               []bar
+}
+
+// bar is one hour of the chart.
+type bar struct{ X, DeliveredY, DeliveredH, FailedY, FailedH int }
+
+// chartHeight is the height in pixels of a forward's chart.
+const chartHeight = 40
+
+// health counts, per forward, the pending and dead events and the delivery outcomes of the last
+// 24 hours by hour. It reads the events received in the last 24 hours and those pending or dead.
+func health(ctx context.Context, store outbox.EventStore, now time.Time) ([]forwardHealth, error) {
+	byRoute := map[string]*forwardHealth{}
+	get := func(route string) *forwardHealth {
+		if byRoute[route] == nil {
+			byRoute[route] = &forwardHealth{Route: route}
+		}
+		return byRoute[route]
+	}
+	for _, st := range []outbox.State{outbox.StatePending, outbox.StateDead} {
+		evs, _, err := store.Search(ctx, outbox.Filter{State: st}, outbox.Cursor{}, 0)
+		if err != nil {
+			return nil, err
+		}
+		for _, ev := range evs {
+			if st == outbox.StatePending {
+				get(ev.Route).Pending++
+			} else {
+				get(ev.Route).Dead++
+			}
+		}
+	}
+	since := now.Add(-24 * time.Hour)
+	// Outcomes of the last 24 h belong to events received up to max_age before; a day more
+	// covers the default max_age.
+	evs, _, err := store.Search(ctx, outbox.Filter{Since: since.Add(-24 * time.Hour)}, outbox.Cursor{}, 0)
+	if err != nil {
+		return nil, err
+	}
+	for _, ev := range evs {
+		fh := get(ev.Route)
+		for _, st := range ev.History {
+			if st.At.Before(since) || st.At.After(now) {
+				continue
+			}
+			hour := min(int(st.At.Sub(since)/time.Hour), 23) // an outcome at now is in the last hour
+			switch st.What {
+			case outbox.StepDelivered:
+				fh.Delivered[hour]++
+				fh.Delivered24h++
+			case outbox.StepRetry, outbox.StepDead:
+				fh.Failed[hour]++
+				fh.Failed24h++
+			}
+		}
+	}
+	out := make([]forwardHealth, 0, len(byRoute))
+	for _, fh := range byRoute {
+		fh.ChartBars = chart(fh.Delivered, fh.Failed)
+		out = append(out, *fh)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Route < out[j].Route })
+	return out, nil
+}
+
+// chart scales the hourly counts to bars of at most chartHeight pixels, failures stacked on
+// deliveries.
+func chart(delivered, failed [24]int) []bar {
+	top := 1
+	for i := range delivered {
+		top = max(top, delivered[i]+failed[i])
+	}
+	bars := make([]bar, 24)
+	for i := range bars {
+		dh := delivered[i] * chartHeight / top
+		fh := failed[i] * chartHeight / top
+		if delivered[i] > 0 && dh == 0 {
+			dh = 1
+		}
+		if failed[i] > 0 && fh == 0 {
+			fh = 1
+		}
+		bars[i] = bar{X: i * 10, DeliveredY: chartHeight - dh, DeliveredH: dh, FailedY: chartHeight - dh - fh, FailedH: fh}
+	}
+	return bars
+}
+
+var (
+	_ caddy.Provisioner           = (*Console)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Console)(nil)
+)

@@ -1,0 +1,170 @@
+package handlers
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/caddyserver/certmagic"
+
+	"github.com/caddy-antom/caddy-antom/outbox"
+)
+
+// consoleTestApp is the antom app as the console sees it.
+type consoleTestApp struct {
+	apiTestApp
+	kicks int
+}
+
+func (a *consoleTestApp) Kick()                  { a.kicks++ }
+func (a *consoleTestApp) ProfileNames() []string { return []string{"default"} }
+
+func consoleGet(t *testing.T, c *Console, target string) *httptest.ResponseRecorder {
+	t.Helper()
+	w := httptest.NewRecorder()
+	if err := c.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "https://ops.example.com"+target, nil), nil); err != nil {
+		t.Fatalf("GET %s: %v", target, err)
+	}
+	return w
+}
+
+// The console finds a payment by its order number, shows its timeline and an event's attempts
+// without the body, and replays a dead event only from its own form.
+func TestConsole(t *testing.T) {
+	ctx := context.Background()
+	app := &consoleTestApp{apiTestApp: apiTestApp{store: outbox.New(&certmagic.FileStorage{Path: t.TempDir()})}}
+	c := &Console{}
+	if err := c.setup(app); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	ev := &outbox.Event{Profile: "default", Route: "rt_0123456789abcdef", Source: outbox.SourceNotification,
+		Type: "PAYMENT_RESULT", ResultStatus: "S", RequestIDField: "paymentRequestId", RequestID: "ORDER-42",
+		DedupKey: "k", ReceivedAt: now.Add(-time.Hour),
+		Body: []byte(`{"paymentRequestId":"ORDER-42","paymentId":"P42","paymentMethod":{"card":{"cardNo":"4111111111111111"}}}`)}
+	if _, err := app.store.Add(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.store.Reschedule(ctx, ev, now, "connection refused", 0); err != nil {
+		t.Fatal(err)
+	}
+	ev.LastStatus = 500
+	if err := app.store.MarkDead(ctx, ev, now.Add(-time.Minute), "HTTP 500 from the app"); err != nil {
+		t.Fatal(err)
+	}
+
+	w := consoleGet(t, c, "/ops/")
+	body := w.Body.String()
+	if w.Code != 200 || !strings.Contains(body, "rt_0123456789abcdef") || !strings.Contains(body, "<svg") ||
+		!strings.Contains(w.Header().Get("Content-Security-Policy"), "default-src 'none'") {
+		t.Fatalf("health page: %d\n%s", w.Code, body)
+	}
+	// One failed attempt and the death count as failures of the hour they happened in.
+	fh, err := health(ctx, app.store, time.Now())
+	if err != nil || len(fh) != 1 || fh[0].Dead != 1 || fh[0].Pending != 0 || fh[0].Failed24h != 2 || fh[0].Delivered24h != 0 ||
+		fh[0].Failed[23] != 2 || fh[0].ChartBars[23].FailedH != chartHeight {
+		t.Fatalf("health = %+v, %v", fh, err)
+	}
+	if body := consoleGet(t, c, "/ops/?view=events&requestId=ORDER-42").Body.String(); !strings.Contains(body, ev.ID) {
+		t.Fatalf("search by order number:\n%s", body)
+	}
+	if body := consoleGet(t, c, "/ops/?view=events&requestId=ORDER-43").Body.String(); strings.Contains(body, ev.ID) {
+		t.Fatalf("search for another order shows the event:\n%s", body)
+	}
+	body = consoleGet(t, c, "/ops/?view=timeline&paymentRequestId=ORDER-42").Body.String()
+	if !strings.Contains(body, "notification") || !strings.Contains(body, "connection refused") || !strings.Contains(body, "P42") {
+		t.Fatalf("timeline:\n%s", body)
+	}
+	w = consoleGet(t, c, "/ops/?view=event&id="+ev.ID)
+	body = w.Body.String()
+	if !strings.Contains(body, "HTTP 500 from the app") || strings.Contains(body, "4111") || strings.Contains(body, "paymentMethod") {
+		t.Fatalf("event page (bodies hidden):\n%s", body)
+	}
+	cookie := w.Result().Cookies()[0]
+	token := cookie.Value
+
+	post := func(form url.Values, header http.Header, withCookie bool) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodPost, "https://ops.example.com/ops/", strings.NewReader(form.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for k, v := range header {
+			r.Header[k] = v
+		}
+		if withCookie {
+			r.AddCookie(cookie)
+		}
+		w := httptest.NewRecorder()
+		if err := c.ServeHTTP(w, r, nil); err != nil {
+			w.Code = 0
+			w.Body.WriteString(err.Error())
+		}
+		return w
+	}
+	replay := url.Values{"action": {"replay"}, "id": {ev.ID}, "csrf": {token}}
+	for name, tc := range map[string]struct {
+		form   url.Values
+		header http.Header
+		cookie bool
+	}{
+		"cross-site":     {replay, http.Header{"Sec-Fetch-Site": {"cross-site"}}, true},
+		"foreign origin": {replay, http.Header{"Origin": {"https://evil.example"}}, true},
+		"no cookie":      {replay, nil, false},
+		"wrong token":    {url.Values{"action": {"replay"}, "id": {ev.ID}, "csrf": {strings.Repeat("0", 64)}}, nil, true},
+	} {
+		if w := post(tc.form, tc.header, tc.cookie); w.Code != 0 || !strings.Contains(w.Body.String(), "refused") && !strings.Contains(w.Body.String(), "token") {
+			t.Errorf("%s POST was not refused: %d %s", name, w.Code, w.Body.String())
+		}
+	}
+	if got, _ := app.store.Get(ctx, ev.ID); got.State != outbox.StateDead || app.kicks != 0 {
+		t.Fatalf("a refused POST replayed the event: %s", got.State)
+	}
+	w = post(replay, http.Header{"Sec-Fetch-Site": {"same-origin"}, "Origin": {"https://ops.example.com"}}, true)
+	if w.Code != http.StatusSeeOther || !strings.Contains(w.Header().Get("Location"), "view=event") {
+		t.Fatalf("replay: %d %v", w.Code, w.Header())
+	}
+	if got, _ := app.store.Get(ctx, ev.ID); got.State != outbox.StatePending || app.kicks != 1 {
+		t.Fatalf("after the replay the event is %s, %d kicks", got.State, app.kicks)
+	}
+
+	// show_bodies shows the body with card data redacted.
+	c.ShowBodies = true
+	body = consoleGet(t, c, "/ops/?view=event&id="+ev.ID).Body.String()
+	if !strings.Contains(body, "ORDER-42") || !strings.Contains(body, "paymentMethod") || strings.Contains(body, "4111111111111111") {
+		t.Fatalf("event page with show_bodies:\n%s", body)
+	}
+}
+
+func TestConsoleCaddyfile(t *testing.T) {
+	var c Console
+	if err := c.UnmarshalCaddyfile(caddyfile.NewTestDispenser("antom_console {\n show_bodies\n}")); err != nil || !c.ShowBodies {
+		t.Fatalf("show_bodies: %v, %+v", err, c)
+	}
+	err := new(Console).UnmarshalCaddyfile(caddyfile.NewTestDispenser("antom_console {\n secret x\n}"))
+	if err == nil || !strings.Contains(err.Error(), "unrecognized antom_console option 'secret'") {
+		t.Fatalf("an unknown option: %v", err)
+	}
+}
+
+// Under handle_path the console's links keep the prefix the browser used.
+func TestConsoleLinksUnderHandlePath(t *testing.T) {
+	app := &consoleTestApp{apiTestApp: apiTestApp{store: outbox.New(&certmagic.FileStorage{Path: t.TempDir()})}}
+	c := &Console{}
+	if err := c.setup(app); err != nil {
+		t.Fatal(err)
+	}
+	orig := httptest.NewRequest(http.MethodGet, "https://ops.example.com/ops/", nil)
+	r := orig.WithContext(context.WithValue(orig.Context(), caddyhttp.OriginalRequestCtxKey, *orig.Clone(orig.Context())))
+	r.URL.Path = "/" // what handle_path /ops/* leaves
+	w := httptest.NewRecorder()
+	if err := c.ServeHTTP(w, r, nil); err != nil {
+		t.Fatal(err)
+	}
+	if body := w.Body.String(); !strings.Contains(body, `href="/ops/?view=events"`) || strings.Contains(body, `href="/?view`) {
+		t.Fatalf("links lost the prefix:\n%s", body)
+	}
+}
