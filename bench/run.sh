@@ -19,6 +19,7 @@
 #   bench/run.sh                                  # everything, 3 runs of each phase
 #   bench/run.sh -repeat 1 -phase 5s notify       # a quick look at the notify path
 #   bench/run.sh -work /mnt/journaled-ext4 notify # caddy's data dir on another filesystem
+#   bench/run.sh -postgres 1,3 notify             # also antom_store postgres, 1 and 3 instances
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -1,6 +1,7 @@
 // Package pgtest runs a real PostgreSQL server for tests: Debian's server binaries (package
 // postgresql), a cluster in a temporary directory owned by an unprivileged user, listening on a
-// free loopback port, stopped and removed in the test's cleanup even when the test fails.
+// free loopback port, stopped and removed in the test's cleanup even when the test fails. The
+// benchmark harness (bench/cmd/antombench) runs it too, through the T interface.
 package pgtest
 
 import (
@@ -13,31 +14,41 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync/atomic"
-	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 )
 
+// T is the part of testing.TB that the server needs; a program other than a test supplies its own.
+type T interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Cleanup(func())
+}
+
 // Server is a running PostgreSQL cluster.
 type Server struct {
 	bin, dir, data string
 	port           int
+	settings       []string
 	owner          *user.User // nil: the test's own user runs the server
-	t              testing.TB
+	t              T
 }
 
 // Start initialises and starts a cluster; t's cleanup stops it and removes its files. It fails
-// the test (never skips) when the server binaries are missing.
-func Start(t testing.TB) *Server {
+// the test (never skips) when the server binaries are missing. Settings ("name=value") override
+// the defaults, which favour test speed over durability (fsync=off).
+func Start(t T, settings ...string) *Server {
 	t.Helper()
 	initdbs, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
 	if len(initdbs) == 0 {
 		t.Fatal("PostgreSQL server binaries are missing (/usr/lib/postgresql/*/bin/initdb): apt-get install -y postgresql")
 	}
 	sort.Strings(initdbs)
-	s := &Server{bin: filepath.Dir(initdbs[len(initdbs)-1]), t: t}
+	s := &Server{bin: filepath.Dir(initdbs[len(initdbs)-1]), settings: settings, t: t}
 	dir, err := os.MkdirTemp("", "antom-pg-")
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +78,21 @@ func Start(t testing.TB) *Server {
 func (s *Server) Start() {
 	s.t.Helper()
 	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200", s.port, s.dir)
+	for _, kv := range s.settings { // the last -c of a name wins
+		opts += " -c " + kv
+	}
 	s.run("pg_ctl", "-D", s.data, "-l", filepath.Join(s.dir, "log"), "-o", opts, "-w", "-t", "60", "start")
+}
+
+// PID is the server's main process (the postmaster); the backends are its children.
+func (s *Server) PID() int {
+	b, err := os.ReadFile(filepath.Join(s.data, "postmaster.pid"))
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	pid, _ := strconv.Atoi(line)
+	return pid
 }
 
 // Stop stops the server at once (as a crash would); connections are cut.
@@ -120,7 +145,7 @@ func (s *Server) command(tool string, args ...string) *exec.Cmd {
 	return exec.Command(path, args...)
 }
 
-func freePort(t testing.TB) int {
+func freePort(t T) int {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -27,12 +27,14 @@ type caddyPorts struct {
 }
 
 // caddyfile is the config under test. The notify site and the reverse_proxy site forward to the
-// same app; antom_api calls the simulator over HTTPS. Logging stays at Caddy's default (INFO to
-// stderr, which goes to a file), as users run it.
-func caddyfile(p caddyPorts, appAddr, simAddr string) string {
+// same app; antom_api calls the simulator over HTTPS. store is an antom_store global option (""
+// for the default file store). Logging stays at Caddy's default (INFO to stderr, which goes to a
+// file), as users run it.
+func caddyfile(p caddyPorts, appAddr, simAddr, store string) string {
 	return fmt.Sprintf(`{
 	admin %[1]s
 	persist_config off
+	%[9]s
 	antom {
 		client_id        %[2]s
 		private_key      {env.BENCH_MERCHANT_PRIVATE_KEY}
@@ -58,7 +60,7 @@ http://%[5]s {
 	bind 127.0.0.1
 	antom_api
 }
-`, p.admin, clientID, p.notify, p.rp, p.api, appAddr, simAddr, notifyPath)
+`, p.admin, clientID, p.notify, p.rp, p.api, appAddr, simAddr, notifyPath, store)
 }
 
 // caddyProc is a running caddy.
@@ -72,7 +74,7 @@ type caddyProc struct {
 
 // startCaddy writes the Caddyfile into a fresh folder under work and runs bin in it. It returns
 // when the admin endpoint and every site answer.
-func startCaddy(ctx context.Context, bin, work, name string, env []string, appAddr, simAddr string) (*caddyProc, error) {
+func startCaddy(ctx context.Context, bin, work, name string, env []string, appAddr, simAddr, store string) (*caddyProc, error) {
 	dir, err := os.MkdirTemp(work, name+"-")
 	if err != nil {
 		return nil, err
@@ -84,7 +86,7 @@ func startCaddy(ctx context.Context, bin, work, name string, env []string, appAd
 		}
 	}
 	cfg := filepath.Join(dir, "Caddyfile")
-	if err := os.WriteFile(cfg, []byte(caddyfile(ports, appAddr, simAddr)), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(caddyfile(ports, appAddr, simAddr, store)), 0o600); err != nil {
 		return nil, err
 	}
 	logPath := filepath.Join(dir, "caddy.log")
@@ -130,6 +132,8 @@ func startCaddy(ctx context.Context, bin, work, name string, env []string, appAd
 
 func (c *caddyProc) pid() int { return c.cmd.Process.Pid }
 
+func (c *caddyProc) notifyURL() string { return "http://" + c.ports.notify + notifyPath }
+
 // storageDir is caddy's file_system storage (the antom outbox lives under antom/ in it).
 func (c *caddyProc) storageDir() string { return filepath.Join(c.dir, "data", "caddy") }
 
@@ -141,6 +145,12 @@ func (c *caddyProc) stop() {
 	case <-time.After(15 * time.Second):
 		_ = c.cmd.Process.Kill()
 		<-c.done
+	}
+}
+
+func stopAll(cs []*caddyProc) {
+	for _, c := range cs {
+		c.stop()
 	}
 }
 

@@ -87,8 +87,8 @@ func runDrain(ctx context.Context, o *options, env *benchEnv, b build) (*drainRe
 	res.RSSStart = rssMiB(c.pid())
 
 	p := newPool(env.notes)
-	m := startCPU(c.pid(), env.app.pid())
-	res.Ingest = closedLoop(ctx, 32, 10*time.Minute, o.drainEvents, notifySender(loadClient(), "http://"+c.ports.notify+notifyPath, p))
+	m := startCPU([]int{c.pid()}, env.app.pid(), 0)
+	res.Ingest = closedLoop(ctx, 32, 10*time.Minute, o.drainEvents, notifySender(loadClient(), []string{c.notifyURL()}, p))
 	res.Ingest.CPU = m.stop()
 	res.Ingest.Scenario, res.Ingest.Build, res.Ingest.Load = "drain_ingest", b.name, "c=32, app down"
 	res.Ingest.CaddyUsReq = res.Ingest.CPU.Caddy * res.Ingest.Seconds / float64(max(1, res.Ingest.OK)) * 1e6
@@ -102,7 +102,7 @@ func runDrain(ctx context.Context, o *options, env *benchEnv, b build) (*drainRe
 	}
 
 	// The app comes back.
-	m = startCPU(c.pid(), env.app.pid())
+	m = startCPU([]int{c.pid()}, env.app.pid(), 0)
 	var prof chan error
 	profPath := filepath.Join(o.out, "profiles", "drain-"+b.name+".pprof")
 	if o.profile {

@@ -21,12 +21,14 @@ import (
 	"time"
 
 	"github.com/caddy-antom/caddy-antom/antom"
+	"github.com/caddy-antom/caddy-antom/internal/pgtest"
 )
 
-// build is one caddy binary under test.
+// build is one caddy binary under test, with its event store.
 type build struct {
-	name  string // "std" or "boringcrypto"
-	caddy string
+	name      string // "std", "boringcrypto", the -alt name, or "postgres-N"
+	caddy     string
+	instances int // > 0: this many caddy instances on one PostgreSQL database; 0: one on the file store
 }
 
 type benchEnv struct {
@@ -42,6 +44,9 @@ type benchEnv struct {
 	simCA    string // the simulator's TLS certificate
 
 	dataDirs map[string]string // by build: the storage dir of the last caddy started
+
+	pg      *pgtest.Server // with -postgres
+	pgClose func()
 }
 
 func newBenchEnv(ctx context.Context, o *options) (*benchEnv, error) {
@@ -91,6 +96,9 @@ func newBenchEnv(ctx context.Context, o *options) (*benchEnv, error) {
 		return nil, fmt.Errorf("starting the simulator: %w", err)
 	}
 	e.caddyEnv = append(e.caddyEnv, "SSL_CERT_FILE="+e.simCA)
+	if len(o.postgres) > 0 {
+		e.pg, e.pgClose = startPostgres()
+	}
 	return e, nil
 }
 
@@ -106,16 +114,60 @@ func (e *benchEnv) builds() []build {
 	return bs
 }
 
-// startCaddy starts a fresh caddy of build b (empty data dir).
+// notifyBuilds are the builds and, with -postgres, the standard build on PostgreSQL with each
+// number of instances asked for.
+func (e *benchEnv) notifyBuilds() []build {
+	bs := e.builds()
+	for _, n := range e.o.postgres {
+		bs = append(bs, build{name: fmt.Sprintf("postgres-%d", n), caddy: e.o.caddy, instances: n})
+	}
+	return bs
+}
+
+// startCaddy starts a fresh caddy of build b (empty data dir) on the file store.
 func (e *benchEnv) startCaddy(ctx context.Context, b build, label string) (*caddyProc, error) {
-	c, err := startCaddy(ctx, b.caddy, e.o.work, label, e.caddyEnv, e.app.addr, e.sim.addr)
+	c, err := startCaddy(ctx, b.caddy, e.o.work, label, e.caddyEnv, e.app.addr, e.sim.addr, "")
 	if err == nil {
 		e.dataDirs[b.name] = c.storageDir()
 	}
 	return c, err
 }
 
+// startInstances starts b's caddy instances: one on the file store, or b.instances on a fresh
+// PostgreSQL database. On error none is left running.
+func (e *benchEnv) startInstances(ctx context.Context, b build, label string) ([]*caddyProc, error) {
+	if b.instances == 0 {
+		c, err := e.startCaddy(ctx, b, label)
+		if err != nil {
+			return nil, err
+		}
+		return []*caddyProc{c}, nil
+	}
+	store := storeConfig(e.pg.DSN())
+	var cs []*caddyProc
+	for range b.instances {
+		c, err := startCaddy(ctx, b.caddy, e.o.work, label, e.caddyEnv, e.app.addr, e.sim.addr, store)
+		if err != nil {
+			stopAll(cs)
+			return nil, err
+		}
+		cs = append(cs, c)
+	}
+	return cs, nil
+}
+
+// pgPID is the PostgreSQL server's process if b uses it, else 0.
+func (e *benchEnv) pgPID(b build) int {
+	if b.instances == 0 {
+		return 0
+	}
+	return e.pg.PID()
+}
+
 func (e *benchEnv) close() {
+	if e.pgClose != nil {
+		e.pgClose()
+	}
 	e.sim.stop()
 	e.app.stop()
 }

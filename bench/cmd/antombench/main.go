@@ -50,6 +50,7 @@ type options struct {
 	drainEvents int           // events queued in the drain scenario
 	profile     bool          // capture CPU profiles from caddy's admin endpoint
 	jsonOut     bool          // micro only: print JSON (used for the boringcrypto build)
+	postgres    []int         // notify also on the PostgreSQL store, with these numbers of instances
 }
 
 func main() {
@@ -65,7 +66,7 @@ func main() {
 	}
 	root := repoRoot()
 	var o options
-	var rates, proxyRates string
+	var rates, proxyRates, postgres string
 	flag.StringVar(&o.caddy, "caddy", filepath.Join(root, "bin", "caddy-bench"), "caddy binary built with xcaddy (scripts/build-caddy.sh)")
 	flag.StringVar(&o.boringCaddy, "boring-caddy", "", "the same caddy built with GOEXPERIMENT=boringcrypto CGO_ENABLED=1 (optional)")
 	flag.StringVar(&o.boringSelf, "boring-self", "", "antombench built with GOEXPERIMENT=boringcrypto CGO_ENABLED=1, for the micro numbers (optional)")
@@ -82,6 +83,7 @@ func main() {
 	flag.IntVar(&o.drainEvents, "drain-events", 10000, "events queued in the drain scenario")
 	flag.BoolVar(&o.profile, "profile", true, "capture CPU profiles through caddy's admin /debug/pprof/profile")
 	flag.BoolVar(&o.jsonOut, "json", false, "micro: print JSON only")
+	flag.StringVar(&postgres, "postgres", "", "notify: also run the std build with antom_store postgres on a throwaway local PostgreSQL, with each of these numbers of caddy instances on one database (e.g. 1,3)")
 	flag.Usage = func() {
 		fmt.Fprintf(os.Stderr, "usage: antombench [flags] [all|micro|notify|proxy|drain]\n\n")
 		flag.PrintDefaults()
@@ -93,6 +95,9 @@ func main() {
 	}
 	if o.proxyRates, err = parseInts(proxyRates); err != nil {
 		fatalf("-proxy-rates: %v", err)
+	}
+	if o.postgres, err = parseInts(postgres); err != nil {
+		fatalf("-postgres: %v", err)
 	}
 	what := "all"
 	if flag.NArg() > 0 {
@@ -170,7 +175,7 @@ func run(ctx context.Context, o *options, what string) error {
 	}
 	if what == "all" || what == "notify" {
 		for r := 1; r <= o.repeat && ctx.Err() == nil; r++ {
-			for _, b := range env.builds() {
+			for _, b := range env.notifyBuilds() {
 				rows, err := runNotify(ctx, o, env, b, r)
 				if err != nil {
 					return fmt.Errorf("notify (%s, run %d): %w", b.name, r, err)

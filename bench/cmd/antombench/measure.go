@@ -13,8 +13,10 @@ import (
 
 type measurer struct {
 	o     *options
-	c     *caddyProc
-	up    *child // the app or the simulator
+	c     *caddyProc   // the instance profiled
+	peers []*caddyProc // further instances on the same store: their CPU counts as caddy's
+	up    *child       // the app or the simulator
+	pgPid int          // the PostgreSQL server the instances use, 0 if none
 	b     build
 	run   int
 	out   []phase
@@ -33,7 +35,11 @@ func (m *measurer) measure(scenario, load string, profile bool, f func() phase) 
 		go func() { prof <- m.c.profile(secs, profPath) }()
 		time.Sleep(500 * time.Millisecond) // the profile starts with the load
 	}
-	cpu := startCPU(m.c.pid(), m.up.pid())
+	pids := []int{m.c.pid()}
+	for _, p := range m.peers {
+		pids = append(pids, p.pid())
+	}
+	cpu := startCPU(pids, m.up.pid(), m.pgPid)
 	ph := f()
 	ph.CPU = cpu.stop()
 	ph.Scenario, ph.Build, ph.Run, ph.Load = scenario, m.b.name, m.run, load

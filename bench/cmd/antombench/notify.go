@@ -4,7 +4,8 @@ package main
 // notifications to antom_webhook; caddy verifies the signature, stores the event (FileStorage:
 // temp file, fsync, rename), delivers it to the app (which answers 204), records the delivery
 // (a second durable write) and only then acks. Side by side, in the same caddy and at the same
-// loads: the same body through Caddy's plain reverse_proxy to the same app.
+// loads: the same body through Caddy's plain reverse_proxy to the same app. With several
+// instances (the PostgreSQL store) both are spread over them round robin.
 
 import (
 	"bytes"
@@ -13,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddy-antom/caddy-antom/antom"
@@ -21,20 +23,26 @@ import (
 var errPoolEmpty = errors.New("out of pre-signed notifications (raise -pool)")
 
 func runNotify(ctx context.Context, o *options, env *benchEnv, b build, run int) ([]phase, error) {
-	c, err := env.startCaddy(ctx, b, "notify-"+b.name)
+	cs, err := env.startInstances(ctx, b, "notify-"+b.name)
 	if err != nil {
 		return nil, err
 	}
-	defer c.stop()
-	logf("notify: %s caddy (run %d), pid %d, data %s", b.name, run, c.pid(), c.storageDir())
+	defer stopAll(cs)
+	c := cs[0]
+	logf("notify: %s caddy (run %d), %d instance(s), first pid %d, data %s", b.name, run, len(cs), c.pid(), c.storageDir())
 
 	hc := loadClient()
 	p := newPool(env.notes)
-	sendNotify := notifySender(hc, "http://"+c.ports.notify+notifyPath, p)
-	rpURL := "http://" + c.ports.rp + "/antom-events"
+	var notifyURLs, rpURLs []string
+	for _, c := range cs {
+		notifyURLs = append(notifyURLs, c.notifyURL())
+		rpURLs = append(rpURLs, "http://"+c.ports.rp+"/antom-events")
+	}
+	sendNotify := notifySender(hc, notifyURLs, p)
+	nextRP := roundRobin(rpURLs)
 	rpBody := notificationBody(0)
 	sendRP := func(ctx context.Context) (time.Duration, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, rpURL, bytes.NewReader(rpBody))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, nextRP(), bytes.NewReader(rpBody))
 		if err != nil {
 			return 0, err
 		}
@@ -56,7 +64,7 @@ func runNotify(ctx context.Context, o *options, env *benchEnv, b build, run int)
 		return nil, fmt.Errorf("-pool %d leaves %d notifications for the saturation phase; raise -pool", o.pool, satLimit)
 	}
 
-	m := &measurer{o: o, c: c, up: env.app, b: b, run: run, after: func(ph *phase) {
+	m := &measurer{o: o, c: c, peers: cs[1:], up: env.app, pgPid: env.pgPID(b), b: b, run: run, after: func(ph *phase) {
 		if ph.Scenario == "notify" {
 			if st := env.appStats(); st.Unique != ph.OK {
 				ph.Note = fmt.Sprintf("app received %d distinct events for %d acks", st.Unique, ph.OK)
@@ -78,14 +86,16 @@ func runNotify(ctx context.Context, o *options, env *benchEnv, b build, run int)
 	return m.out, ctx.Err()
 }
 
-// notifySender POSTs the next notification of p to url, as Antom does, and expects the ack.
-func notifySender(hc *http.Client, url string, p *pool) doFunc {
+// notifySender POSTs the next notification of p to the next of urls, as Antom does, and
+// expects the ack.
+func notifySender(hc *http.Client, urls []string, p *pool) doFunc {
+	next := roundRobin(urls)
 	return func(ctx context.Context) (time.Duration, error) {
 		n := p.take()
 		if n == nil {
 			return 0, errPoolEmpty
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(n.Body))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, next(), bytes.NewReader(n.Body))
 		if err != nil {
 			return 0, err
 		}
@@ -95,6 +105,12 @@ func notifySender(hc *http.Client, url string, p *pool) doFunc {
 		req.Header.Set("Signature", n.Signature)
 		return 0, expect(hc, req, http.StatusOK, antom.AckBody)
 	}
+}
+
+// roundRobin returns each of urls in turn, safe for concurrent use.
+func roundRobin(urls []string) func() string {
+	var i atomic.Uint64
+	return func() string { return urls[(i.Add(1)-1)%uint64(len(urls))] }
 }
 
 // expect sends req and checks the status and, if want is set, the body.

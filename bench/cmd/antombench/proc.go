@@ -7,6 +7,7 @@ package main
 import (
 	"bytes"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -19,7 +20,8 @@ type cpuUse struct {
 	Caddy  float64 `json:"caddy"`
 	Up     float64 `json:"upstream"` // the app or the simulator
 	Gen    float64 `json:"generator"`
-	Others float64 `json:"others"` // everything else on the machine
+	PG     float64 `json:"postgres,omitempty"` // the PostgreSQL server and its backends
+	Others float64 `json:"others"`             // everything else on the machine
 	Busy   float64 `json:"machine_busy"`
 }
 
@@ -27,13 +29,14 @@ type cpuUse struct {
 type cpuMeter struct {
 	at              time.Time
 	caddy, up, self float64
-	busy            float64
-	caddyPid, upPid int
+	pg, busy        float64
+	caddyPids       []int // every caddy instance under test
+	upPid, pgPid    int   // pgPid 0: no PostgreSQL
 }
 
-func startCPU(caddyPid, upPid int) *cpuMeter {
-	m := &cpuMeter{at: time.Now(), caddyPid: caddyPid, upPid: upPid}
-	m.caddy, m.up, m.self, m.busy = procCPU(caddyPid), procCPU(upPid), procCPU(os.Getpid()), machineBusy()
+func startCPU(caddyPids []int, upPid, pgPid int) *cpuMeter {
+	m := &cpuMeter{at: time.Now(), caddyPids: caddyPids, upPid: upPid, pgPid: pgPid}
+	m.caddy, m.up, m.self, m.pg, m.busy = procsCPU(caddyPids), procCPU(upPid), procCPU(os.Getpid()), procTreeCPU(pgPid), machineBusy()
 	return m
 }
 
@@ -43,13 +46,44 @@ func (m *cpuMeter) stop() cpuUse {
 		return cpuUse{}
 	}
 	u := cpuUse{
-		Caddy: (procCPU(m.caddyPid) - m.caddy) / secs,
+		Caddy: (procsCPU(m.caddyPids) - m.caddy) / secs,
 		Up:    (procCPU(m.upPid) - m.up) / secs,
 		Gen:   (procCPU(os.Getpid()) - m.self) / secs,
+		PG:    (procTreeCPU(m.pgPid) - m.pg) / secs,
 		Busy:  (machineBusy() - m.busy) / secs,
 	}
-	u.Others = max(0, u.Busy-u.Caddy-u.Up-u.Gen)
+	u.Others = max(0, u.Busy-u.Caddy-u.Up-u.Gen-u.PG)
 	return u
+}
+
+func procsCPU(pids []int) float64 {
+	var sum float64
+	for _, pid := range pids {
+		sum += procCPU(pid)
+	}
+	return sum
+}
+
+// procTreeCPU is the CPU time of pid, its children, and its children that have exited and been
+// waited for, in seconds (0 for pid 0).
+func procTreeCPU(pid int) float64 {
+	if pid <= 0 {
+		return 0
+	}
+	sum := procCPU(pid)
+	if f := statFields(pid); len(f) >= 15 {
+		cut, _ := strconv.ParseFloat(f[13], 64)
+		cst, _ := strconv.ParseFloat(f[14], 64)
+		sum += (cut + cst) / clockTicks
+	}
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, st := range stats {
+		child, _ := strconv.Atoi(filepath.Base(filepath.Dir(st)))
+		if f := statFields(child); len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			sum += procCPU(child)
+		}
+	}
+	return sum
 }
 
 // procCPU is the user+system CPU time of pid in seconds (0 if unknown).
@@ -57,22 +91,28 @@ func procCPU(pid int) float64 {
 	if pid <= 0 {
 		return 0
 	}
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	// Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(string(b[i+1:]))
+	// utime and stime are fields 14 and 15 of /proc/pid/stat.
+	f := statFields(pid)
 	if len(f) < 13 {
 		return 0
 	}
 	ut, _ := strconv.ParseFloat(f[11], 64)
 	st, _ := strconv.ParseFloat(f[12], 64)
 	return (ut + st) / clockTicks
+}
+
+// statFields are the fields of /proc/pid/stat after the parenthesised command name: state,
+// ppid, ... (field 3 onwards; nil if unknown).
+func statFields(pid int) []string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return nil
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return nil
+	}
+	return strings.Fields(string(b[i+1:]))
 }
 
 // machineBusy is the CPU time all cores spent not idle (nor waiting for I/O), in seconds.

@@ -181,7 +181,7 @@ func (r *report) markdown() string {
 		w("")
 		w("| build | load | notify ok/s | p50 ms | p99 ms | caddy CPU µs/req | reverse_proxy ok/s | p50 ms | p99 ms | caddy CPU µs/req | CPU ratio | others (cores) | failed |")
 		w("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-		for _, bl := range r.env.builds() {
+		for _, bl := range r.env.notifyBuilds() {
 			for _, l := range loads {
 				n, rp := r.get("notify", bl.name, l), r.get("reverse_proxy", bl.name, l)
 				nc, _, _ := n.med(cpuRq)
@@ -193,6 +193,19 @@ func (r *report) markdown() string {
 			}
 		}
 		w("")
+		if len(r.o.postgres) > 0 {
+			w("postgres-N: the std build with `antom_store postgres` (max_conns %d), N instances on one fresh database per run, load spread round robin; caddy CPU is the sum over the instances. PostgreSQL is a local throwaway server from Debian's packages (fsync and synchronous_commit on, otherwise defaults) on the same 2 cores; its CPU (the server and its backends) is counted apart from caddy's and from `others`:", pgMaxConns)
+			w("")
+			pgUs := func(p phase) float64 { return p.CPU.PG * p.Seconds / max(1, float64(p.OK)) * 1e6 }
+			pgCores := func(p phase) float64 { return p.CPU.PG }
+			for _, bl := range r.env.notifyBuilds()[len(r.env.builds()):] {
+				for _, l := range loads {
+					n := r.get("notify", bl.name, l)
+					w("- %s, %s: PostgreSQL %s µs CPU per notification (%s cores).", bl.name, l, n.cell(pgUs, "%.0f"), n.cell(pgCores, "%.2f"))
+				}
+			}
+			w("")
+		}
 		for _, p := range r.Phases {
 			if (p.Scenario == "notify" || p.Scenario == "reverse_proxy") && p.Note != "" {
 				w("- %s %s %s run %d: %s", p.Scenario, p.Build, p.Load, p.Run, p.Note)
