@@ -255,6 +255,17 @@ func TestWebhookCaddyfile(t *testing.T) {
 		t.Errorf("antom_webhook without a block set fields: %+v", empty)
 	}
 
+	// forward_secret given again is a rotation: the first stays where a single secret goes, so
+	// configs with one secret adapt to the same JSON as before.
+	var rotating handlers.Webhook
+	d = caddyfile.NewTestDispenser("antom_webhook {\n forward_secret {env.OLD}\n forward_secret {env.NEW}\n forward_secret {env.NEWER}\n}")
+	if err := rotating.UnmarshalCaddyfile(d); err != nil {
+		t.Fatal(err)
+	}
+	if rotating.ForwardSecret != "{env.OLD}" || !reflect.DeepEqual(rotating.ForwardSecrets, []string{"{env.NEW}", "{env.NEWER}"}) {
+		t.Errorf("three forward_secrets: forward_secret %q, forward_secrets %q", rotating.ForwardSecret, rotating.ForwardSecrets)
+	}
+
 	// Sizes accept both SI and IEC units.
 	var si handlers.Webhook
 	if err := si.UnmarshalCaddyfile(caddyfile.NewTestDispenser("antom_webhook {\n max_body 2MB\n}")); err != nil {
@@ -278,8 +289,8 @@ func TestWebhookCaddyfileErrors(t *testing.T) {
 			[]string{"antom_webhook takes no arguments before its block", "'http://127.0.0.1:8080'"}}},
 		{badInput: badInput{"duplicate forward", []string{"antom_webhook {\n forward http://a\n forward http://b\n}"},
 			[]string{"antom_webhook option 'forward' is given twice", "Testfile:3"}}},
-		{badInput: badInput{"duplicate forward_secret", []string{"antom_webhook {\n forward_secret a\n forward_secret b\n}"},
-			[]string{"antom_webhook option 'forward_secret' is given twice"}}},
+		{badInput: badInput{"forward_secret with two values", []string{"antom_webhook {\n forward_secret a b\n}"},
+			[]string{"takes exactly one value, got 2"}}},
 		{badInput: badInput{"duplicate profile", []string{"antom_webhook {\n profile a\n profile a\n}"},
 			[]string{"antom_webhook option 'profile' is given twice"}}},
 		{badInput: badInput{"forward without a value", []string{"antom_webhook {\n forward\n}"},

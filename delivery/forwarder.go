@@ -25,7 +25,9 @@ type Route struct {
 	ID      string
 	Profile string
 	URL     string
-	Secret  Secret
+	// Secrets sign every delivery, one signature each, so the app can move
+	// from one secret to the next at its own pace (at least one).
+	Secrets []Secret
 	// MaxAge is how long after ReceivedAt delivery is retried before the
 	// event goes dead; <= 0 means DefaultMaxAge.
 	MaxAge time.Duration
@@ -105,7 +107,7 @@ func (f *Forwarder) deliver(ctx context.Context, route Route, ev *outbox.Event) 
 	h.Set("Content-Type", "application/json")
 	h.Set("webhook-id", ev.ID)
 	h.Set("webhook-timestamp", strconv.FormatInt(ts.Unix(), 10))
-	h.Set("webhook-signature", Sign(route.Secret, ev.ID, ts, ev.Body))
+	h.Set("webhook-signature", SignAll(route.Secrets, ev.ID, ts, ev.Body))
 	setIf(h, "Antom-Profile", ev.Profile)
 	setIf(h, "Antom-Event-Kind", ev.Kind)
 	setIf(h, "Antom-Event-Type", ev.Type)

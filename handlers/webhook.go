@@ -59,8 +59,15 @@ type Webhook struct {
 	Forward string `json:"forward,omitempty"`
 
 	// ForwardSecret signs forwarded events per Standard Webhooks: `whsec_` followed by base64
-	// (generate one with `caddy antom secret`). Accepts `{env.*}` and `{file.*}`. Required.
+	// (generate one with `caddy antom secret`). Accepts `{env.*}` and `{file.*}`. Required,
+	// unless ForwardSecrets gives the secrets.
 	ForwardSecret string `json:"forward_secret,omitempty"`
+
+	// ForwardSecrets are more secrets, for rotation: every delivery carries one signature per
+	// secret (ForwardSecret's first), space-separated as Standard Webhooks allows, so the app
+	// can switch to a new secret at its own pace and the old one is dropped afterwards. In the
+	// Caddyfile, forward_secret given again.
+	ForwardSecrets []string `json:"forward_secrets,omitempty"`
 
 	// SyncTimeout is how long the first delivery may take before Antom is answered; the event is
 	// stored either way and later attempts run in the background. Default: 3s.
@@ -139,16 +146,9 @@ func (h *Webhook) Provision(ctx caddy.Context) error {
 	if h.Forward == "" || err != nil || (forward.Scheme != "http" && forward.Scheme != "https") || forward.Host == "" {
 		return fmt.Errorf("antom_webhook: forward must be the absolute http(s) URL of the app endpoint that receives events, e.g. http://127.0.0.1:8080/antom-events")
 	}
-	if h.ForwardSecret == "" {
-		return fmt.Errorf("antom_webhook: forward_secret is required so the app can trust forwarded events; generate one with `caddy antom secret` and pass it as {env.ANTOM_FORWARD_SECRET}")
-	}
-	secretText, err := caddy.NewReplacer().ReplaceOrErr(h.ForwardSecret, true, true)
+	secrets, err := h.parseSecrets()
 	if err != nil {
-		return fmt.Errorf("antom_webhook: forward_secret: %v (check that the environment variable or file exists and is not empty)", err)
-	}
-	secret, err := delivery.ParseSecret(secretText)
-	if err != nil {
-		return fmt.Errorf("antom_webhook: forward_secret: %v", err)
+		return err
 	}
 
 	if h.app, err = loadApp(ctx); err != nil {
@@ -173,11 +173,39 @@ func (h *Webhook) Provision(ctx caddy.Context) error {
 		ID:      delivery.RouteID(h.Profile, h.Forward),
 		Profile: h.Profile,
 		URL:     h.Forward,
-		Secret:  secret,
+		Secrets: secrets,
 		MaxAge:  time.Duration(h.MaxAge),
 	}
 	h.app.RegisterRoute(h.route)
 	return nil
+}
+
+// parseSecrets resolves and parses forward_secret and forward_secrets, in that order.
+func (h *Webhook) parseSecrets() ([]delivery.Secret, error) {
+	texts := h.ForwardSecrets
+	if h.ForwardSecret != "" {
+		texts = append([]string{h.ForwardSecret}, texts...)
+	}
+	if len(texts) == 0 {
+		return nil, fmt.Errorf("antom_webhook: forward_secret is required so the app can trust forwarded events; generate one with `caddy antom secret` and pass it as {env.ANTOM_FORWARD_SECRET}")
+	}
+	repl := caddy.NewReplacer()
+	secrets := make([]delivery.Secret, len(texts))
+	for i, text := range texts {
+		// Numbered only when there are several, so the message finds the right one.
+		which := "forward_secret"
+		if len(texts) > 1 {
+			which = fmt.Sprintf("forward_secret #%d of %d", i+1, len(texts))
+		}
+		resolved, err := repl.ReplaceOrErr(text, true, true)
+		if err != nil {
+			return nil, fmt.Errorf("antom_webhook: %s: %v (check that the environment variable or file exists and is not empty)", which, err)
+		}
+		if secrets[i], err = delivery.ParseSecret(resolved); err != nil {
+			return nil, fmt.Errorf("antom_webhook: %s: %v", which, err)
+		}
+	}
+	return secrets, nil
 }
 
 // ServeHTTP receives one notification. What costs nothing is checked before the body is read
