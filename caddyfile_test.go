@@ -226,6 +226,8 @@ func TestWebhookCaddyfile(t *testing.T) {
 		notify_path    /antom/notify?shop=2
 		read_timeout   5s
 		max_request_age 48h
+		max_in_flight  2
+		rate           600/m
 	}`)
 	var got handlers.Webhook
 	if err := got.UnmarshalCaddyfile(d); err != nil {
@@ -241,6 +243,8 @@ func TestWebhookCaddyfile(t *testing.T) {
 		NotifyPath:    "/antom/notify?shop=2",
 		ReadTimeout:   caddy.Duration(5 * time.Second),
 		MaxRequestAge: caddy.Duration(48 * time.Hour),
+		MaxInFlight:   2,
+		Rate:          "600/m",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)
@@ -307,6 +311,12 @@ func TestWebhookCaddyfileErrors(t *testing.T) {
 			[]string{"'lots' is not a size", "max_body"}}, knownBug: handlerBug},
 		{badInput: badInput{"zero max_body", []string{"antom_webhook {\n max_body 0\n}"},
 			[]string{"'0' is not a size", "max_body"}}, knownBug: handlerBug},
+		{badInput: badInput{"rate per hour", []string{"antom_webhook {\n rate 5/h\n}"},
+			[]string{"rate: rate '5/h' is not a positive number of deliveries per second or minute, such as 50/s or 600/m", "Testfile:2"}}},
+		{badInput: badInput{"rate without unit", []string{"antom_webhook {\n rate 50\n}"},
+			[]string{"rate '50' is not a positive number"}}},
+		{badInput: badInput{"zero max_in_flight", []string{"antom_webhook {\n max_in_flight 0\n}"},
+			[]string{"max_in_flight: '0' is not a positive whole number"}}},
 		{badInput: badInput{"nested block under an option", []string{"antom_webhook {\n forward http://x {\n  y\n }\n}"},
 			[]string{"unrecognized antom_webhook option"}}},
 	}

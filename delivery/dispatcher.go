@@ -14,8 +14,9 @@ import (
 
 // DispatcherOptions tunes a Dispatcher; zero values mean the defaults.
 type DispatcherOptions struct {
-	// Concurrency bounds the deliveries Run makes at once (default 16).
-	// Synchronous DeliverNow calls from the request path are not counted.
+	// Concurrency bounds the deliveries Run makes at once, to all forwards
+	// together (default 16). Each forward has its own, usually lower, bound
+	// (Route.MaxInFlight) that DeliverNow respects too.
 	Concurrency int
 	// PollInterval is how often Run looks for due events without a Kick
 	// (default 1s).
@@ -62,6 +63,7 @@ type Dispatcher struct {
 	mu       sync.Mutex
 	inflight map[string]struct{} // ids being delivered by this Dispatcher
 	held     held.Set            // events whose last outcome the store failed to record
+	gates    map[string]*gate    // per route id: its max_in_flight and rate
 	pruning  atomic.Bool
 
 	fillErrAt time.Time // when Run last logged a failure to look for due events
@@ -106,6 +108,7 @@ func NewDispatcher(store outbox.EventStore, fwd *Forwarder, routes func(id strin
 		kick:     make(chan struct{}, 1),
 		sem:      make(chan struct{}, opts.Concurrency),
 		inflight: map[string]struct{}{},
+		gates:    map[string]*gate{},
 	}
 }
 
@@ -165,7 +168,19 @@ func (d *Dispatcher) fill(ctx context.Context, wg *sync.WaitGroup) {
 		return
 	}
 	for _, ev := range evs {
+		// A forward at its max_in_flight gets no more goroutines: they would only wait for it,
+		// holding slots that other forwards could use. Its events stay due.
+		var g *gate
+		if route, ok := d.routes(ev.Route); ok {
+			if g = d.gate(route); g.full() {
+				continue
+			}
+			g.started.Add(1)
+		}
 		if !d.claim(ev.ID) {
+			if g != nil {
+				g.started.Add(-1)
+			}
 			continue // DeliverNow took it meanwhile
 		}
 		d.sem <- struct{}{} // never blocks: only this goroutine takes slots
@@ -173,6 +188,9 @@ func (d *Dispatcher) fill(ctx context.Context, wg *sync.WaitGroup) {
 		go func() {
 			defer wg.Done()
 			defer func() {
+				if g != nil {
+					g.started.Add(-1)
+				}
 				d.release(ev.ID)
 				<-d.sem
 				d.Kick()
@@ -184,7 +202,10 @@ func (d *Dispatcher) fill(ctx context.Context, wg *sync.WaitGroup) {
 
 // DeliverNow makes one delivery attempt for ev right away, bounded by ctx
 // (the handler's sync_timeout), and records the outcome in the store the
-// same way Run does (delivered, rescheduled or dead); it updates ev. The
+// same way Run does (delivered, rescheduled or dead); it updates ev. When
+// the forward is at its max_in_flight or rate, it makes no attempt: the
+// event is made due at once for Run, which delivers it when the forward has
+// room, and Err says so. The
 // event should have been added with NextAttempt in the future (Store.Add's
 // default grace) so no other instance delivers it in parallel. If this
 // Dispatcher is delivering ev already, DeliverNow returns at once with
@@ -206,11 +227,48 @@ func (d *Dispatcher) process(ctx context.Context, ev *outbox.Event, background b
 	if !ok {
 		return d.unroutable(ctx, ev)
 	}
+	g := d.gate(route)
+	if !background {
+		if !g.tryEnter() {
+			return d.leaveToRun(ctx, ev)
+		}
+	} else if err := g.enter(ctx); err != nil {
+		return Attempt{Err: "cancelled"} // Run is stopping; the event stays due
+	}
 	a := d.fwd.Deliver(ctx, route, ev)
+	g.leave()
 	if background && !a.OK && ctx.Err() != nil {
 		return a
 	}
 	d.record(ctx, ev, route, a)
+	return a
+}
+
+// gate returns the gate of route, made on first use.
+func (d *Dispatcher) gate(route Route) *gate {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	g, ok := d.gates[route.ID]
+	if !ok {
+		g = newGate(route)
+		d.gates[route.ID] = g
+	}
+	return g
+}
+
+// leaveToRun hands a new event whose forward is busy to Run: it is made due now instead of
+// after the grace Store.Add reserved for the synchronous attempt, without counting an attempt.
+func (d *Dispatcher) leaveToRun(ctx context.Context, ev *outbox.Event) Attempt {
+	a := Attempt{Err: "the forward is at its max_in_flight or rate; delivering in the background"}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.opts.StoreTimeout)
+	defer cancel()
+	if err := d.store.Reschedule(sctx, ev, now(), "", 0); err != nil {
+		// The event is stored; Run finds it when the grace ends.
+		d.log.Warn("could not hand an event to the background deliveries; it waits for its grace period",
+			zap.String("id", ev.ID), zap.Error(err))
+		return a
+	}
+	d.Kick()
 	return a
 }
 

@@ -551,3 +551,44 @@ func TestStoreFailureBacksOff(t *testing.T) {
 		}
 	}
 }
+
+// A forward's MaxInFlight bounds the synchronous first attempts and Run together: with both
+// slots taken by DeliverNow, a third DeliverNow makes no attempt and leaves its event due at
+// once, uncounted, and Run delivers it when a slot frees, never more than two at a time.
+func TestForwardMaxInFlight(t *testing.T) {
+	f := newFixture(t, DispatcherOptions{PollInterval: 5 * time.Millisecond})
+	f.route.MaxInFlight = 2
+	block := make(chan struct{})
+	f.app.setBlock(block)
+	evs := []*outbox.Event{f.add(t, "a", 0), f.add(t, "b", 0), f.add(t, "c", 0)}
+	res := make(chan Attempt, 2)
+	for _, ev := range evs[:2] {
+		go func() { res <- f.disp.DeliverNow(context.Background(), ev) }()
+	}
+	eventually(t, "two deliveries in flight", func() bool { return f.app.running.Load() == 2 })
+
+	if a := f.disp.DeliverNow(context.Background(), evs[2]); a.OK || !strings.Contains(a.Err, "max_in_flight") {
+		t.Fatalf("DeliverNow with the forward full: %+v, want no attempt", a)
+	}
+	if st := get(t, f.store, evs[2].ID); st.State != outbox.StatePending || st.Attempts != 0 || st.NextAttempt.After(f.clock.Now()) {
+		t.Fatalf("the event left to Run: %+v, want pending, due now, no attempt counted", st)
+	}
+	f.run(t)
+	time.Sleep(50 * time.Millisecond) // Run polls; it may not start a third delivery
+	if r := f.app.running.Load(); r != 2 {
+		t.Fatalf("%d deliveries in flight, max_in_flight is 2", r)
+	}
+	close(block)
+	for range 2 {
+		if a := <-res; !a.OK {
+			t.Fatal(a)
+		}
+	}
+	eventually(t, "all delivered", func() bool {
+		c, _ := f.store.Counts(context.Background())
+		return c[outbox.StateDelivered] == 3
+	})
+	if m := f.app.maxRun.Load(); m != 2 {
+		t.Fatalf("max concurrency %d, want 2", m)
+	}
+}

@@ -31,7 +31,18 @@ type Route struct {
 	// MaxAge is how long after ReceivedAt delivery is retried before the
 	// event goes dead; <= 0 means DefaultMaxAge.
 	MaxAge time.Duration
+	// MaxInFlight bounds the deliveries to URL at once, synchronous first
+	// attempts included; <= 0 means DefaultMaxInFlight.
+	MaxInFlight int
+	// Rate bounds the deliveries to URL per second (a token bucket); <= 0
+	// means no limit beyond MaxInFlight.
+	Rate float64
 }
+
+// DefaultMaxInFlight is a forward's max_in_flight when none is set: one less
+// than the 5 workers of a stock PHP-FPM pool (pm.max_children = 5), so a
+// backlog drain leaves a worker for the shop's own pages.
+const DefaultMaxInFlight = 4
 
 // DefaultMaxAge is the retry window of a route without MaxAge: long enough
 // to outlast a weekend outage of the app (dead events can be replayed).
@@ -42,6 +53,13 @@ const DefaultMaxAge = 72 * time.Hour
 func RouteID(profile, url string) string {
 	sum := sha256.Sum256([]byte(profile + "\n" + url))
 	return "rt_" + hex.EncodeToString(sum[:])[:16]
+}
+
+func (r Route) maxInFlight() int {
+	if r.MaxInFlight > 0 {
+		return r.MaxInFlight
+	}
+	return DefaultMaxInFlight
 }
 
 func (r Route) maxAge() time.Duration {

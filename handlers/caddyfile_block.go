@@ -107,6 +107,20 @@ func floatOption(dst *float64) option {
 	}
 }
 
+func intOption(dst *int) option {
+	return func(d *caddyfile.Dispenser, name string, args []string) error {
+		if err := exactlyOne(d, name, args); err != nil {
+			return err
+		}
+		n, err := strconv.Atoi(args[0])
+		if err != nil || n <= 0 {
+			return d.Errf("%s: '%s' is not a positive whole number", name, args[0])
+		}
+		*dst = n
+		return nil
+	}
+}
+
 func flagOption(dst *bool) option {
 	return func(d *caddyfile.Dispenser, name string, args []string) error {
 		if len(args) != 0 {

@@ -5,9 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -92,6 +95,17 @@ type Webhook struct {
 	// be replayed from the admin API). Default: 72h.
 	MaxAge caddy.Duration `json:"max_age,omitempty"`
 
+	// MaxInFlight is how many deliveries to Forward may run at once, the synchronous first
+	// attempts included; when all are busy a notification is still stored and acknowledged at
+	// once, and delivered when one frees. Default: 4, one less than a stock PHP-FPM pool's 5
+	// workers (pm.max_children), so a backlog drain leaves one for the shop's pages.
+	MaxInFlight int `json:"max_in_flight,omitempty"`
+
+	// Rate bounds deliveries to Forward, on every path: "<n>/s" or "<n>/m", spaced evenly (a
+	// token bucket of one). A Retry-After from the app still wins. Default: none beyond
+	// MaxInFlight.
+	Rate string `json:"rate,omitempty"`
+
 	// NotifyPath is the path (and query, if any) Antom signed, for when a rewrite or strip_prefix
 	// changed the request before it reached this handler. Default: the request URI as received.
 	NotifyPath string `json:"notify_path,omitempty"`
@@ -150,6 +164,13 @@ func (h *Webhook) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	if h.MaxInFlight < 0 {
+		return fmt.Errorf("antom_webhook: max_in_flight %d must be at least 1 (how many deliveries the app may get at once)", h.MaxInFlight)
+	}
+	perSecond, err := ParseRate(h.Rate)
+	if err != nil {
+		return fmt.Errorf("antom_webhook: %v", err)
+	}
 
 	if h.app, err = loadApp(ctx); err != nil {
 		return err
@@ -170,14 +191,30 @@ func (h *Webhook) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("antom_webhook: %v", err)
 	}
 	h.route = delivery.Route{
-		ID:      delivery.RouteID(h.Profile, h.Forward),
-		Profile: h.Profile,
-		URL:     h.Forward,
-		Secrets: secrets,
-		MaxAge:  time.Duration(h.MaxAge),
+		ID:          delivery.RouteID(h.Profile, h.Forward),
+		Profile:     h.Profile,
+		URL:         h.Forward,
+		Secrets:     secrets,
+		MaxAge:      time.Duration(h.MaxAge),
+		MaxInFlight: h.MaxInFlight,
+		Rate:        perSecond,
 	}
 	h.app.RegisterRoute(h.route)
 	return nil
+}
+
+// ParseRate reads a rate such as 50/s or 600/m into events per second; "" is no limit (0).
+func ParseRate(text string) (float64, error) {
+	if text == "" {
+		return 0, nil
+	}
+	num, unit, _ := strings.Cut(text, "/")
+	n, err := strconv.ParseFloat(num, 64)
+	per := map[string]float64{"s": 1, "m": 60}[unit]
+	if err != nil || n <= 0 || math.IsInf(n, 0) || per == 0 {
+		return 0, fmt.Errorf("rate '%s' is not a positive number of deliveries per second or minute, such as 50/s or 600/m", text)
+	}
+	return n / per, nil
 }
 
 // parseSecrets resolves and parses forward_secret and forward_secrets, in that order.

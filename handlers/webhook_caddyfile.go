@@ -12,6 +12,8 @@ import "github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 //		sync_timeout    <duration>                   # how long to wait for the app before answering Antom (default 3s)
 //		max_body        <size>                       # default 64KiB
 //		max_age         <duration>                   # retry the app this long, then dead-letter (default 72h)
+//		max_in_flight   <n>                          # deliveries to the app at once, first attempts included (default 4)
+//		rate            <n>/s|<n>/m                  # deliveries to the app per second or minute (default: no limit)
 //		notify_path     <path>                       # the path Antom signed, when a rewrite or strip_prefix changed it
 //		read_timeout    <duration>                   # how long the body may take to arrive (default 10s)
 //		max_request_age <duration>                   # refuse older request-times (default 72h, at least 25h, within retention)
@@ -25,6 +27,8 @@ func (h *Webhook) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		"sync_timeout":    durationOption(&h.SyncTimeout),
 		"max_body":        sizeOption(&h.MaxBody),
 		"max_age":         durationOption(&h.MaxAge),
+		"max_in_flight":   intOption(&h.MaxInFlight),
+		"rate":            rateOption(&h.Rate),
 		"notify_path":     stringOption(&h.NotifyPath),
 		"read_timeout":    durationOption(&h.ReadTimeout),
 		"max_request_age": durationOption(&h.MaxRequestAge),
@@ -43,6 +47,20 @@ func secretOption(h *Webhook) option {
 		} else {
 			h.ForwardSecrets = append(h.ForwardSecrets, args[0])
 		}
+		return nil
+	}
+}
+
+// rateOption reads rate, refusing what ParseRate would refuse at provisioning.
+func rateOption(dst *string) option {
+	return func(d *caddyfile.Dispenser, name string, args []string) error {
+		if err := exactlyOne(d, name, args); err != nil {
+			return err
+		}
+		if _, err := ParseRate(args[0]); err != nil {
+			return d.Errf("%s: %v", name, err)
+		}
+		*dst = args[0]
 		return nil
 	}
 }
