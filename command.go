@@ -34,7 +34,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "antom",
-		Usage: "keygen | secret | verify | events | replay | copy-store",
+		Usage: "keygen | secret | verify | events | replay | copy-store | pause | resume",
 		Short: "Antom helpers: merchant keys, forward secrets, offline signature checks, the event queue",
 		Long: `
 Helpers for the antom app (caddy-antom).
@@ -45,6 +45,7 @@ Helpers for the antom app (caddy-antom).
   caddy antom events [--state S]      list stored events (through the admin API)
   caddy antom replay <id> | --dead    deliver an event, or every dead event, again
   caddy antom copy-store              copy the file store's events and payments into PostgreSQL
+  caddy antom pause|resume [--forward URL]   stop or restart deliveries to the app (every forward without --forward)
 
 Run "caddy antom <command> --help" for the flags of each.`,
 		CobraFunc: setupAntomCommand,
@@ -55,7 +56,8 @@ Run "caddy antom <command> --help" for the flags of each.`,
 // subcommands, so tests can run them on their own root.
 func setupAntomCommand(cmd *cobra.Command) {
 	cmd.SilenceUsage = true
-	cmd.AddCommand(newKeygenCommand(), newSecretCommand(), newVerifyCommand(), newEventsCommand(), newReplayCommand(), newCopyStoreCommand())
+	cmd.AddCommand(newKeygenCommand(), newSecretCommand(), newVerifyCommand(), newEventsCommand(), newReplayCommand(), newCopyStoreCommand(),
+		newPauseCommand(), newResumeCommand())
 }
 
 // ---- keygen ----

@@ -47,6 +47,7 @@ type App struct {
 
 	routesMu sync.RWMutex
 	routes   map[string]delivery.Route
+	paused   pauses // route ids whose deliveries are paused (pause.go)
 
 	reconciler  *reconcile.Worker
 	reconcileMu sync.RWMutex
@@ -93,7 +94,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	a.store = storeApp.(*StoreApp).store
 	a.forwarder = &delivery.Forwarder{}
-	opts := delivery.DispatcherOptions{Retention: time.Duration(a.Retention)}
+	if err := a.loadPauses(ctx); err != nil {
+		return err
+	}
+	opts := delivery.DispatcherOptions{Retention: time.Duration(a.Retention), Paused: a.paused.has}
 	a.observe(&opts)
 	a.dispatcher = delivery.NewDispatcher(a.store, a.forwarder, a.route, a.log.Named("delivery"), opts)
 
@@ -182,6 +186,7 @@ func (a *App) watchQueue(ctx context.Context) {
 		if n, err := a.store.CountPayments(ctx, outbox.StatePending); err == nil {
 			paymentsPending.Set(float64(n))
 		}
+		a.followPauses(ctx)
 		select {
 		case <-ctx.Done():
 			return

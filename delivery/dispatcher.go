@@ -42,6 +42,10 @@ type DispatcherOptions struct {
 	OnFailed    func(ev *outbox.Event, a Attempt, next time.Time)
 	OnDead      func(ev *outbox.Event, a Attempt)
 
+	// Paused reports whether deliveries to a route are paused (nil: never).
+	// Its events stay pending until Resumed is called for the route.
+	Paused func(routeID string) bool
+
 	// Rand is the jitter source for NextDelay (nil: math/rand/v2).
 	Rand func() float64
 }
@@ -64,6 +68,7 @@ type Dispatcher struct {
 	inflight map[string]struct{} // ids being delivered by this Dispatcher
 	held     held.Set            // events whose last outcome the store failed to record
 	gates    map[string]*gate    // per route id: its max_in_flight and rate
+	parked   map[string]string   // event id -> route id, of events whose route is paused
 	pruning  atomic.Bool
 
 	fillErrAt time.Time // when Run last logged a failure to look for due events
@@ -109,6 +114,7 @@ func NewDispatcher(store outbox.EventStore, fwd *Forwarder, routes func(id strin
 		sem:      make(chan struct{}, opts.Concurrency),
 		inflight: map[string]struct{}{},
 		gates:    map[string]*gate{},
+		parked:   map[string]string{},
 	}
 }
 
@@ -170,6 +176,10 @@ func (d *Dispatcher) fill(ctx context.Context, wg *sync.WaitGroup) {
 	for _, ev := range evs {
 		// A forward at its max_in_flight gets no more goroutines: they would only wait for it,
 		// holding slots that other forwards could use. Its events stay due.
+		if d.paused(ev.Route) {
+			d.park(ev)
+			continue
+		}
 		var g *gate
 		if route, ok := d.routes(ev.Route); ok {
 			if g = d.gate(route); g.full() {
@@ -227,10 +237,15 @@ func (d *Dispatcher) process(ctx context.Context, ev *outbox.Event, background b
 	if !ok {
 		return d.unroutable(ctx, ev)
 	}
+	if d.paused(route.ID) {
+		// Run parks it; made due at once, it would be delivered right away should the pause
+		// be lost, not after a grace period.
+		return d.leaveToRun(ctx, ev, "the forward is paused; delivering after resume")
+	}
 	g := d.gate(route)
 	if !background {
 		if !g.tryEnter() {
-			return d.leaveToRun(ctx, ev)
+			return d.leaveToRun(ctx, ev, "the forward is at its max_in_flight or rate; delivering in the background")
 		}
 	} else if err := g.enter(ctx); err != nil {
 		return Attempt{Err: "cancelled"} // Run is stopping; the event stays due
@@ -256,10 +271,11 @@ func (d *Dispatcher) gate(route Route) *gate {
 	return g
 }
 
-// leaveToRun hands a new event whose forward is busy to Run: it is made due now instead of
-// after the grace Store.Add reserved for the synchronous attempt, without counting an attempt.
-func (d *Dispatcher) leaveToRun(ctx context.Context, ev *outbox.Event) Attempt {
-	a := Attempt{Err: "the forward is at its max_in_flight or rate; delivering in the background"}
+// leaveToRun hands a new event whose forward is busy or paused to Run: it is made due now
+// instead of after the grace Store.Add reserved for the synchronous attempt, without counting
+// an attempt. why is the Attempt's Err.
+func (d *Dispatcher) leaveToRun(ctx context.Context, ev *outbox.Event, why string) Attempt {
+	a := Attempt{Err: why}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.opts.StoreTimeout)
 	defer cancel()
 	if err := d.store.Reschedule(sctx, ev, now(), "", 0); err != nil {
@@ -403,12 +419,37 @@ func (d *Dispatcher) release(id string) {
 }
 
 // busy reports whether Run must leave the event with id alone at t: it is being delivered,
-// or it is held back after its outcome could not be recorded.
+// its route is paused, or it is held back after its outcome could not be recorded.
 func (d *Dispatcher) busy(id string, t time.Time) bool {
 	d.mu.Lock()
 	_, busy := d.inflight[id]
+	_, parked := d.parked[id]
 	d.mu.Unlock()
-	return busy || d.held.Waiting(id, t)
+	return busy || parked || d.held.Waiting(id, t)
+}
+
+func (d *Dispatcher) paused(routeID string) bool {
+	return d.opts.Paused != nil && d.opts.Paused(routeID)
+}
+
+// park remembers an event of a paused route, so Run's searches for due events pass over it
+// (and reach other routes' events) instead of finding it again at every poll.
+func (d *Dispatcher) park(ev *outbox.Event) {
+	d.mu.Lock()
+	d.parked[ev.ID] = ev.Route
+	d.mu.Unlock()
+}
+
+// Resumed releases the events parked while the route was paused and wakes Run to deliver them.
+func (d *Dispatcher) Resumed(routeID string) {
+	d.mu.Lock()
+	for id, route := range d.parked {
+		if route == routeID {
+			delete(d.parked, id)
+		}
+	}
+	d.mu.Unlock()
+	d.Kick()
 }
 
 // fillErrLogInterval is how often a persisting failure to look for due events is logged.

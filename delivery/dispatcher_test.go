@@ -592,3 +592,40 @@ func TestForwardMaxInFlight(t *testing.T) {
 		t.Fatalf("max concurrency %d, want 2", m)
 	}
 }
+
+// A paused route gets no deliveries, neither the first attempt nor Run's; its events stay
+// pending, due, with no attempt counted, and Resumed delivers them once each.
+func TestPausedRoute(t *testing.T) {
+	var paused atomic.Bool
+	paused.Store(true)
+	f := newFixture(t, DispatcherOptions{PollInterval: 5 * time.Millisecond, Paused: func(string) bool { return paused.Load() }})
+	evs := []*outbox.Event{f.add(t, "a", 0), f.add(t, "b", 0)}
+	for _, ev := range evs {
+		if a := f.disp.DeliverNow(context.Background(), ev); a.OK || !strings.Contains(a.Err, "paused") {
+			t.Fatalf("DeliverNow while paused: %+v", a)
+		}
+	}
+	f.run(t)
+	time.Sleep(50 * time.Millisecond) // Run polls; it may deliver nothing
+	for _, ev := range evs {
+		if st := get(t, f.store, ev.ID); st.State != outbox.StatePending || st.Attempts != 0 || st.NextAttempt.After(f.clock.Now()) {
+			t.Fatalf("event of a paused route: %+v, want pending, due, no attempt", st)
+		}
+	}
+	if n := f.app.maxRun.Load(); n != 0 {
+		t.Fatalf("the app got deliveries while the route was paused")
+	}
+	paused.Store(false)
+	f.disp.Resumed(f.route.ID)
+	eventually(t, "both delivered", func() bool {
+		c, _ := f.store.Counts(context.Background())
+		return c[outbox.StateDelivered] == 2
+	})
+	f.app.mu.Lock()
+	defer f.app.mu.Unlock()
+	for _, ev := range evs {
+		if f.app.ok[ev.ID] != 1 {
+			t.Errorf("event delivered %d times, want once", f.app.ok[ev.ID])
+		}
+	}
+}
