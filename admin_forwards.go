@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
@@ -18,7 +19,9 @@ func init() {
 
 // forwardsAdmin serves the forwards of the running config in Caddy's admin API:
 //
-//	GET  /antom/forwards                      every forward: profile, URL, route id, paused
+//	GET  /antom/forwards                      every forward: profile, URL, route id, paused, and
+//	                                          health: failing, consecutive_failures, last_error,
+//	                                          failing_since, oldest_pending_age_seconds
 //	POST /antom/forwards/pause[?forward=URL]  pause deliveries to URL (every forward without it)
 //	POST /antom/forwards/resume[?forward=URL] resume them; the backlog drains at the forward's rate
 //
@@ -46,6 +49,9 @@ type forwardView struct {
 	URL     string `json:"url"`
 	Route   string `json:"route"`
 	Paused  bool   `json:"paused"`
+	routeHealth
+	// OldestPendingAgeSeconds is the age of its oldest event not delivered yet (0: none).
+	OldestPendingAgeSeconds float64 `json:"oldest_pending_age_seconds"`
 }
 
 func (forwardsAdmin) serve(w http.ResponseWriter, r *http.Request) error {
@@ -69,9 +75,14 @@ func (forwardsAdmin) serve(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("unknown request %s %s; use GET /antom/forwards or POST /antom/forwards/pause|resume[?forward=URL]", r.Method, r.URL.Path)}
 	}
+	ages, err := app.oldestPending(r.Context(), time.Now())
+	if err != nil {
+		return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: fmt.Errorf("reading the pending events: %v", err)}
+	}
 	views := make([]forwardView, len(routes))
 	for i, rt := range routes {
-		views[i] = forwardView{Profile: rt.Profile, URL: redactedURL(rt.URL), Route: rt.ID, Paused: app.paused.has(rt.ID)}
+		views[i] = forwardView{Profile: rt.Profile, URL: redactedURL(rt.URL), Route: rt.ID, Paused: app.paused.has(rt.ID),
+			routeHealth: app.health.get(rt.ID), OldestPendingAgeSeconds: ages[rt.ID].Seconds()}
 	}
 	return writeJSON(w, views)
 }

@@ -47,7 +47,8 @@ type App struct {
 
 	routesMu sync.RWMutex
 	routes   map[string]delivery.Route
-	paused   pauses // route ids whose deliveries are paused (pause.go)
+	paused   pauses        // route ids whose deliveries are paused (pause.go)
+	health   forwardHealth // consecutive failures per route (health.go)
 
 	reconciler  *reconcile.Worker
 	reconcileMu sync.RWMutex
@@ -179,7 +180,12 @@ func (a *App) lead(ctx context.Context) {
 func (a *App) watchQueue(ctx context.Context) {
 	tick := time.NewTicker(10 * time.Second)
 	defer tick.Stop()
+	var measured time.Time
 	for {
+		if time.Since(measured) >= oldestPendingEvery {
+			measured = time.Now()
+			a.measureOldestPending(ctx)
+		}
 		if counts, err := a.store.Counts(ctx); err == nil {
 			setQueueDepth(counts)
 		}
