@@ -228,6 +228,7 @@ func TestWebhookCaddyfile(t *testing.T) {
 		max_request_age 48h
 		max_in_flight  2
 		rate           600/m
+		ordering       off
 	}`)
 	var got handlers.Webhook
 	if err := got.UnmarshalCaddyfile(d); err != nil {
@@ -245,6 +246,7 @@ func TestWebhookCaddyfile(t *testing.T) {
 		MaxRequestAge: caddy.Duration(48 * time.Hour),
 		MaxInFlight:   2,
 		Rate:          "600/m",
+		Ordering:      "off",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)
@@ -315,6 +317,8 @@ func TestWebhookCaddyfileErrors(t *testing.T) {
 			[]string{"rate: rate '5/h' is not a positive number of deliveries per second or minute, such as 50/s or 600/m", "Testfile:2"}}},
 		{badInput: badInput{"rate without unit", []string{"antom_webhook {\n rate 50\n}"},
 			[]string{"rate '50' is not a positive number"}}},
+		{badInput: badInput{"ordering maybe", []string{"antom_webhook {\n ordering maybe\n}"},
+			[]string{"ordering must be one of on, off, not 'maybe'"}}},
 		{badInput: badInput{"zero max_in_flight", []string{"antom_webhook {\n max_in_flight 0\n}"},
 			[]string{"max_in_flight: '0' is not a positive whole number"}}},
 		{badInput: badInput{"nested block under an option", []string{"antom_webhook {\n forward http://x {\n  y\n }\n}"},

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -68,7 +69,8 @@ type Dispatcher struct {
 	inflight map[string]struct{} // ids being delivered by this Dispatcher
 	held     held.Set            // events whose last outcome the store failed to record
 	gates    map[string]*gate    // per route id: its max_in_flight and rate
-	parked   map[string]string   // event id -> route id, of events whose route is paused
+	parked   map[string]parking  // events Run passes over: their route is paused, or an earlier event of their payment is pending
+	order    orderIndex          // pending events with an OrderKey, in the order received
 	pruning  atomic.Bool
 
 	fillErrAt time.Time // when Run last logged a failure to look for due events
@@ -114,7 +116,7 @@ func NewDispatcher(store outbox.EventStore, fwd *Forwarder, routes func(id strin
 		sem:      make(chan struct{}, opts.Concurrency),
 		inflight: map[string]struct{}{},
 		gates:    map[string]*gate{},
-		parked:   map[string]string{},
+		parked:   map[string]parking{},
 	}
 }
 
@@ -138,6 +140,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	defer tick.Stop()
 	lastPrune := time.Now()
 	d.log.Debug("dispatcher started", zap.Int("concurrency", d.opts.Concurrency))
+	d.loadOrder(ctx)
 	for {
 		d.fill(ctx, &wg)
 		if d.opts.PruneInterval > 0 && time.Since(lastPrune) >= d.opts.PruneInterval {
@@ -177,7 +180,7 @@ func (d *Dispatcher) fill(ctx context.Context, wg *sync.WaitGroup) {
 		// A forward at its max_in_flight gets no more goroutines: they would only wait for it,
 		// holding slots that other forwards could use. Its events stay due.
 		if d.paused(ev.Route) {
-			d.park(ev)
+			d.park(ev.ID, parking{route: ev.Route})
 			continue
 		}
 		var g *gate
@@ -242,6 +245,13 @@ func (d *Dispatcher) process(ctx context.Context, ev *outbox.Event, background b
 		// be lost, not after a grace period.
 		return d.leaveToRun(ctx, ev, "the forward is paused; delivering after resume")
 	}
+	if head := d.headOf(ctx, route, ev); head != ev.ID {
+		d.park(ev.ID, parking{after: head, until: now().Add(orderRecheck)})
+		if background {
+			return Attempt{Err: "waiting for an earlier event of the same payment"}
+		}
+		return d.leaveToRun(ctx, ev, "an earlier event of the same payment is pending; delivering after it")
+	}
 	g := d.gate(route)
 	if !background {
 		if !g.tryEnter() {
@@ -303,6 +313,7 @@ func (d *Dispatcher) record(ctx context.Context, ev *outbox.Event, route Route, 
 			return
 		}
 		d.held.Release(ev.ID)
+		d.finished(ev)
 		log.Debug("event delivered")
 		if d.opts.OnDelivered != nil {
 			d.opts.OnDelivered(ev, a)
@@ -318,6 +329,7 @@ func (d *Dispatcher) record(ctx context.Context, ev *outbox.Event, route Route, 
 			return
 		}
 		d.held.Release(ev.ID)
+		d.finished(ev)
 		log.Warn("event dead: not delivered within max_age; replay it from the admin API once the app is fixed",
 			zap.Duration("max_age", route.maxAge()), zap.String("error", a.Err))
 		if d.opts.OnDead != nil {
@@ -362,6 +374,7 @@ func (d *Dispatcher) unroutable(ctx context.Context, ev *outbox.Event) Attempt {
 			return a
 		}
 		d.held.Release(ev.ID)
+		d.finished(ev)
 		log.Warn("event dead: its route stayed unconfigured")
 		if d.opts.OnDead != nil {
 			d.opts.OnDead(ev, a)
@@ -423,33 +436,99 @@ func (d *Dispatcher) release(id string) {
 func (d *Dispatcher) busy(id string, t time.Time) bool {
 	d.mu.Lock()
 	_, busy := d.inflight[id]
-	_, parked := d.parked[id]
+	p, parked := d.parked[id]
 	d.mu.Unlock()
-	return busy || parked || d.held.Waiting(id, t)
+	return busy || (parked && (p.until.IsZero() || t.Before(p.until))) || d.held.Waiting(id, t)
 }
 
 func (d *Dispatcher) paused(routeID string) bool {
 	return d.opts.Paused != nil && d.opts.Paused(routeID)
 }
 
-// park remembers an event of a paused route, so Run's searches for due events pass over it
-// (and reach other routes' events) instead of finding it again at every poll.
-func (d *Dispatcher) park(ev *outbox.Event) {
+// parking is why Run passes over an event: its route is paused (until Resumed), or it waits
+// for the event after (until that one is finished, or until, whichever comes first).
+type parking struct {
+	route string
+	after string
+	until time.Time
+}
+
+// park remembers an event Run must pass over, so its searches for due events reach other
+// events instead of finding this one again at every poll.
+func (d *Dispatcher) park(id string, p parking) {
 	d.mu.Lock()
-	d.parked[ev.ID] = ev.Route
+	d.parked[id] = p
 	d.mu.Unlock()
 }
 
-// Resumed releases the events parked while the route was paused and wakes Run to deliver them.
-func (d *Dispatcher) Resumed(routeID string) {
+// unpark releases the parked events for which match is true and wakes Run.
+func (d *Dispatcher) unpark(match func(parking) bool) {
 	d.mu.Lock()
-	for id, route := range d.parked {
-		if route == routeID {
+	for id, p := range d.parked {
+		if match(p) {
 			delete(d.parked, id)
 		}
 	}
 	d.mu.Unlock()
 	d.Kick()
+}
+
+// Resumed releases the events parked while the route was paused and wakes Run to deliver them.
+func (d *Dispatcher) Resumed(routeID string) {
+	d.unpark(func(p parking) bool { return p.route == routeID })
+}
+
+// finished is called once ev is delivered or dead: the events of its payment behind it may go.
+func (d *Dispatcher) finished(ev *outbox.Event) {
+	if ev.OrderKey == "" {
+		return
+	}
+	d.order.remove(ev)
+	d.unpark(func(p parking) bool { return p.after == ev.ID })
+}
+
+// headOf returns the id of the event of ev's payment that must reach the app first: ev itself
+// when nothing received before it is pending (or the route is unordered). An earlier event the
+// index names is checked in the store, as another instance or an operator may have finished it.
+func (d *Dispatcher) headOf(ctx context.Context, route Route, ev *outbox.Event) string {
+	if ev.OrderKey == "" || route.Unordered {
+		return ev.ID
+	}
+	d.order.add(ev)
+	for {
+		head := d.order.head(ev)
+		if head == ev.ID {
+			return head
+		}
+		cur, err := d.store.Get(ctx, head)
+		if err == nil && cur.State != outbox.StatePending {
+			d.order.removeID(orderKeyOf(ev), head)
+			continue
+		}
+		if err != nil && !errors.Is(err, outbox.ErrNotFound) {
+			d.log.Debug("checking the earlier event of a payment", zap.String("id", head), zap.Error(err))
+		} else if err != nil {
+			d.order.removeID(orderKeyOf(ev), head)
+			continue
+		}
+		return head
+	}
+}
+
+// loadOrder fills the order index with the pending events in storage, so events of one payment
+// keep their order across restarts. Without it (storage unreadable) events found later still
+// queue behind those of their payment this Dispatcher has seen.
+func (d *Dispatcher) loadOrder(ctx context.Context) {
+	evs, err := d.store.List(ctx, outbox.StatePending, 0)
+	if err != nil {
+		if ctx.Err() == nil {
+			d.log.Error("listing pending events to keep each payment's events in order; order holds only for events seen from now on", zap.Error(err))
+		}
+		return
+	}
+	for _, ev := range evs {
+		d.order.add(ev)
+	}
 }
 
 // fillErrLogInterval is how often a persisting failure to look for due events is logged.

@@ -629,3 +629,36 @@ func TestPausedRoute(t *testing.T) {
 		}
 	}
 }
+
+// Events of one payment go in the order received: a later one waits while the first is
+// pending, and goes once the first is dead (a head that goes dead releases the rest).
+func TestPaymentOrderHeadDeadReleases(t *testing.T) {
+	f := newFixture(t, DispatcherOptions{PollInterval: 5 * time.Millisecond})
+	f.route.MaxAge = time.Minute
+	head := testEvent("head")
+	head.Route, head.OrderKey, head.ReceivedAt = f.route.ID, "payment:p1", f.clock.Now().Add(-2*time.Minute)
+	next := testEvent("next")
+	next.Route, next.OrderKey, next.ReceivedAt = f.route.ID, "payment:p1", f.clock.Now()
+	for _, ev := range []*outbox.Event{head, next} {
+		if added, err := f.store.Add(context.Background(), ev); err != nil || !added {
+			t.Fatal(added, err)
+		}
+	}
+	f.disp.loadOrder(context.Background()) // what Run does first
+	f.app.set(500, "")
+	if a := f.disp.DeliverNow(context.Background(), next); a.OK || !strings.Contains(a.Err, "earlier event of the same payment") {
+		t.Fatalf("the later event went before the pending earlier one: %+v", a)
+	}
+	if n := f.app.maxRun.Load(); n != 0 {
+		t.Fatal("the app got a delivery while the payment's first event was pending")
+	}
+	if a := f.disp.DeliverNow(context.Background(), head); a.OK {
+		t.Fatal(a)
+	}
+	if st := get(t, f.store, head.ID); st.State != outbox.StateDead {
+		t.Fatalf("head after a failure past max_age: %s, want dead", st.State)
+	}
+	f.app.set(200, "")
+	f.run(t)
+	eventually(t, "the later event delivered", func() bool { return get(t, f.store, next.ID).State == outbox.StateDelivered })
+}

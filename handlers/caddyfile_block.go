@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -117,6 +118,20 @@ func intOption(dst *int) option {
 			return d.Errf("%s: '%s' is not a positive whole number", name, args[0])
 		}
 		*dst = n
+		return nil
+	}
+}
+
+// choiceOption reads one of a few fixed words.
+func choiceOption(dst *string, choices ...string) option {
+	return func(d *caddyfile.Dispenser, name string, args []string) error {
+		if err := exactlyOne(d, name, args); err != nil {
+			return err
+		}
+		if !contains(choices, args[0]) {
+			return d.Errf("%s must be one of %s, not '%s'", name, strings.Join(choices, ", "), args[0])
+		}
+		*dst = args[0]
 		return nil
 	}
 }

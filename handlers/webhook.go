@@ -106,6 +106,12 @@ type Webhook struct {
 	// MaxInFlight.
 	Rate string `json:"rate,omitempty"`
 
+	// Ordering is "off" to let the events of one payment (keyed by paymentId: payment result,
+	// capture, refund, dispute) overtake each other. By default each reaches the app only after
+	// the ones received before it were delivered or went dead, so a REFUND_RESULT never arrives
+	// before the PAYMENT_RESULT it depends on, also across retries and restarts.
+	Ordering string `json:"ordering,omitempty"`
+
 	// NotifyPath is the path (and query, if any) Antom signed, for when a rewrite or strip_prefix
 	// changed the request before it reached this handler. Default: the request URI as received.
 	NotifyPath string `json:"notify_path,omitempty"`
@@ -167,6 +173,9 @@ func (h *Webhook) Provision(ctx caddy.Context) error {
 	if h.MaxInFlight < 0 {
 		return fmt.Errorf("antom_webhook: max_in_flight %d must be at least 1 (how many deliveries the app may get at once)", h.MaxInFlight)
 	}
+	if h.Ordering != "" && h.Ordering != "on" && h.Ordering != "off" {
+		return fmt.Errorf("antom_webhook: ordering must be on or off, not %q", h.Ordering)
+	}
 	perSecond, err := ParseRate(h.Rate)
 	if err != nil {
 		return fmt.Errorf("antom_webhook: %v", err)
@@ -198,6 +207,7 @@ func (h *Webhook) Provision(ctx caddy.Context) error {
 		MaxAge:      time.Duration(h.MaxAge),
 		MaxInFlight: h.MaxInFlight,
 		Rate:        perSecond,
+		Unordered:   h.Ordering == "off",
 	}
 	h.app.RegisterRoute(h.route)
 	return nil
@@ -298,6 +308,7 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 		RequestID:      n.RequestID,
 		SubscriptionID: n.SubscriptionID,
 		DedupKey:       n.DedupKey,
+		OrderKey:       orderKey(n),
 		Body:           body,
 		ReceivedAt:     time.Now(),
 	}
@@ -334,6 +345,14 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(antom.AckBody)
 	return nil
+}
+
+// orderKey is the key of the events to deliver in the order received: those of one payment.
+func orderKey(n antom.Notification) string {
+	if n.PaymentID == "" {
+		return ""
+	}
+	return "payment:" + n.PaymentID
 }
 
 // checkRequestTime refuses a request-time that is unreadable, older than max_request_age or

@@ -14,6 +14,7 @@ import "github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 //		max_age         <duration>                   # retry the app this long, then dead-letter (default 72h)
 //		max_in_flight   <n>                          # deliveries to the app at once, first attempts included (default 4)
 //		rate            <n>/s|<n>/m                  # deliveries to the app per second or minute (default: no limit)
+//		ordering        on|off                       # the events of one payment in the order received (default on)
 //		notify_path     <path>                       # the path Antom signed, when a rewrite or strip_prefix changed it
 //		read_timeout    <duration>                   # how long the body may take to arrive (default 10s)
 //		max_request_age <duration>                   # refuse older request-times (default 72h, at least 25h, within retention)
@@ -29,6 +30,7 @@ func (h *Webhook) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		"max_age":         durationOption(&h.MaxAge),
 		"max_in_flight":   intOption(&h.MaxInFlight),
 		"rate":            rateOption(&h.Rate),
+		"ordering":        choiceOption(&h.Ordering, "on", "off"),
 		"notify_path":     stringOption(&h.NotifyPath),
 		"read_timeout":    durationOption(&h.ReadTimeout),
 		"max_request_age": durationOption(&h.MaxRequestAge),
