@@ -286,7 +286,10 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 		h.reject(w, r, status, reason, msg, keyVersion)
 		return nil
 	}
-	if _, err := h.client.AntomKeys.Verify(http.MethodPost, h.signedPath(r), clientID, requestTime, body, r.Header.Get("Signature")); err != nil {
+	_, span := delivery.StartSpan(r.Context(), "antom.verify")
+	_, err = h.client.AntomKeys.Verify(http.MethodPost, h.signedPath(r), clientID, requestTime, body, r.Header.Get("Signature"))
+	span.End()
+	if err != nil {
 		h.rejectSignature(w, r, err)
 		return nil
 	}
@@ -312,7 +315,9 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 		Body:           body,
 		ReceivedAt:     time.Now(),
 	}
-	added, err := h.app.Store().Add(r.Context(), ev)
+	storeCtx, span := delivery.StartSpan(r.Context(), "antom.store")
+	added, err := h.app.Store().Add(storeCtx, ev)
+	span.End()
 	if err != nil {
 		// Not acknowledged, so Antom retries: nothing is lost.
 		h.log.Error("storing a verified notification failed; answering 503 so Antom retries",
