@@ -252,6 +252,9 @@ func (d *Dispatcher) process(ctx context.Context, ev *outbox.Event, background b
 		}
 		return d.leaveToRun(ctx, ev, "an earlier event of the same payment is pending; delivering after it")
 	}
+	d.mu.Lock()
+	delete(d.parked, ev.ID) // its turn came after a recheck
+	d.mu.Unlock()
 	g := d.gate(route)
 	if !background {
 		if !g.tryEnter() {
