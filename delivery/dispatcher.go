@@ -177,23 +177,11 @@ func (d *Dispatcher) fill(ctx context.Context, wg *sync.WaitGroup) {
 		return
 	}
 	for _, ev := range evs {
-		// A forward at its max_in_flight gets no more goroutines: they would only wait for it,
-		// holding slots that other forwards could use. Its events stay due.
 		if d.paused(ev.Route) {
-			d.park(ev.ID, parking{route: ev.Route})
+			d.passOver(ctx, ev, parking{route: ev.Route})
 			continue
 		}
-		var g *gate
-		if route, ok := d.routes(ev.Route); ok {
-			if g = d.gate(route); g.full() {
-				continue
-			}
-			g.started.Add(1)
-		}
 		if !d.claim(ev.ID) {
-			if g != nil {
-				g.started.Add(-1)
-			}
 			continue // DeliverNow took it meanwhile
 		}
 		d.sem <- struct{}{} // never blocks: only this goroutine takes slots
@@ -201,9 +189,6 @@ func (d *Dispatcher) fill(ctx context.Context, wg *sync.WaitGroup) {
 		go func() {
 			defer wg.Done()
 			defer func() {
-				if g != nil {
-					g.started.Add(-1)
-				}
 				d.release(ev.ID)
 				<-d.sem
 				d.Kick()
@@ -246,10 +231,12 @@ func (d *Dispatcher) process(ctx context.Context, ev *outbox.Event, background b
 		return d.leaveToRun(ctx, ev, "the forward is paused; delivering after resume")
 	}
 	if head := d.headOf(ctx, route, ev); head != ev.ID {
-		d.park(ev.ID, parking{after: head, until: now().Add(orderRecheck)})
+		wait := parking{after: head, until: now().Add(orderRecheck)}
 		if background {
+			d.passOver(ctx, ev, wait)
 			return Attempt{Err: "waiting for an earlier event of the same payment"}
 		}
+		d.park(ev.ID, wait)
 		return d.leaveToRun(ctx, ev, "an earlier event of the same payment is pending; delivering after it")
 	}
 	d.mu.Lock()
@@ -462,6 +449,18 @@ func (d *Dispatcher) park(id string, p parking) {
 	d.mu.Lock()
 	d.parked[id] = p
 	d.mu.Unlock()
+}
+
+// passOver parks an event Run got from the store but may not deliver now, and hands it back
+// to the store unchanged: a store with leases (PostgreSQL) would otherwise keep renewing this
+// instance's lease on it, and no instance could take it up again.
+func (d *Dispatcher) passOver(ctx context.Context, ev *outbox.Event, p parking) {
+	d.park(ev.ID, p)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.opts.StoreTimeout)
+	defer cancel()
+	if err := d.store.Reschedule(sctx, ev, ev.NextAttempt, ev.LastError, ev.LastStatus); err != nil && ctx.Err() == nil {
+		d.log.Debug("handing an event back to the store", zap.String("id", ev.ID), zap.Error(err))
+	}
 }
 
 // unpark releases the parked events for which match is true and wakes Run.

@@ -2,7 +2,6 @@ package delivery
 
 import (
 	"context"
-	"sync/atomic"
 
 	"golang.org/x/time/rate"
 )
@@ -13,9 +12,6 @@ import (
 type gate struct {
 	slots chan struct{}
 	limit *rate.Limiter
-	// started counts Run's deliveries to this forward that are waiting for the gate or running,
-	// so Run does not tie up all its goroutines waiting on one slow forward.
-	started atomic.Int32
 }
 
 func newGate(r Route) *gate {
@@ -59,6 +55,3 @@ func (g *gate) enter(ctx context.Context) error {
 }
 
 func (g *gate) leave() { <-g.slots }
-
-// full reports whether Run has as many deliveries to this forward under way as it has slots.
-func (g *gate) full() bool { return int(g.started.Load()) >= cap(g.slots) }
