@@ -10,7 +10,17 @@ import (
 // reaches the app, also after a restart; after resume every event arrives exactly once.
 func TestWebhookPauseResume(t *testing.T) {
 	t.Parallel()
-	s := whStart(t, whConf{})
+	testPauseResume(t, whStart(t, whConf{}))
+}
+
+// The same on PostgreSQL, whose leases must not keep the paused events from delivery after
+// resume.
+func TestPostgresStorePauseResume(t *testing.T) {
+	t.Parallel()
+	testPauseResume(t, startPgCluster(t, 1).nodes[0])
+}
+
+func testPauseResume(t *testing.T, s *whStack) {
 	cli := func(args ...string) string {
 		t.Helper()
 		out, err := runCaddy(t, nil, append([]string{"antom"}, append(args, "--admin", s.p.Admin)...)...)
