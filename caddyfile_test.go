@@ -226,6 +226,9 @@ func TestWebhookCaddyfile(t *testing.T) {
 		notify_path    /antom/notify?shop=2
 		read_timeout   5s
 		max_request_age 48h
+		max_in_flight  2
+		rate           600/m
+		ordering       off
 	}`)
 	var got handlers.Webhook
 	if err := got.UnmarshalCaddyfile(d); err != nil {
@@ -241,6 +244,9 @@ func TestWebhookCaddyfile(t *testing.T) {
 		NotifyPath:    "/antom/notify?shop=2",
 		ReadTimeout:   caddy.Duration(5 * time.Second),
 		MaxRequestAge: caddy.Duration(48 * time.Hour),
+		MaxInFlight:   2,
+		Rate:          "600/m",
+		Ordering:      "off",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)
@@ -253,6 +259,17 @@ func TestWebhookCaddyfile(t *testing.T) {
 	}
 	if !reflect.DeepEqual(empty, handlers.Webhook{}) {
 		t.Errorf("antom_webhook without a block set fields: %+v", empty)
+	}
+
+	// forward_secret given again is a rotation: the first stays where a single secret goes, so
+	// configs with one secret adapt to the same JSON as before.
+	var rotating handlers.Webhook
+	d = caddyfile.NewTestDispenser("antom_webhook {\n forward_secret {env.OLD}\n forward_secret {env.NEW}\n forward_secret {env.NEWER}\n}")
+	if err := rotating.UnmarshalCaddyfile(d); err != nil {
+		t.Fatal(err)
+	}
+	if rotating.ForwardSecret != "{env.OLD}" || !reflect.DeepEqual(rotating.ForwardSecrets, []string{"{env.NEW}", "{env.NEWER}"}) {
+		t.Errorf("three forward_secrets: forward_secret %q, forward_secrets %q", rotating.ForwardSecret, rotating.ForwardSecrets)
 	}
 
 	// Sizes accept both SI and IEC units.
@@ -278,8 +295,8 @@ func TestWebhookCaddyfileErrors(t *testing.T) {
 			[]string{"antom_webhook takes no arguments before its block", "'http://127.0.0.1:8080'"}}},
 		{badInput: badInput{"duplicate forward", []string{"antom_webhook {\n forward http://a\n forward http://b\n}"},
 			[]string{"antom_webhook option 'forward' is given twice", "Testfile:3"}}},
-		{badInput: badInput{"duplicate forward_secret", []string{"antom_webhook {\n forward_secret a\n forward_secret b\n}"},
-			[]string{"antom_webhook option 'forward_secret' is given twice"}}},
+		{badInput: badInput{"forward_secret with two values", []string{"antom_webhook {\n forward_secret a b\n}"},
+			[]string{"takes exactly one value, got 2"}}},
 		{badInput: badInput{"duplicate profile", []string{"antom_webhook {\n profile a\n profile a\n}"},
 			[]string{"antom_webhook option 'profile' is given twice"}}},
 		{badInput: badInput{"forward without a value", []string{"antom_webhook {\n forward\n}"},
@@ -296,6 +313,14 @@ func TestWebhookCaddyfileErrors(t *testing.T) {
 			[]string{"'lots' is not a size", "max_body"}}, knownBug: handlerBug},
 		{badInput: badInput{"zero max_body", []string{"antom_webhook {\n max_body 0\n}"},
 			[]string{"'0' is not a size", "max_body"}}, knownBug: handlerBug},
+		{badInput: badInput{"rate per hour", []string{"antom_webhook {\n rate 5/h\n}"},
+			[]string{"rate: rate '5/h' is not a positive number of deliveries per second or minute, such as 50/s or 600/m", "Testfile:2"}}},
+		{badInput: badInput{"rate without unit", []string{"antom_webhook {\n rate 50\n}"},
+			[]string{"rate '50' is not a positive number"}}},
+		{badInput: badInput{"ordering maybe", []string{"antom_webhook {\n ordering maybe\n}"},
+			[]string{"ordering must be one of on, off, not 'maybe'"}}},
+		{badInput: badInput{"zero max_in_flight", []string{"antom_webhook {\n max_in_flight 0\n}"},
+			[]string{"max_in_flight: '0' is not a positive whole number"}}},
 		{badInput: badInput{"nested block under an option", []string{"antom_webhook {\n forward http://x {\n  y\n }\n}"},
 			[]string{"unrecognized antom_webhook option"}}},
 	}

@@ -34,7 +34,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "antom",
-		Usage: "keygen | secret | verify | events | replay | redrive | timeline | copy-store",
+		Usage: "keygen | secret | verify | events | replay | redrive | timeline | copy-store | pause | resume",
 		Short: "Antom helpers: merchant keys, forward secrets, offline signature checks, the event queue",
 		Long: `
 Helpers for the antom app (caddy-antom).
@@ -47,6 +47,7 @@ Helpers for the antom app (caddy-antom).
   caddy antom redrive [filters]       replay the events a filter matches (a dry run unless --confirm)
   caddy antom timeline --request-id X everything known about one payment, in time order
   caddy antom copy-store              copy the file store's events and payments into PostgreSQL
+  caddy antom pause|resume [--forward URL]   stop or restart deliveries to the app (every forward without --forward)
 
 Run "caddy antom <command> --help" for the flags of each.`,
 		CobraFunc: setupAntomCommand,
@@ -57,7 +58,8 @@ Run "caddy antom <command> --help" for the flags of each.`,
 // subcommands, so tests can run them on their own root.
 func setupAntomCommand(cmd *cobra.Command) {
 	cmd.SilenceUsage = true
-	cmd.AddCommand(newKeygenCommand(), newSecretCommand(), newVerifyCommand(), newEventsCommand(), newReplayCommand(), newRedriveCommand(), newTimelineCommand(), newCopyStoreCommand())
+	cmd.AddCommand(newKeygenCommand(), newSecretCommand(), newVerifyCommand(), newEventsCommand(), newReplayCommand(),
+		newRedriveCommand(), newTimelineCommand(), newCopyStoreCommand(), newPauseCommand(), newResumeCommand())
 }
 
 // ---- keygen ----

@@ -55,7 +55,7 @@ func TestCommandRegistered(t *testing.T) {
 	for _, sub := range cmd.Commands() {
 		names = append(names, sub.Name())
 	}
-	if got := strings.Join(names, " "); got != "copy-store events keygen redrive replay secret timeline verify" {
+	if got := strings.Join(names, " "); got != "copy-store events keygen pause redrive replay resume secret timeline verify" {
 		t.Errorf("subcommands = %q", got)
 	}
 }

@@ -58,7 +58,7 @@ var (
 // registerMetrics registers the collectors with this config's registry.
 func registerMetrics(reg *prometheus.Registry, log *zap.Logger) {
 	metrics.Register(reg, log, deliveriesTotal, deliveryDuration, queueDepth,
-		paymentsPending, inquiriesTotal, paymentsReconciledTotal, cancelsTotal)
+		paymentsPending, inquiriesTotal, paymentsReconciledTotal, cancelsTotal, oldestPendingAge)
 }
 
 func setQueueDepth(counts map[outbox.State]int) {
@@ -73,14 +73,17 @@ func (a *App) observe(opts *delivery.DispatcherOptions) {
 		deliveriesTotal.WithLabelValues("delivered").Inc()
 		deliveryDuration.Observe(at.Latency.Seconds())
 		a.Emit("antom.event_delivered", ev.Summary())
+		a.observeAttempt(ev, at)
 	}
 	opts.OnFailed = func(ev *outbox.Event, at delivery.Attempt, next time.Time) {
 		deliveriesTotal.WithLabelValues("failed").Inc()
 		deliveryDuration.Observe(at.Latency.Seconds())
+		a.observeAttempt(ev, at)
 	}
 	opts.OnDead = func(ev *outbox.Event, at delivery.Attempt) {
 		deliveriesTotal.WithLabelValues("dead").Inc()
 		a.Emit("antom.event_dead", ev.Summary())
+		a.observeAttempt(ev, at)
 	}
 }
 

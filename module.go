@@ -47,6 +47,8 @@ type App struct {
 
 	routesMu sync.RWMutex
 	routes   map[string]delivery.Route
+	paused   pauses        // route ids whose deliveries are paused (pause.go)
+	health   forwardHealth // consecutive failures per route (health.go)
 
 	reconciler  *reconcile.Worker
 	reconcileMu sync.RWMutex
@@ -93,7 +95,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	a.store = storeApp.(*StoreApp).store
 	a.forwarder = &delivery.Forwarder{}
-	opts := delivery.DispatcherOptions{Retention: time.Duration(a.Retention)}
+	if err := a.loadPauses(ctx); err != nil {
+		return err
+	}
+	opts := delivery.DispatcherOptions{Retention: time.Duration(a.Retention), Paused: a.paused.has}
 	a.observe(&opts)
 	a.dispatcher = delivery.NewDispatcher(a.store, a.forwarder, a.route, a.log.Named("delivery"), opts)
 
@@ -176,13 +181,19 @@ func (a *App) lead(ctx context.Context) {
 func (a *App) watchQueue(ctx context.Context) {
 	tick := time.NewTicker(10 * time.Second)
 	defer tick.Stop()
+	var measured time.Time
 	for {
+		if time.Since(measured) >= oldestPendingEvery {
+			measured = time.Now()
+			a.measureOldestPending(ctx)
+		}
 		if counts, err := a.store.Counts(ctx); err == nil {
 			setQueueDepth(counts)
 		}
 		if n, err := a.store.CountPayments(ctx, outbox.StatePending); err == nil {
 			paymentsPending.Set(float64(n))
 		}
+		a.followPauses(ctx)
 		select {
 		case <-ctx.Done():
 			return

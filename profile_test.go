@@ -383,6 +383,7 @@ func TestWebhookForwardSecretErrors(t *testing.T) {
 		{"not base64", notBase64, "{env.ANTOM_TEST_FORWARD_SECRET}", "not valid standard base64", notBase64},
 		{"spaces", spaced, "{env.ANTOM_TEST_FORWARD_SECRET}", "not valid standard base64", spaced},
 		{"too short", tooShort, "{env.ANTOM_TEST_FORWARD_SECRET}", "too short", tooShort},
+		{"second of two bad", tooShort, "", "forward_secret #2 of 2", tooShort},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -392,6 +393,10 @@ func TestWebhookForwardSecretErrors(t *testing.T) {
 			ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 			defer cancel()
 			h := &handlers.Webhook{Forward: "http://127.0.0.1:8080/antom-events", ForwardSecret: tt.secret}
+			if strings.HasPrefix(tt.name, "second") {
+				good, _ := delivery.GenerateSecret()
+				h.ForwardSecret, h.ForwardSecrets = good, []string{"{env.ANTOM_TEST_FORWARD_SECRET}"}
+			}
 			err := h.Provision(ctx)
 			if err == nil {
 				t.Fatal("Provision accepted the secret")

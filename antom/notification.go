@@ -23,6 +23,9 @@ type Notification struct {
 	RequestID      string // the merchant's id for the operation, e.g. paymentRequestId
 	RequestIDField string // the JSON field RequestID came from
 	SubscriptionID string // subscriptionId of a subscription's period payment
+	// PaymentID is paymentId as sent (any family: payment, capture, refund, dispute), "" if
+	// absent; the events of one payment are delivered in the order they arrived.
+	PaymentID string
 	// DedupKey is the same for every retry of the same notification and
 	// differs between distinct events (see Catalogue).
 	DedupKey string
@@ -71,6 +74,7 @@ func ParseNotification(body []byte) (Notification, error) {
 	if fam.Kind == KindPayment {
 		n.SubscriptionID = f.str("subscriptionId")
 	}
+	n.PaymentID = f.id("paymentId")
 	if fam.idKey != nil {
 		if key := fam.idKey(f, &n); key != "" {
 			n.DedupKey = key

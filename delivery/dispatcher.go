@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,8 +15,9 @@ import (
 
 // DispatcherOptions tunes a Dispatcher; zero values mean the defaults.
 type DispatcherOptions struct {
-	// Concurrency bounds the deliveries Run makes at once (default 16).
-	// Synchronous DeliverNow calls from the request path are not counted.
+	// Concurrency bounds the deliveries Run makes at once, to all forwards
+	// together (default 16). Each forward has its own, usually lower, bound
+	// (Route.MaxInFlight) that DeliverNow respects too.
 	Concurrency int
 	// PollInterval is how often Run looks for due events without a Kick
 	// (default 1s).
@@ -41,6 +43,10 @@ type DispatcherOptions struct {
 	OnFailed    func(ev *outbox.Event, a Attempt, next time.Time)
 	OnDead      func(ev *outbox.Event, a Attempt)
 
+	// Paused reports whether deliveries to a route are paused (nil: never).
+	// Its events stay pending until Resumed is called for the route.
+	Paused func(routeID string) bool
+
 	// Rand is the jitter source for NextDelay (nil: math/rand/v2).
 	Rand func() float64
 }
@@ -62,6 +68,9 @@ type Dispatcher struct {
 	mu       sync.Mutex
 	inflight map[string]struct{} // ids being delivered by this Dispatcher
 	held     held.Set            // events whose last outcome the store failed to record
+	gates    map[string]*gate    // per route id: its max_in_flight and rate
+	parked   map[string]parking  // events Run passes over: their route is paused, or an earlier event of their payment is pending
+	order    orderIndex          // pending events with an OrderKey, in the order received
 	pruning  atomic.Bool
 
 	fillErrAt time.Time // when Run last logged a failure to look for due events
@@ -106,6 +115,8 @@ func NewDispatcher(store outbox.EventStore, fwd *Forwarder, routes func(id strin
 		kick:     make(chan struct{}, 1),
 		sem:      make(chan struct{}, opts.Concurrency),
 		inflight: map[string]struct{}{},
+		gates:    map[string]*gate{},
+		parked:   map[string]parking{},
 	}
 }
 
@@ -129,6 +140,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	defer tick.Stop()
 	lastPrune := time.Now()
 	d.log.Debug("dispatcher started", zap.Int("concurrency", d.opts.Concurrency))
+	d.loadOrder(ctx)
 	for {
 		d.fill(ctx, &wg)
 		if d.opts.PruneInterval > 0 && time.Since(lastPrune) >= d.opts.PruneInterval {
@@ -165,6 +177,10 @@ func (d *Dispatcher) fill(ctx context.Context, wg *sync.WaitGroup) {
 		return
 	}
 	for _, ev := range evs {
+		if d.paused(ev.Route) {
+			d.passOver(ctx, ev, parking{route: ev.Route})
+			continue
+		}
 		if !d.claim(ev.ID) {
 			continue // DeliverNow took it meanwhile
 		}
@@ -184,7 +200,10 @@ func (d *Dispatcher) fill(ctx context.Context, wg *sync.WaitGroup) {
 
 // DeliverNow makes one delivery attempt for ev right away, bounded by ctx
 // (the handler's sync_timeout), and records the outcome in the store the
-// same way Run does (delivered, rescheduled or dead); it updates ev. The
+// same way Run does (delivered, rescheduled or dead); it updates ev. When
+// the forward is paused, at its max_in_flight or rate, or ev waits for an
+// earlier event of its payment, it makes no attempt: the event is made due at
+// once for Run, which delivers it when its turn comes, and Err says so. The
 // event should be in AddDelivering's deliver (its outcome is then its first
 // write) or have been added with NextAttempt in the future (Add's default
 // grace) so no other instance delivers it in parallel. If this
@@ -207,11 +226,66 @@ func (d *Dispatcher) process(ctx context.Context, ev *outbox.Event, background b
 	if !ok {
 		return d.unroutable(ctx, ev)
 	}
+	if d.paused(route.ID) {
+		// Run parks it; made due at once, it would be delivered right away should the pause
+		// be lost, not after a grace period.
+		return d.leaveToRun(ctx, ev, "the forward is paused; delivering after resume")
+	}
+	if head := d.headOf(ctx, route, ev); head != ev.ID {
+		wait := parking{after: head, until: now().Add(orderRecheck)}
+		if background {
+			d.passOver(ctx, ev, wait)
+			return Attempt{Err: "waiting for an earlier event of the same payment"}
+		}
+		d.park(ev.ID, wait)
+		return d.leaveToRun(ctx, ev, "an earlier event of the same payment is pending; delivering after it")
+	}
+	d.mu.Lock()
+	delete(d.parked, ev.ID) // its turn came after a recheck
+	d.mu.Unlock()
+	g := d.gate(route)
+	if !background {
+		if !g.tryEnter() {
+			return d.leaveToRun(ctx, ev, "the forward is at its max_in_flight or rate; delivering in the background")
+		}
+	} else if err := g.enter(ctx); err != nil {
+		return Attempt{Err: "cancelled"} // Run is stopping; the event stays due
+	}
 	a := d.fwd.Deliver(ctx, route, ev)
+	g.leave()
 	if background && !a.OK && ctx.Err() != nil {
 		return a
 	}
 	d.record(ctx, ev, route, a)
+	return a
+}
+
+// gate returns the gate of route, made on first use.
+func (d *Dispatcher) gate(route Route) *gate {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	g, ok := d.gates[route.ID]
+	if !ok {
+		g = newGate(route)
+		d.gates[route.ID] = g
+	}
+	return g
+}
+
+// leaveToRun hands a new event whose forward is busy or paused to Run: it is made due now
+// instead of after the grace Store.Add reserved for the synchronous attempt, without counting
+// an attempt. why is the Attempt's Err.
+func (d *Dispatcher) leaveToRun(ctx context.Context, ev *outbox.Event, why string) Attempt {
+	a := Attempt{Err: why}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.opts.StoreTimeout)
+	defer cancel()
+	if err := d.store.Reschedule(sctx, ev, now(), "", 0); err != nil {
+		// The event is stored; Run finds it when the grace ends.
+		d.log.Warn("could not hand an event to the background deliveries; it waits for its grace period",
+			zap.String("id", ev.ID), zap.Error(err))
+		return a
+	}
+	d.Kick()
 	return a
 }
 
@@ -230,6 +304,7 @@ func (d *Dispatcher) record(ctx context.Context, ev *outbox.Event, route Route, 
 			return
 		}
 		d.held.Release(ev.ID)
+		d.finished(ev)
 		log.Debug("event delivered")
 		if d.opts.OnDelivered != nil {
 			d.opts.OnDelivered(ev, a)
@@ -245,6 +320,7 @@ func (d *Dispatcher) record(ctx context.Context, ev *outbox.Event, route Route, 
 			return
 		}
 		d.held.Release(ev.ID)
+		d.finished(ev)
 		log.Warn("event dead: not delivered within max_age; replay it from the admin API once the app is fixed",
 			zap.Duration("max_age", route.maxAge()), zap.String("error", a.Err))
 		if d.opts.OnDead != nil {
@@ -289,6 +365,7 @@ func (d *Dispatcher) unroutable(ctx context.Context, ev *outbox.Event) Attempt {
 			return a
 		}
 		d.held.Release(ev.ID)
+		d.finished(ev)
 		log.Warn("event dead: its route stayed unconfigured")
 		if d.opts.OnDead != nil {
 			d.opts.OnDead(ev, a)
@@ -346,12 +423,122 @@ func (d *Dispatcher) release(id string) {
 }
 
 // busy reports whether Run must leave the event with id alone at t: it is being delivered,
-// or it is held back after its outcome could not be recorded.
+// its route is paused, or it is held back after its outcome could not be recorded.
 func (d *Dispatcher) busy(id string, t time.Time) bool {
 	d.mu.Lock()
 	_, busy := d.inflight[id]
+	p, parked := d.parked[id]
 	d.mu.Unlock()
-	return busy || d.held.Waiting(id, t)
+	return busy || (parked && (p.until.IsZero() || t.Before(p.until))) || d.held.Waiting(id, t)
+}
+
+func (d *Dispatcher) paused(routeID string) bool {
+	return d.opts.Paused != nil && d.opts.Paused(routeID)
+}
+
+// parking is why Run passes over an event: its route is paused (until Resumed), or it waits
+// for the event after (until that one is finished, or until, whichever comes first).
+type parking struct {
+	route string
+	after string
+	until time.Time
+}
+
+// park remembers an event Run must pass over, so its searches for due events reach other
+// events instead of finding this one again at every poll.
+func (d *Dispatcher) park(id string, p parking) {
+	d.mu.Lock()
+	d.parked[id] = p
+	d.mu.Unlock()
+}
+
+// passOver parks an event Run got from the store but may not deliver now, and hands it back
+// to the store unchanged: a store with leases (PostgreSQL) would otherwise keep renewing this
+// instance's lease on it, and no instance could take it up again.
+func (d *Dispatcher) passOver(ctx context.Context, ev *outbox.Event, p parking) {
+	d.park(ev.ID, p)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.opts.StoreTimeout)
+	defer cancel()
+	if err := d.store.Reschedule(sctx, ev, ev.NextAttempt, ev.LastError, ev.LastStatus); err != nil && ctx.Err() == nil {
+		d.log.Debug("handing an event back to the store", zap.String("id", ev.ID), zap.Error(err))
+	}
+}
+
+// unpark releases the parked events for which match is true and wakes Run.
+func (d *Dispatcher) unpark(match func(parking) bool) {
+	d.mu.Lock()
+	for id, p := range d.parked {
+		if match(p) {
+			delete(d.parked, id)
+		}
+	}
+	d.mu.Unlock()
+	d.Kick()
+}
+
+// Resumed releases the events parked while the route was paused and wakes Run to deliver them.
+func (d *Dispatcher) Resumed(routeID string) {
+	d.unpark(func(p parking) bool { return p.route == routeID })
+}
+
+// finished is called once ev is delivered or dead: the events of its payment behind it may go.
+func (d *Dispatcher) finished(ev *outbox.Event) {
+	if ev.OrderKey == "" {
+		return
+	}
+	d.order.remove(ev)
+	d.unpark(func(p parking) bool { return p.after == ev.ID })
+}
+
+// headOf returns the id of the event of ev's payment that must reach the app first: ev itself
+// when nothing received before it is pending (or the route is unordered). An earlier event the
+// index names is checked in the store, as another instance or an operator may have finished it.
+func (d *Dispatcher) headOf(ctx context.Context, route Route, ev *outbox.Event) string {
+	if ev.OrderKey == "" || route.Unordered {
+		return ev.ID
+	}
+	d.order.add(ev)
+	for {
+		head := d.order.head(ev)
+		if head == ev.ID {
+			return head
+		}
+		// Being delivered: AddDelivering's first attempt runs before anything is stored.
+		d.mu.Lock()
+		_, delivering := d.inflight[head]
+		d.mu.Unlock()
+		if delivering {
+			return head
+		}
+		cur, err := d.store.Get(ctx, head)
+		if err == nil && cur.State != outbox.StatePending {
+			d.order.removeID(orderKeyOf(ev), head)
+			continue
+		}
+		if err != nil && !errors.Is(err, outbox.ErrNotFound) {
+			d.log.Debug("checking the earlier event of a payment", zap.String("id", head), zap.Error(err))
+		} else if err != nil {
+			d.order.removeID(orderKeyOf(ev), head)
+			continue
+		}
+		return head
+	}
+}
+
+// loadOrder fills the order index with the pending events in storage, so events of one payment
+// keep their order across restarts. Without it (storage unreadable) events found later still
+// queue behind those of their payment this Dispatcher has seen.
+func (d *Dispatcher) loadOrder(ctx context.Context) {
+	evs, err := d.store.List(ctx, outbox.StatePending, 0)
+	if err != nil {
+		if ctx.Err() == nil {
+			d.log.Error("listing pending events to keep each payment's events in order; order holds only for events seen from now on", zap.Error(err))
+		}
+		return
+	}
+	for _, ev := range evs {
+		d.order.add(ev)
+	}
 }
 
 // fillErrLogInterval is how often a persisting failure to look for due events is logged.

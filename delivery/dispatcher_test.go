@@ -122,7 +122,7 @@ func newFixture(t *testing.T, opts DispatcherOptions) *fixture {
 func newFixtureOn(t *testing.T, storage certmagic.Storage, log *zap.Logger, opts DispatcherOptions) *fixture {
 	f := &fixture{clock: useFakeClock(t), app: newApp(t)}
 	f.store = outbox.New(storage)
-	f.route = Route{ID: RouteID("shop", f.app.srv.URL), Profile: "shop", URL: f.app.srv.URL, Secret: testSecret(t), MaxAge: 24 * time.Hour}
+	f.route = Route{ID: RouteID("shop", f.app.srv.URL), Profile: "shop", URL: f.app.srv.URL, Secrets: []Secret{testSecret(t)}, MaxAge: 24 * time.Hour}
 	opts.OnDelivered = func(ev *outbox.Event, a Attempt) { f.record(&f.delivered, ev.ID) }
 	opts.OnFailed = func(ev *outbox.Event, a Attempt, next time.Time) { f.record(&f.failed, ev.ID) }
 	opts.OnDead = func(ev *outbox.Event, a Attempt) { f.record(&f.dead, ev.ID) }
@@ -550,4 +550,115 @@ func TestStoreFailureBacksOff(t *testing.T) {
 			t.Errorf("delivered event records %d attempts, want 5", st.Attempts)
 		}
 	}
+}
+
+// A forward's MaxInFlight bounds the synchronous first attempts and Run together: with both
+// slots taken by DeliverNow, a third DeliverNow makes no attempt and leaves its event due at
+// once, uncounted, and Run delivers it when a slot frees, never more than two at a time.
+func TestForwardMaxInFlight(t *testing.T) {
+	f := newFixture(t, DispatcherOptions{PollInterval: 5 * time.Millisecond})
+	f.route.MaxInFlight = 2
+	block := make(chan struct{})
+	f.app.setBlock(block)
+	evs := []*outbox.Event{f.add(t, "a", 0), f.add(t, "b", 0), f.add(t, "c", 0)}
+	res := make(chan Attempt, 2)
+	for _, ev := range evs[:2] {
+		go func() { res <- f.disp.DeliverNow(context.Background(), ev) }()
+	}
+	eventually(t, "two deliveries in flight", func() bool { return f.app.running.Load() == 2 })
+
+	if a := f.disp.DeliverNow(context.Background(), evs[2]); a.OK || !strings.Contains(a.Err, "max_in_flight") {
+		t.Fatalf("DeliverNow with the forward full: %+v, want no attempt", a)
+	}
+	if st := get(t, f.store, evs[2].ID); st.State != outbox.StatePending || st.Attempts != 0 || st.NextAttempt.After(f.clock.Now()) {
+		t.Fatalf("the event left to Run: %+v, want pending, due now, no attempt counted", st)
+	}
+	f.run(t)
+	time.Sleep(50 * time.Millisecond) // Run polls; it may not start a third delivery
+	if r := f.app.running.Load(); r != 2 {
+		t.Fatalf("%d deliveries in flight, max_in_flight is 2", r)
+	}
+	close(block)
+	for range 2 {
+		if a := <-res; !a.OK {
+			t.Fatal(a)
+		}
+	}
+	eventually(t, "all delivered", func() bool {
+		c, _ := f.store.Counts(context.Background())
+		return c[outbox.StateDelivered] == 3
+	})
+	if m := f.app.maxRun.Load(); m != 2 {
+		t.Fatalf("max concurrency %d, want 2", m)
+	}
+}
+
+// A paused route gets no deliveries, neither the first attempt nor Run's; its events stay
+// pending, due, with no attempt counted, and Resumed delivers them once each.
+func TestPausedRoute(t *testing.T) {
+	var paused atomic.Bool
+	paused.Store(true)
+	f := newFixture(t, DispatcherOptions{PollInterval: 5 * time.Millisecond, Paused: func(string) bool { return paused.Load() }})
+	evs := []*outbox.Event{f.add(t, "a", 0), f.add(t, "b", 0)}
+	for _, ev := range evs {
+		if a := f.disp.DeliverNow(context.Background(), ev); a.OK || !strings.Contains(a.Err, "paused") {
+			t.Fatalf("DeliverNow while paused: %+v", a)
+		}
+	}
+	f.run(t)
+	time.Sleep(50 * time.Millisecond) // Run polls; it may deliver nothing
+	for _, ev := range evs {
+		if st := get(t, f.store, ev.ID); st.State != outbox.StatePending || st.Attempts != 0 || st.NextAttempt.After(f.clock.Now()) {
+			t.Fatalf("event of a paused route: %+v, want pending, due, no attempt", st)
+		}
+	}
+	if n := f.app.maxRun.Load(); n != 0 {
+		t.Fatalf("the app got deliveries while the route was paused")
+	}
+	paused.Store(false)
+	f.disp.Resumed(f.route.ID)
+	eventually(t, "both delivered", func() bool {
+		c, _ := f.store.Counts(context.Background())
+		return c[outbox.StateDelivered] == 2
+	})
+	f.app.mu.Lock()
+	defer f.app.mu.Unlock()
+	for _, ev := range evs {
+		if f.app.ok[ev.ID] != 1 {
+			t.Errorf("event delivered %d times, want once", f.app.ok[ev.ID])
+		}
+	}
+}
+
+// Events of one payment go in the order received: a later one waits while the first is
+// pending, and goes once the first is dead (a head that goes dead releases the rest).
+func TestPaymentOrderHeadDeadReleases(t *testing.T) {
+	f := newFixture(t, DispatcherOptions{PollInterval: 5 * time.Millisecond})
+	f.route.MaxAge = time.Minute
+	head := testEvent("head")
+	head.Route, head.OrderKey, head.ReceivedAt = f.route.ID, "payment:p1", f.clock.Now().Add(-2*time.Minute)
+	next := testEvent("next")
+	next.Route, next.OrderKey, next.ReceivedAt = f.route.ID, "payment:p1", f.clock.Now()
+	for _, ev := range []*outbox.Event{head, next} {
+		if added, err := f.store.Add(context.Background(), ev); err != nil || !added {
+			t.Fatal(added, err)
+		}
+	}
+	f.disp.loadOrder(context.Background()) // what Run does first
+	f.app.set(500, "")
+	if a := f.disp.DeliverNow(context.Background(), next); a.OK || !strings.Contains(a.Err, "earlier event of the same payment") {
+		t.Fatalf("the later event went before the pending earlier one: %+v", a)
+	}
+	if n := f.app.maxRun.Load(); n != 0 {
+		t.Fatal("the app got a delivery while the payment's first event was pending")
+	}
+	if a := f.disp.DeliverNow(context.Background(), head); a.OK {
+		t.Fatal(a)
+	}
+	if st := get(t, f.store, head.ID); st.State != outbox.StateDead {
+		t.Fatalf("head after a failure past max_age: %s, want dead", st.State)
+	}
+	f.app.set(200, "")
+	f.run(t)
+	eventually(t, "the later event delivered", func() bool { return get(t, f.store, next.ID).State == outbox.StateDelivered })
 }

@@ -16,6 +16,10 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+
 	"github.com/caddy-antom/caddy-antom/outbox"
 )
 
@@ -25,11 +29,28 @@ type Route struct {
 	ID      string
 	Profile string
 	URL     string
-	Secret  Secret
+	// Secrets sign every delivery, one signature each, so the app can move
+	// from one secret to the next at its own pace (at least one).
+	Secrets []Secret
 	// MaxAge is how long after ReceivedAt delivery is retried before the
 	// event goes dead; <= 0 means DefaultMaxAge.
 	MaxAge time.Duration
+	// MaxInFlight bounds the deliveries to URL at once, synchronous first
+	// attempts included; <= 0 means DefaultMaxInFlight.
+	MaxInFlight int
+	// Rate bounds the deliveries to URL per second (a token bucket); <= 0
+	// means no limit beyond MaxInFlight.
+	Rate float64
+	// Unordered lets the events of one payment overtake each other; by
+	// default each waits until the ones received before it are delivered or
+	// dead.
+	Unordered bool
 }
+
+// DefaultMaxInFlight is a forward's max_in_flight when none is set: one less
+// than the 5 workers of a stock PHP-FPM pool (pm.max_children = 5), so a
+// backlog drain leaves a worker for the shop's own pages.
+const DefaultMaxInFlight = 4
 
 // DefaultMaxAge is the retry window of a route without MaxAge: long enough
 // to outlast a weekend outage of the app (dead events can be replayed).
@@ -40,6 +61,13 @@ const DefaultMaxAge = 72 * time.Hour
 func RouteID(profile, url string) string {
 	sum := sha256.Sum256([]byte(profile + "\n" + url))
 	return "rt_" + hex.EncodeToString(sum[:])[:16]
+}
+
+func (r Route) maxInFlight() int {
+	if r.MaxInFlight > 0 {
+		return r.MaxInFlight
+	}
+	return DefaultMaxInFlight
 }
 
 func (r Route) maxAge() time.Duration {
@@ -81,9 +109,16 @@ type Forwarder struct {
 // headers and the Antom-* descriptive headers. It makes exactly one attempt
 // and never changes ev; the attempt number sent is ev.Attempts+1.
 func (f *Forwarder) Deliver(ctx context.Context, route Route, ev *outbox.Event) Attempt {
+	ctx, span := StartSpan(ctx, "antom.deliver")
+	defer span.End()
+	span.SetAttributes(attribute.String("antom.webhook_id", ev.ID), attribute.Int("antom.attempt", ev.Attempts+1))
 	start := time.Now()
 	a := f.deliver(ctx, route, ev)
 	a.Latency = time.Since(start)
+	span.SetAttributes(attribute.Int("http.response.status_code", a.Status))
+	if !a.OK {
+		span.SetStatus(codes.Error, a.Err)
+	}
 	return a
 }
 
@@ -105,7 +140,7 @@ func (f *Forwarder) deliver(ctx context.Context, route Route, ev *outbox.Event) 
 	h.Set("Content-Type", "application/json")
 	h.Set("webhook-id", ev.ID)
 	h.Set("webhook-timestamp", strconv.FormatInt(ts.Unix(), 10))
-	h.Set("webhook-signature", Sign(route.Secret, ev.ID, ts, ev.Body))
+	h.Set("webhook-signature", SignAll(route.Secrets, ev.ID, ts, ev.Body))
 	setIf(h, "Antom-Profile", ev.Profile)
 	setIf(h, "Antom-Event-Kind", ev.Kind)
 	setIf(h, "Antom-Event-Type", ev.Type)
@@ -115,6 +150,7 @@ func (f *Forwarder) deliver(ctx context.Context, route Route, ev *outbox.Event) 
 	setIf(h, "Antom-Subscription-Id", ev.SubscriptionID)
 	setIf(h, "Antom-Event-Source", ev.Source)
 	h.Set("Antom-Attempt", strconv.Itoa(ev.Attempts+1))
+	traceContext.Inject(ctx, propagation.HeaderCarrier(h))
 	if f.UserAgent != "" {
 		h.Set("User-Agent", f.UserAgent)
 	}

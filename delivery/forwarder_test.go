@@ -57,7 +57,7 @@ func TestDeliverHeadersSignatureBody(t *testing.T) {
 
 	ev := testEvent("k1")
 	ev.Attempts = 2
-	route := Route{ID: ev.Route, Profile: "shop", URL: app.URL + "/antom?x=1", Secret: testSecret(t)}
+	route := Route{ID: ev.Route, Profile: "shop", URL: app.URL + "/antom?x=1", Secrets: []Secret{testSecret(t)}}
 	a := (&Forwarder{UserAgent: "caddy-antom-test"}).Deliver(context.Background(), route, ev)
 	if !a.OK || a.Status != 204 || a.Err != "" || a.Latency <= 0 {
 		t.Fatalf("Attempt = %+v", a)
@@ -124,7 +124,7 @@ func TestDeliverFailures(t *testing.T) {
 	}))
 	defer app.Close()
 	f := &Forwarder{Timeout: 100 * time.Millisecond}
-	route := Route{URL: app.URL, Secret: testSecret(t)}
+	route := Route{URL: app.URL, Secrets: []Secret{testSecret(t)}}
 	ev := testEvent("k")
 
 	mode.Store("500")
@@ -156,7 +156,7 @@ func TestDeliverFailures(t *testing.T) {
 	// Connection refused; the URL (which may hold credentials) is not in Err.
 	dead := httptest.NewServer(http.NotFoundHandler())
 	dead.Close()
-	r2 := Route{URL: strings.Replace(dead.URL, "http://", "http://user:hunter2@", 1) + "/?token=s3cret", Secret: testSecret(t)}
+	r2 := Route{URL: strings.Replace(dead.URL, "http://", "http://user:hunter2@", 1) + "/?token=s3cret", Secrets: []Secret{testSecret(t)}}
 	a = f.Deliver(context.Background(), r2, ev)
 	if a.OK || a.Status != 0 || a.Err == "" || strings.Contains(a.Err, "hunter2") || strings.Contains(a.Err, "s3cret") {
 		t.Fatalf("refused: %+v", a)
@@ -212,7 +212,7 @@ func TestDeliverEncodesHelperHeaders(t *testing.T) {
 	ev.RequestID = "order\n1\r\x00 ü%"
 	ev.Type = "PAYMENT_RESULT\x7f"
 	ev.Kind = strings.Repeat("k", 4096)
-	route := Route{ID: ev.Route, Profile: "shop", URL: app.URL, Secret: testSecret(t)}
+	route := Route{ID: ev.Route, Profile: "shop", URL: app.URL, Secrets: []Secret{testSecret(t)}}
 	if a := (&Forwarder{}).Deliver(context.Background(), route, ev); !a.OK {
 		t.Fatalf("delivery failed: %+v", a)
 	}

@@ -93,6 +93,17 @@ func Sign(secret Secret, msgID string, ts time.Time, body []byte) string {
 	return "v1," + base64.StdEncoding.EncodeToString(mac(secret, msgID, strconv.FormatInt(ts.Unix(), 10), body))
 }
 
+// SignAll returns the webhook-signature header value signed with each of
+// secrets: their "v1,<base64>" signatures separated by spaces, as Standard
+// Webhooks allows, so a receiver holding any one of the secrets accepts it.
+func SignAll(secrets []Secret, msgID string, ts time.Time, body []byte) string {
+	sigs := make([]string, len(secrets))
+	for i, s := range secrets {
+		sigs[i] = Sign(s, msgID, ts, body)
+	}
+	return strings.Join(sigs, " ")
+}
+
 // Verify checks a webhook-signature header (one or more space-separated
 // "v1,<base64>" entries) against msgID, the webhook-timestamp header value
 // and body. It does not judge the timestamp's age; receivers should reject

@@ -89,7 +89,7 @@ func TestSecretNeverPrints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := Route{ID: "rt_x", URL: "http://127.0.0.1/", Secret: sec}
+	r := Route{ID: "rt_x", URL: "http://127.0.0.1/", Secrets: []Secret{sec}}
 	j, _ := json.Marshal(r)
 	outs := []string{
 		fmt.Sprint(sec), fmt.Sprintf("%v %+v %#v %s %x %q %d", sec, sec, sec, sec, sec, sec, sec),
@@ -105,5 +105,36 @@ func TestSecretNeverPrints(t *testing.T) {
 		if !strings.Contains(o, "whsec_REDACTED") {
 			t.Errorf("no redaction marker: %s", o)
 		}
+	}
+}
+
+// During a rotation every delivery carries one signature per secret; a receiver holding any one
+// of them accepts it, one holding neither does not.
+func TestSignAllVerifiesWithEither(t *testing.T) {
+	parse := func() Secret {
+		s, err := GenerateSecret()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sec, err := ParseSecret(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sec
+	}
+	old, next, other := parse(), parse(), parse()
+	ts := time.Unix(1700000000, 0)
+	body := []byte(`{"notifyType":"PAYMENT_RESULT"}`)
+	header := SignAll([]Secret{old, next}, "msg_1", ts, body)
+	if parts := strings.Fields(header); len(parts) != 2 || !strings.HasPrefix(parts[0], "v1,") || !strings.HasPrefix(parts[1], "v1,") {
+		t.Fatalf("webhook-signature %q, want two space-separated v1 signatures", header)
+	}
+	for name, s := range map[string]Secret{"old": old, "new": next} {
+		if !Verify(s, "msg_1", "1700000000", body, header) {
+			t.Errorf("the %s secret does not verify %q", name, header)
+		}
+	}
+	if Verify(other, "msg_1", "1700000000", body, header) {
+		t.Error("an unrelated secret verifies")
 	}
 }

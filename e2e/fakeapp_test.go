@@ -42,6 +42,8 @@ type fakeApp struct {
 	delay     time.Duration
 	body      string
 	changed   chan struct{} // closed and replaced on every recorded request
+	inFlight  int           // requests being answered now
+	maxFlight int           // the most inFlight ever was
 }
 
 // newFakeApp starts a fake app that answers 200 to everything; it is closed at test end.
@@ -86,6 +88,15 @@ func newFakeApp(t testing.TB) *fakeApp {
 }
 
 func (a *fakeApp) serve(w http.ResponseWriter, r *http.Request) {
+	a.mu.Lock()
+	a.inFlight++
+	a.maxFlight = max(a.maxFlight, a.inFlight)
+	a.mu.Unlock()
+	defer func() {
+		a.mu.Lock()
+		a.inFlight--
+		a.mu.Unlock()
+	}()
 	body, _ := io.ReadAll(r.Body)
 	a.mu.Lock()
 	delay := a.delay
@@ -120,6 +131,13 @@ func (a *fakeApp) serve(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = io.WriteString(w, respBody)
+}
+
+// MaxConcurrent is the most requests the app was answering at once.
+func (a *fakeApp) MaxConcurrent() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.maxFlight
 }
 
 // SetStatuses makes the next requests get these statuses, in order; then the default applies.

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -44,5 +45,44 @@ func TestWebhookMetricsAndEvents(t *testing.T) {
 	}
 	if strings.Contains(s.p.Logs(), whSecret()) {
 		t.Fatal("the forward secret appears in the logs")
+	}
+}
+
+// A forward whose deliveries keep failing is announced once (antom.forward_failing, with the
+// last error) and shows as failing in GET /antom/forwards with its oldest pending event's age;
+// when the app answers again, antom.forward_recovered follows and the forward is healthy.
+func TestWebhookForwardHealth(t *testing.T) {
+	t.Parallel()
+	s := whStart(t, whConf{Global: "\tdebug\n\tmetrics"})
+	s.app.SetDefaultStatus(http.StatusInternalServerError)
+	for i := range 5 {
+		s.whNotify(whBody(fmt.Sprintf("HEALTH%d", i)))
+	}
+	s.p.WaitLog(`"name":"antom.forward_failing"`, 30*time.Second)
+
+	type forward struct {
+		Failing                 bool    `json:"failing"`
+		ConsecutiveFailures     int     `json:"consecutive_failures"`
+		LastError               string  `json:"last_error"`
+		OldestPendingAgeSeconds float64 `json:"oldest_pending_age_seconds"`
+	}
+	var forwards []forward
+	s.p.AdminGetJSON("/antom/forwards", &forwards)
+	if len(forwards) != 1 || !forwards[0].Failing || forwards[0].ConsecutiveFailures < 5 ||
+		!strings.Contains(forwards[0].LastError, "500") || forwards[0].OldestPendingAgeSeconds <= 0 {
+		t.Fatalf("GET /antom/forwards while the app fails: %+v", forwards)
+	}
+	if m := string(s.p.AdminGet("/metrics")); !strings.Contains(m, `caddy_antom_oldest_pending_age_seconds{route="rt_`) {
+		t.Errorf("no oldest-pending gauge per forward in the metrics")
+	}
+
+	s.app.SetDefaultStatus(http.StatusOK)
+	s.p.WaitLog(`"name":"antom.forward_recovered"`, 60*time.Second)
+	s.p.AdminGetJSON("/antom/forwards", &forwards)
+	if len(forwards) != 1 || forwards[0].Failing || forwards[0].ConsecutiveFailures != 0 {
+		t.Fatalf("GET /antom/forwards after recovery: %+v", forwards)
+	}
+	if n := strings.Count(s.p.Logs(), `"name":"antom.forward_failing"`); n != 1 {
+		t.Errorf("antom.forward_failing emitted %d times, want once", n)
 	}
 }

@@ -1242,50 +1242,14 @@ func TestWebhookPHPSnippetVerifiesDelivery(t *testing.T) {
 		t.Fatalf("unexpected delivery: %s %q", r.Header.Get("webhook-id"), r.Body)
 	}
 
-	dir := t.TempDir()
-	script := filepath.Join(dir, "verify.php")
-	if err := os.WriteFile(script, []byte(`<?php
-require $argv[1];
-$headers = json_decode(file_get_contents($argv[2]), true);
-$body = file_get_contents($argv[3]);
-echo json_encode(antom_verify_event($argv[4], $headers, $body)), "\n";
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	snippet := filepath.Join(repoRoot, "examples", "verify", "standard_webhooks.php")
-
+	snippet := newPHPSnippet(t, php)
 	getallheaders := map[string]string{} // as getallheaders() gives them
 	server := map[string]string{}        // as $_SERVER has them
 	for k := range r.Header {
 		getallheaders[k] = r.Header.Get(k)
 		server["HTTP_"+strings.ToUpper(strings.ReplaceAll(k, "-", "_"))] = r.Header.Get(k)
 	}
-	type result struct {
-		OK     bool   `json:"ok"`
-		ID     string `json:"id"`
-		Status int    `json:"status"`
-		Reason string `json:"reason"`
-	}
-	run := func(secret string, headers map[string]string, b []byte) result {
-		t.Helper()
-		hj, _ := json.Marshal(headers)
-		hf, bf := filepath.Join(dir, "headers.json"), filepath.Join(dir, "body.bin")
-		if err := os.WriteFile(hf, hj, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(bf, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		out, err := runCmd(t, php, script, snippet, hf, bf, secret)
-		if err != nil {
-			t.Fatalf("php: %v\n%s", err, out)
-		}
-		var res result
-		if err := json.Unmarshal(out, &res); err != nil {
-			t.Fatalf("php printed %q: %v", out, err)
-		}
-		return res
-	}
+	run := snippet.verify
 
 	if res := run(whSecret(), getallheaders, r.Body); !res.OK || res.ID != id {
 		t.Errorf("getallheaders()-style headers: %+v, want ok with id %s", res, id)
@@ -1299,6 +1263,113 @@ echo json_encode(antom_verify_event($argv[4], $headers, $body)), "\n";
 	wrong := "whsec_" + base64.StdEncoding.EncodeToString([]byte("another secret, not the real one"))
 	if res := run(wrong, getallheaders, r.Body); res.OK || res.Status != 401 {
 		t.Errorf("wrong secret: %+v, want refused with 401", res)
+	}
+}
+
+// phpSnippet runs examples/verify/standard_webhooks.php's antom_verify_event under php-cli.
+type phpSnippet struct {
+	t        testing.TB
+	php, dir string
+}
+
+// phpResult is what antom_verify_event returns.
+type phpResult struct {
+	OK     bool   `json:"ok"`
+	ID     string `json:"id"`
+	Status int    `json:"status"`
+	Reason string `json:"reason"`
+}
+
+func newPHPSnippet(t testing.TB, php string) *phpSnippet {
+	t.Helper()
+	s := &phpSnippet{t: t, php: php, dir: t.TempDir()}
+	if err := os.WriteFile(filepath.Join(s.dir, "verify.php"), []byte(`<?php
+require $argv[1];
+$headers = json_decode(file_get_contents($argv[2]), true);
+$body = file_get_contents($argv[3]);
+echo json_encode(antom_verify_event(json_decode($argv[4], true), $headers, $body)), "\n";
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// verify calls antom_verify_event(secret, headers, body); secret is a string or a []string.
+func (s *phpSnippet) verify(secret any, headers map[string]string, body []byte) phpResult {
+	t := s.t
+	t.Helper()
+	hj, _ := json.Marshal(headers)
+	sj, _ := json.Marshal(secret)
+	hf, bf := filepath.Join(s.dir, "headers.json"), filepath.Join(s.dir, "body.bin")
+	if err := os.WriteFile(hf, hj, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bf, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runCmd(t, s.php, filepath.Join(s.dir, "verify.php"),
+		filepath.Join(repoRoot, "examples", "verify", "standard_webhooks.php"), hf, bf, string(sj))
+	if err != nil {
+		t.Fatalf("php: %v\n%s", err, out)
+	}
+	var res phpResult
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("php printed %q: %v", out, err)
+	}
+	return res
+}
+
+// Secret rotation: with forward_secret given twice, every delivery carries one signature per
+// secret, so an app verifying with the old secret, with the new one, or with both (the PHP
+// snippet given a list) accepts it, and one with an unrelated secret does not.
+func TestWebhookSecretRotation(t *testing.T) {
+	t.Parallel()
+	requireNodeModules(t)
+	php := requireTool(t, "php")
+	newSecret := "whsec_" + base64.StdEncoding.EncodeToString([]byte("the next e2e forward secret, rotated in"))
+	s := whStartWith(t, whConf{Webhook: "\t\tforward_secret {env.ANTOM_FORWARD_SECRET_NEW}"},
+		caddyOpts{Env: map[string]string{"ANTOM_FORWARD_SECRET_NEW": newSecret}})
+	body := whBody("ROT0000001")
+	id := whEventID(t, body)
+	s.whNotify(body)
+	r := s.app.WaitRequests(1, whWait)[0]
+	if r.Header.Get("webhook-id") != id {
+		t.Fatalf("delivery of %q, want %s", r.Header.Get("webhook-id"), id)
+	}
+	if sigs := strings.Fields(r.Header.Get("webhook-signature")); len(sigs) != 2 {
+		t.Fatalf("webhook-signature %q, want two v1 signatures (one per forward_secret)", r.Header.Get("webhook-signature"))
+	}
+	other := "whsec_" + base64.StdEncoding.EncodeToString([]byte("another secret, not the real one"))
+
+	for name, secret := range map[string]string{"old": whSecret(), "new": newSecret} {
+		if err := verifyStandardWebhook(t, secret, r.Header, r.Body); err != nil {
+			t.Errorf("the standardwebhooks package with the %s secret refuses the delivery: %v", name, err)
+		}
+	}
+	if err := verifyStandardWebhook(t, other, r.Header, r.Body); err == nil {
+		t.Error("the standardwebhooks package accepts the delivery with an unrelated secret")
+	}
+
+	snippet := newPHPSnippet(t, php)
+	headers := map[string]string{}
+	for k := range r.Header {
+		headers[k] = r.Header.Get(k)
+	}
+	for i, secret := range []any{whSecret(), newSecret, []string{newSecret, whSecret()}, []string{other, newSecret}} {
+		if res := snippet.verify(secret, headers, r.Body); !res.OK || res.ID != id {
+			t.Errorf("PHP snippet with secret(s) case %d: %+v, want ok with id %s", i, res, id)
+		}
+	}
+	if res := snippet.verify([]string{other}, headers, r.Body); res.OK || res.Status != 401 {
+		t.Errorf("PHP snippet with only an unrelated secret: %+v, want refused with 401", res)
+	}
+
+	// Neither secret reaches the log or the adapted config.
+	logs, config := s.p.Logs(), string(s.p.AdminGet("/config/"))
+	for _, secret := range []string{whSecret(), newSecret} {
+		if b64 := strings.TrimPrefix(secret, "whsec_"); strings.Contains(logs, b64) || strings.Contains(config, b64) {
+			t.Errorf("a forward secret leaked into the log or the config")
+		}
 	}
 }
 

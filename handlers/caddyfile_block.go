@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -103,6 +104,34 @@ func floatOption(dst *float64) option {
 			return d.Errf("%s: '%s' is not a positive number", name, args[0])
 		}
 		*dst = f
+		return nil
+	}
+}
+
+func intOption(dst *int) option {
+	return func(d *caddyfile.Dispenser, name string, args []string) error {
+		if err := exactlyOne(d, name, args); err != nil {
+			return err
+		}
+		n, err := strconv.Atoi(args[0])
+		if err != nil || n <= 0 {
+			return d.Errf("%s: '%s' is not a positive whole number", name, args[0])
+		}
+		*dst = n
+		return nil
+	}
+}
+
+// choiceOption reads one of a few fixed words.
+func choiceOption(dst *string, choices ...string) option {
+	return func(d *caddyfile.Dispenser, name string, args []string) error {
+		if err := exactlyOne(d, name, args); err != nil {
+			return err
+		}
+		if !contains(choices, args[0]) {
+			return d.Errf("%s must be one of %s, not '%s'", name, strings.Join(choices, ", "), args[0])
+		}
+		*dst = args[0]
 		return nil
 	}
 }

@@ -5,9 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -59,8 +62,15 @@ type Webhook struct {
 	Forward string `json:"forward,omitempty"`
 
 	// ForwardSecret signs forwarded events per Standard Webhooks: `whsec_` followed by base64
-	// (generate one with `caddy antom secret`). Accepts `{env.*}` and `{file.*}`. Required.
+	// (generate one with `caddy antom secret`). Accepts `{env.*}` and `{file.*}`. Required,
+	// unless ForwardSecrets gives the secrets.
 	ForwardSecret string `json:"forward_secret,omitempty"`
+
+	// ForwardSecrets are more secrets, for rotation: every delivery carries one signature per
+	// secret (ForwardSecret's first), space-separated as Standard Webhooks allows, so the app
+	// can switch to a new secret at its own pace and the old one is dropped afterwards. In the
+	// Caddyfile, forward_secret given again.
+	ForwardSecrets []string `json:"forward_secrets,omitempty"`
 
 	// SyncTimeout is how long the first delivery may take before Antom is answered; the event is
 	// stored either way and later attempts run in the background. Default: 3s.
@@ -84,6 +94,23 @@ type Webhook struct {
 	// MaxAge is how long delivery to the app is retried before the event is dead-lettered (it can
 	// be replayed from the admin API). Default: 72h.
 	MaxAge caddy.Duration `json:"max_age,omitempty"`
+
+	// MaxInFlight is how many deliveries to Forward may run at once, the synchronous first
+	// attempts included; when all are busy a notification is still stored and acknowledged at
+	// once, and delivered when one frees. Default: 4, one less than a stock PHP-FPM pool's 5
+	// workers (pm.max_children), so a backlog drain leaves one for the shop's pages.
+	MaxInFlight int `json:"max_in_flight,omitempty"`
+
+	// Rate bounds deliveries to Forward, on every path: "<n>/s" or "<n>/m", spaced evenly (a
+	// token bucket of one). A Retry-After from the app still wins. Default: none beyond
+	// MaxInFlight.
+	Rate string `json:"rate,omitempty"`
+
+	// Ordering is "off" to let the events of one payment (keyed by paymentId: payment result,
+	// capture, refund, dispute) overtake each other. By default each reaches the app only after
+	// the ones received before it were delivered or went dead, so a REFUND_RESULT never arrives
+	// before the PAYMENT_RESULT it depends on, also across retries and restarts.
+	Ordering string `json:"ordering,omitempty"`
 
 	// NotifyPath is the path (and query, if any) Antom signed, for when a rewrite or strip_prefix
 	// changed the request before it reached this handler. Default: the request URI as received.
@@ -139,16 +166,19 @@ func (h *Webhook) Provision(ctx caddy.Context) error {
 	if h.Forward == "" || err != nil || (forward.Scheme != "http" && forward.Scheme != "https") || forward.Host == "" {
 		return fmt.Errorf("antom_webhook: forward must be the absolute http(s) URL of the app endpoint that receives events, e.g. http://127.0.0.1:8080/antom-events")
 	}
-	if h.ForwardSecret == "" {
-		return fmt.Errorf("antom_webhook: forward_secret is required so the app can trust forwarded events; generate one with `caddy antom secret` and pass it as {env.ANTOM_FORWARD_SECRET}")
-	}
-	secretText, err := caddy.NewReplacer().ReplaceOrErr(h.ForwardSecret, true, true)
+	secrets, err := h.parseSecrets()
 	if err != nil {
-		return fmt.Errorf("antom_webhook: forward_secret: %v (check that the environment variable or file exists and is not empty)", err)
+		return err
 	}
-	secret, err := delivery.ParseSecret(secretText)
+	if h.MaxInFlight < 0 {
+		return fmt.Errorf("antom_webhook: max_in_flight %d must be at least 1 (how many deliveries the app may get at once)", h.MaxInFlight)
+	}
+	if h.Ordering != "" && h.Ordering != "on" && h.Ordering != "off" {
+		return fmt.Errorf("antom_webhook: ordering must be on or off, not %q", h.Ordering)
+	}
+	perSecond, err := ParseRate(h.Rate)
 	if err != nil {
-		return fmt.Errorf("antom_webhook: forward_secret: %v", err)
+		return fmt.Errorf("antom_webhook: %v", err)
 	}
 
 	if h.app, err = loadApp(ctx); err != nil {
@@ -170,14 +200,59 @@ func (h *Webhook) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("antom_webhook: %v", err)
 	}
 	h.route = delivery.Route{
-		ID:      delivery.RouteID(h.Profile, h.Forward),
-		Profile: h.Profile,
-		URL:     h.Forward,
-		Secret:  secret,
-		MaxAge:  time.Duration(h.MaxAge),
+		ID:          delivery.RouteID(h.Profile, h.Forward),
+		Profile:     h.Profile,
+		URL:         h.Forward,
+		Secrets:     secrets,
+		MaxAge:      time.Duration(h.MaxAge),
+		MaxInFlight: h.MaxInFlight,
+		Rate:        perSecond,
+		Unordered:   h.Ordering == "off",
 	}
 	h.app.RegisterRoute(h.route)
 	return nil
+}
+
+// ParseRate reads a rate such as 50/s or 600/m into events per second; "" is no limit (0).
+func ParseRate(text string) (float64, error) {
+	if text == "" {
+		return 0, nil
+	}
+	num, unit, _ := strings.Cut(text, "/")
+	n, err := strconv.ParseFloat(num, 64)
+	per := map[string]float64{"s": 1, "m": 60}[unit]
+	if err != nil || n <= 0 || math.IsInf(n, 0) || per == 0 {
+		return 0, fmt.Errorf("rate '%s' is not a positive number of deliveries per second or minute, such as 50/s or 600/m", text)
+	}
+	return n / per, nil
+}
+
+// parseSecrets resolves and parses forward_secret and forward_secrets, in that order.
+func (h *Webhook) parseSecrets() ([]delivery.Secret, error) {
+	texts := h.ForwardSecrets
+	if h.ForwardSecret != "" {
+		texts = append([]string{h.ForwardSecret}, texts...)
+	}
+	if len(texts) == 0 {
+		return nil, fmt.Errorf("antom_webhook: forward_secret is required so the app can trust forwarded events; generate one with `caddy antom secret` and pass it as {env.ANTOM_FORWARD_SECRET}")
+	}
+	repl := caddy.NewReplacer()
+	secrets := make([]delivery.Secret, len(texts))
+	for i, text := range texts {
+		// Numbered only when there are several, so the message finds the right one.
+		which := "forward_secret"
+		if len(texts) > 1 {
+			which = fmt.Sprintf("forward_secret #%d of %d", i+1, len(texts))
+		}
+		resolved, err := repl.ReplaceOrErr(text, true, true)
+		if err != nil {
+			return nil, fmt.Errorf("antom_webhook: %s: %v (check that the environment variable or file exists and is not empty)", which, err)
+		}
+		if secrets[i], err = delivery.ParseSecret(resolved); err != nil {
+			return nil, fmt.Errorf("antom_webhook: %s: %v", which, err)
+		}
+	}
+	return secrets, nil
 }
 
 // ServeHTTP receives one notification. What costs nothing is checked before the body is read
@@ -211,7 +286,10 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 		h.reject(w, r, status, reason, msg, keyVersion)
 		return nil
 	}
-	if _, err := h.client.AntomKeys.Verify(http.MethodPost, h.signedPath(r), clientID, requestTime, body, r.Header.Get("Signature")); err != nil {
+	_, span := delivery.StartSpan(r.Context(), "antom.verify")
+	_, err = h.client.AntomKeys.Verify(http.MethodPost, h.signedPath(r), clientID, requestTime, body, r.Header.Get("Signature"))
+	span.End()
+	if err != nil {
 		h.rejectSignature(w, r, err)
 		return nil
 	}
@@ -233,6 +311,7 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 		RequestID:      n.RequestID,
 		SubscriptionID: n.SubscriptionID,
 		DedupKey:       n.DedupKey,
+		OrderKey:       orderKey(n),
 		Body:           body,
 		ReceivedAt:     time.Now(),
 	}
@@ -244,7 +323,9 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 		defer cancel()
 		h.app.DeliverNow(ctx, ev)
 	}
-	added, err := h.app.Store().AddDelivering(r.Context(), ev, deliver)
+	storeCtx, span := delivery.StartSpan(r.Context(), "antom.store")
+	added, err := h.app.Store().AddDelivering(storeCtx, ev, deliver)
+	span.End()
 	if err != nil {
 		// Not acknowledged, so Antom retries: nothing is lost.
 		h.log.Error("storing a verified notification failed; answering 503 so Antom retries",
@@ -273,6 +354,14 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(antom.AckBody)
 	return nil
+}
+
+// orderKey is the key of the events to deliver in the order received: those of one payment.
+func orderKey(n antom.Notification) string {
+	if n.PaymentID == "" {
+		return ""
+	}
+	return "payment:" + n.PaymentID
 }
 
 // checkRequestTime refuses a request-time that is unreadable, older than max_request_age or

@@ -58,6 +58,9 @@ type Event struct {
 	RequestID      string `json:"requestId,omitempty"`
 	SubscriptionID string `json:"subscriptionId,omitempty"` // a subscription's period payment
 	DedupKey       string `json:"dedupKey"`
+	// OrderKey groups the events that must reach the app in the order received (those of one
+	// payment: "payment:<paymentId>"); "" for none.
+	OrderKey string `json:"orderKey,omitempty"`
 
 	// Body is the exact bytes Antom sent. It is stored base64-encoded so it
 	// round-trips byte for byte, whatever whitespace or encoding it has.

@@ -32,7 +32,7 @@ func TestPaidPaymentReachesAppByInquiry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	route := delivery.Route{ID: delivery.RouteID(testProfile, app.URL), Profile: testProfile, URL: app.URL, Secret: secret}
+	route := delivery.Route{ID: delivery.RouteID(testProfile, app.URL), Profile: testProfile, URL: app.URL, Secrets: []delivery.Secret{secret}}
 	e.route = route.ID
 
 	p := e.start("createPaymentSession", "req-paid", "1000", nil, nil)
@@ -392,7 +392,7 @@ func TestRunDeliversWithDispatcher(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	route := delivery.Route{ID: delivery.RouteID(testProfile, app.URL), Profile: testProfile, URL: app.URL, Secret: secret}
+	route := delivery.Route{ID: delivery.RouteID(testProfile, app.URL), Profile: testProfile, URL: app.URL, Secrets: []delivery.Secret{secret}}
 	e.route = route.ID
 	d := delivery.NewDispatcher(e.store, &delivery.Forwarder{}, func(id string) (delivery.Route, bool) {
 		return route, id == route.ID

@@ -9,6 +9,9 @@
  *   if (!$v['ok']) { http_response_code($v['status']); echo $v['reason']; exit; }
  *   $event = json_decode($body, true);                     // now trusted; $v['id'] is the webhook-id
  *
+ * $secret is one secret, or an array of secrets while you rotate (the event is authentic if it
+ * is signed with any of them): array(getenv('ANTOM_FORWARD_SECRET_NEW'), getenv('ANTOM_FORWARD_SECRET')).
+ *
  * Returns ['ok' => true, 'id' => webhook-id, 'timestamp' => int]
  *      or ['ok' => false, 'status' => 400|401|500, 'reason' => why].
  * Status to answer: 401 bad signature, 400 missing/malformed headers or a timestamp outside the
@@ -30,13 +33,20 @@ function antom_verify_event($secret, array $headers, $body, $tolerance = 300, $n
         return array('ok' => false, 'status' => $status, 'reason' => $reason);
     };
 
-    $secret = (string)$secret;
-    if (strpos($secret, 'whsec_') === 0) {
-        $secret = substr($secret, 6);
+    $keys = array();
+    foreach (is_array($secret) ? $secret : array($secret) as $one) {
+        $one = (string)$one;
+        if (strpos($one, 'whsec_') === 0) {
+            $one = substr($one, 6);
+        }
+        $key = base64_decode($one, true);
+        if ($key === false || $key === '') {
+            return $fail(500, 'secret is empty or not base64 (expected whsec_<base64>)');
+        }
+        $keys[] = $key;
     }
-    $key = base64_decode($secret, true);
-    if ($key === false || $key === '') {
-        return $fail(500, 'secret is empty or not base64 (expected whsec_<base64>)');
+    if (!$keys) {
+        return $fail(500, 'no secret given');
     }
     foreach (array('webhook-id', 'webhook-timestamp', 'webhook-signature') as $need) {
         if (!isset($h[$need]) || trim($h[$need]) === '') {
@@ -49,13 +59,15 @@ function antom_verify_event($secret, array $headers, $body, $tolerance = 300, $n
         return $fail(400, 'webhook-timestamp is not unix seconds');
     }
 
-    $expected = base64_encode(hash_hmac('sha256', $id . '.' . $ts . '.' . $body, $key, true));
     $valid = false;
-    foreach (preg_split('/\s+/', trim($h['webhook-signature'])) as $candidate) {
-        $parts = explode(',', $candidate, 2);
-        if (count($parts) === 2 && $parts[0] === 'v1' && hash_equals($expected, $parts[1])) {
-            $valid = true;
-            break;
+    foreach ($keys as $key) {
+        $expected = base64_encode(hash_hmac('sha256', $id . '.' . $ts . '.' . $body, $key, true));
+        foreach (preg_split('/\s+/', trim($h['webhook-signature'])) as $candidate) {
+            $parts = explode(',', $candidate, 2);
+            if (count($parts) === 2 && $parts[0] === 'v1' && hash_equals($expected, $parts[1])) {
+                $valid = true;
+                break 2;
+            }
         }
     }
     if (!$valid) {

@@ -7,6 +7,9 @@
         return v["reason"], v["status"]
     event = json.loads(body)  # trusted; v["id"] is the webhook-id (use it to deduplicate)
 
+secret may be a list of secrets while you rotate them (the event is authentic if it is signed
+with any): verify_event([new_secret, old_secret], ...).
+
 Returns {"ok": True, "id", "timestamp"} or {"ok": False, "status": 400|401|500, "reason"}.
 """
 import base64
@@ -23,13 +26,18 @@ def verify_event(secret, headers, body, tolerance=300, now=None):
     def fail(status, reason):
         return {"ok": False, "status": status, "reason": reason}
 
-    b64 = secret[len("whsec_"):] if secret.startswith("whsec_") else secret
-    try:
-        key = base64.b64decode(b64, validate=True)
-    except (binascii.Error, ValueError):
-        key = b""
-    if not key:
-        return fail(500, "secret is empty or not base64 (expected whsec_<base64>)")
+    keys = []
+    for one in [secret] if isinstance(secret, str) else list(secret):
+        b64 = one[len("whsec_"):] if one.startswith("whsec_") else one
+        try:
+            key = base64.b64decode(b64, validate=True)
+        except (binascii.Error, ValueError):
+            key = b""
+        if not key:
+            return fail(500, "secret is empty or not base64 (expected whsec_<base64>)")
+        keys.append(key)
+    if not keys:
+        return fail(500, "no secret given")
 
     for need in ("webhook-id", "webhook-timestamp", "webhook-signature"):
         if not h.get(need, "").strip():
@@ -41,14 +49,14 @@ def verify_event(secret, headers, body, tolerance=300, now=None):
 
     if isinstance(body, str):
         body = body.encode("utf-8")
-    mac = hmac.new(key, (msg_id + "." + ts + ".").encode("utf-8") + body, hashlib.sha256)
-    expected = base64.b64encode(mac.digest())
+    signed = (msg_id + "." + ts + ".").encode("utf-8") + body
     valid = False
-    for entry in h["webhook-signature"].split():
-        version, _, sig = entry.partition(",")
-        if version == "v1" and hmac.compare_digest(sig.encode("utf-8", "replace"), expected):
-            valid = True
-            break
+    for key in keys:
+        expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest())
+        for entry in h["webhook-signature"].split():
+            version, _, sig = entry.partition(",")
+            if version == "v1" and hmac.compare_digest(sig.encode("utf-8", "replace"), expected):
+                valid = True
     if not valid:
         return fail(401, "no valid v1 signature (wrong secret, or body/id/timestamp changed)")
 
