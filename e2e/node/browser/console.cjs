@@ -17,26 +17,13 @@
 // stdout: JSON {"ok": bool, "error", "failedAt", "steps": [{"name", "ms", "url"}], "screenshots": [paths],
 //               "timeline": "text of the timeline table", "forgeryStatus": n, "forgeryBody": "...", "console": [...]}
 'use strict';
-const fs = require('fs');
 const path = require('path');
 const { chromium } = require('playwright-core');
 
-const ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  '--disable-dev-shm-usage', '--no-proxy-server',
-];
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const { CHROMIUM_ARGS, sleep, readInput } = require('./common.cjs');
 
 async function main() {
-  let input;
-  try {
-    input = JSON.parse(fs.readFileSync(0, 'utf8'));
-  } catch (e) {
-    process.stdout.write(JSON.stringify({ ok: false, error: 'bad input: ' + e.message }) + '\n');
-    process.exit(2);
-  }
+  const input = readInput();
   const timeoutMs = input.timeoutMs || 30000;
   const out = { ok: false, steps: [], screenshots: [], console: [] };
   const t0 = Date.now();
@@ -48,7 +35,7 @@ async function main() {
     await page.screenshot({ path: file, fullPage: true, timeout: 10000 });
     out.screenshots.push(file);
   };
-  const browser = await chromium.launch({ executablePath: input.executablePath, args: ARGS, timeout: timeoutMs });
+  const browser = await chromium.launch({ executablePath: input.executablePath, args: CHROMIUM_ARGS, timeout: timeoutMs });
   try {
     const context = await browser.newContext({ httpCredentials: { username: input.user, password: input.password } });
     context.setDefaultTimeout(timeoutMs);
