@@ -19,6 +19,7 @@ package outbox
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"time"
 )
 
@@ -156,4 +157,24 @@ func validHashID(prefix, id string) bool {
 		}
 	}
 	return true
+}
+
+// PrepareAdd is what every store's Add does to a new event first: it fills in a missing ID
+// (EventID(Profile, DedupKey)), ReceivedAt (now) and NextAttempt (ReceivedAt + grace), sets
+// State to pending, and checks the ID.
+func (ev *Event) PrepareAdd(grace time.Duration) error {
+	if ev.ID == "" {
+		ev.ID = EventID(ev.Profile, ev.DedupKey)
+	}
+	if !ValidEventID(ev.ID) {
+		return fmt.Errorf("%w: %q", ErrInvalidID, ev.ID)
+	}
+	if ev.ReceivedAt.IsZero() {
+		ev.ReceivedAt = now()
+	}
+	if ev.NextAttempt.IsZero() {
+		ev.NextAttempt = ev.ReceivedAt.Add(grace)
+	}
+	ev.State = StatePending
+	return nil
 }

@@ -153,26 +153,6 @@ func (s *Store) firstWrite(ev *Event) (first bool, restore func()) {
 	return first, func() { s.unwritten.Store(ev, struct{}{}) }
 }
 
-// PrepareAdd is what every store's Add does to a new event first: it fills in a missing ID
-// (EventID(Profile, DedupKey)), ReceivedAt (now) and NextAttempt (ReceivedAt + grace), sets
-// State to pending, and checks the ID.
-func (ev *Event) PrepareAdd(grace time.Duration) error {
-	if ev.ID == "" {
-		ev.ID = EventID(ev.Profile, ev.DedupKey)
-	}
-	if !ValidEventID(ev.ID) {
-		return fmt.Errorf("%w: %q", ErrInvalidID, ev.ID)
-	}
-	if ev.ReceivedAt.IsZero() {
-		ev.ReceivedAt = now()
-	}
-	if ev.NextAttempt.IsZero() {
-		ev.NextAttempt = ev.ReceivedAt.Add(grace)
-	}
-	ev.State = StatePending
-	return nil
-}
-
 // Get returns the event with id in its current state (see current).
 func (s *Store) Get(ctx context.Context, id string) (*Event, error) {
 	if !ValidEventID(id) {
