@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-antom/caddy-antom/internal/held"
+	"github.com/caddy-antom/caddy-antom/internal/tracing"
 	"github.com/caddy-antom/caddy-antom/outbox"
 )
 
@@ -251,7 +252,8 @@ func (d *Dispatcher) process(ctx context.Context, ev *outbox.Event, background b
 	} else if err := g.enter(ctx); err != nil {
 		return Attempt{Err: "cancelled"} // Run is stopping; the event stays due
 	}
-	a := d.fwd.Deliver(ctx, route, ev)
+	// A retry joins the trace of the notification (a first attempt is in its request already).
+	a := d.fwd.Deliver(tracing.Resume(ctx, ev.TraceParent), route, ev)
 	g.leave()
 	if background && !a.OK && ctx.Err() != nil {
 		return a

@@ -20,6 +20,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 
+	"github.com/caddy-antom/caddy-antom/internal/tracing"
 	"github.com/caddy-antom/caddy-antom/outbox"
 )
 
@@ -109,7 +110,7 @@ type Forwarder struct {
 // headers and the Antom-* descriptive headers. It makes exactly one attempt
 // and never changes ev; the attempt number sent is ev.Attempts+1.
 func (f *Forwarder) Deliver(ctx context.Context, route Route, ev *outbox.Event) Attempt {
-	ctx, span := StartSpan(ctx, "antom.deliver")
+	ctx, span := tracing.Start(ctx, "antom.deliver")
 	defer span.End()
 	span.SetAttributes(attribute.String("antom.webhook_id", ev.ID), attribute.Int("antom.attempt", ev.Attempts+1))
 	start := time.Now()
@@ -150,7 +151,7 @@ func (f *Forwarder) deliver(ctx context.Context, route Route, ev *outbox.Event) 
 	setIf(h, "Antom-Subscription-Id", ev.SubscriptionID)
 	setIf(h, "Antom-Event-Source", ev.Source)
 	h.Set("Antom-Attempt", strconv.Itoa(ev.Attempts+1))
-	traceContext.Inject(ctx, propagation.HeaderCarrier(h))
+	tracing.Inject(ctx, propagation.HeaderCarrier(h))
 	if f.UserAgent != "" {
 		h.Set("User-Agent", f.UserAgent)
 	}

@@ -67,6 +67,10 @@ type rcOpts struct {
 	Gateway string
 	// API is extra lines in the antom_api block.
 	API string
+	// Site is extra lines in the antom_api's and the antom_webhook's sites.
+	Site string
+	// Env is extra environment for caddy.
+	Env map[string]string
 }
 
 // rcStack is one caddy with an antom profile, antom_api with `reconcile`, an antom_webhook
@@ -110,6 +114,7 @@ func rcStart(t testing.TB, o rcOpts) *rcStack {
 		}
 	}
 	webhook := fmt.Sprintf(`http://127.0.0.1:%d {
+%s
 	antom_webhook /antom/notify {
 		forward        %s/events
 		forward_secret {env.ANTOM_FORWARD_SECRET}
@@ -117,8 +122,9 @@ func rcStart(t testing.TB, o rcOpts) *rcStack {
 		max_age        5m
 	}
 }
-`, whPort, app.URL)
+`, whPort, o.Site, app.URL)
 	api := fmt.Sprintf(`http://127.0.0.1:%d {
+%s
 	antom_api {
 		notify_url %s
 		%s
@@ -126,9 +132,12 @@ func rcStart(t testing.TB, o rcOpts) *rcStack {
 %s		}
 	}
 }
-`, apiPort, s.notify, o.API, rec.String())
+`, apiPort, o.Site, s.notify, o.API, rec.String())
 	env := apiEnv(t)
 	env["ANTOM_FORWARD_SECRET"] = rcSecret()
+	for k, v := range o.Env {
+		env[k] = v
+	}
 	conf := apiConfig(apiProfile("", apiClientID, s.sim, ""), simSite, webhook, api)
 	s.p = startCaddyWith(t, caddyOpts{Caddyfile: conf, Env: env, Name: "caddy (" + t.Name() + ")"})
 	return s

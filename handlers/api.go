@@ -13,9 +13,12 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.uber.org/zap"
 
 	"github.com/caddy-antom/caddy-antom/antom"
+	"github.com/caddy-antom/caddy-antom/internal/tracing"
 	"github.com/caddy-antom/caddy-antom/reconcile"
 )
 
@@ -235,7 +238,10 @@ func (h *API) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Hand
 		ce.Write(zap.String("api", call.api), zap.ByteString("body", redact(body)))
 	}
 
-	ctx, cancel := context.WithTimeout(r.Context(), time.Duration(h.Timeout))
+	ctx, span := tracing.Start(r.Context(), "antom.api_call")
+	defer span.End()
+	span.SetAttributes(attribute.String("antom.api", call.api), attribute.String("antom.profile", h.Profile))
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(h.Timeout))
 	defer cancel()
 	resp, err := h.client.Call(ctx, call.api, body)
 	if err != nil {
@@ -244,9 +250,10 @@ func (h *API) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Hand
 			cerr = &antom.CallError{Kind: antom.Unknown, Err: err}
 		}
 		result := cerr.ProxyResult()
+		span.SetStatus(codes.Error, result.ResultCode)
 		h.log.Error("Antom call failed", zap.String("api", call.api), zap.String("kind", cerr.Kind.String()), zap.Error(err))
 		if h.Reconcile != nil && call.group == "payments" && cerr.Kind != antom.NotSent {
-			h.record(r.Context(), call.name, body, nil) // it may have reached Antom: only an inquiry tells
+			h.record(ctx, call.name, body, nil) // it may have reached Antom: only an inquiry tells
 		}
 		observeAPICall(call.name, "proxy_"+strings.ToLower(cerr.Kind.String()), time.Since(start), time.Since(start))
 		writeResult(w, cerr.ProxyStatus(), result.ResultCode, result.ResultStatus, result.ResultMessage)
@@ -254,6 +261,8 @@ func (h *API) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Hand
 	}
 
 	observeAPICall(call.name, resp.Result.ResultStatus, resp.AntomTime, time.Since(start))
+	span.SetAttributes(attribute.String("antom.result_status", resp.Result.ResultStatus), attribute.String("antom.result_code", resp.Result.ResultCode),
+		attribute.Int("http.response.status_code", resp.StatusCode))
 	h.log.Info("Antom call",
 		zap.String("api", call.api),
 		zap.String("result_status", resp.Result.ResultStatus),
@@ -261,7 +270,7 @@ func (h *API) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Hand
 		zap.Bool("signed", resp.Signed),
 		zap.Duration("antom_time", resp.AntomTime))
 	if h.Reconcile != nil && call.group == "payments" {
-		h.record(r.Context(), call.name, body, resp)
+		h.record(ctx, call.name, body, resp)
 	}
 	if v := resp.Header.Get("Content-Type"); v != "" {
 		w.Header().Set("Content-Type", v)
@@ -280,7 +289,7 @@ func (h *API) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Hand
 	return nil
 }
 
-// record stores a payment Antom did not refuse (resp nil: no trusted answer) so that its result
+// record stores a payment (with the trace of ctx, which its inquiries join) Antom did not refuse (resp nil: no trusted answer) so that its result
 // is reconciled if the notification never arrives. A failure is logged and does not change the
 // app's answer: the payment exists at Antom, or not, either way.
 func (h *API) record(ctx context.Context, api string, body []byte, resp *antom.Response) {
@@ -288,6 +297,7 @@ func (h *API) record(ctx context.Context, api string, body []byte, resp *antom.R
 	if p == nil {
 		return
 	}
+	p.TraceParent = tracing.Parent(ctx)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	added, err := h.app.Store().AddPayment(ctx, p)

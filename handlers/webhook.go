@@ -19,6 +19,7 @@ import (
 
 	"github.com/caddy-antom/caddy-antom/antom"
 	"github.com/caddy-antom/caddy-antom/delivery"
+	"github.com/caddy-antom/caddy-antom/internal/tracing"
 	"github.com/caddy-antom/caddy-antom/outbox"
 )
 
@@ -286,7 +287,7 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 		h.reject(w, r, status, reason, msg, keyVersion)
 		return nil
 	}
-	_, span := delivery.StartSpan(r.Context(), "antom.verify")
+	_, span := tracing.Start(r.Context(), "antom.verify")
 	_, err = h.client.AntomKeys.Verify(http.MethodPost, h.signedPath(r), clientID, requestTime, body, r.Header.Get("Signature"))
 	span.End()
 	if err != nil {
@@ -314,6 +315,7 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 		OrderKey:       orderKey(n),
 		Body:           body,
 		ReceivedAt:     time.Now(),
+		TraceParent:    tracing.Parent(r.Context()),
 	}
 	// The first delivery runs before the event is stored, so that one delivered at once is
 	// written once, delivered (see outbox.EventStore's AddDelivering).
@@ -323,7 +325,7 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 		defer cancel()
 		h.app.DeliverNow(ctx, ev)
 	}
-	storeCtx, span := delivery.StartSpan(r.Context(), "antom.store")
+	storeCtx, span := tracing.Start(r.Context(), "antom.store")
 	added, err := h.app.Store().AddDelivering(storeCtx, ev, deliver)
 	span.End()
 	if err != nil {

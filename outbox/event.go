@@ -77,6 +77,9 @@ type Event struct {
 	DeadAt      time.Time `json:"deadAt,omitzero"`
 	// ReplayedAt is when an operator last replayed the event; max_age counts from it.
 	ReplayedAt time.Time `json:"replayedAt,omitzero"`
+	// TraceParent is the W3C traceparent of the traced request the event came with (none: ""):
+	// its later delivery attempts join that trace.
+	TraceParent string `json:"traceParent,omitempty"`
 	// History is what happened to the event after its receipt, oldest first: its last
 	// maxHistory delivery outcomes and replays (for the operator's timeline).
 	History []Step `json:"history,omitempty"`

@@ -39,6 +39,7 @@ type Payment struct {
 	LastResult       string    `json:"lastResult,omitempty"`
 	FinalStatus      string    `json:"finalStatus,omitempty"` // e.g. SUCCESS, FAIL, CANCELLED, EXPIRED
 	Route            string    `json:"route,omitempty"`       // delivery route for the inquiry result event
+	TraceParent      string    `json:"traceParent,omitempty"` // of the antom_api call: its inquiries join that trace
 }
 
 // PaymentRecordID is the stable id of a payment record: "pay_" followed by

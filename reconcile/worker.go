@@ -9,10 +9,13 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.uber.org/zap"
 
 	"github.com/caddy-antom/caddy-antom/antom"
 	"github.com/caddy-antom/caddy-antom/internal/held"
+	"github.com/caddy-antom/caddy-antom/internal/tracing"
 	"github.com/caddy-antom/caddy-antom/outbox"
 )
 
@@ -327,7 +330,7 @@ type answer struct {
 // inquire calls inquiryPayment once; nil means the call was cut short by shutdown.
 func (s *step) inquire(c Caller) *answer {
 	p := s.p
-	resp, err := s.call(c, "v1/payments/inquiryPayment", antom.MustMarshal(map[string]string{"paymentRequestId": p.PaymentRequestID}))
+	resp, err := s.call(c, "antom.inquiry", "v1/payments/inquiryPayment", antom.MustMarshal(map[string]string{"paymentRequestId": p.PaymentRequestID}))
 	if err != nil && s.ctx.Err() != nil {
 		return nil
 	}
@@ -403,7 +406,7 @@ func (s *step) classify(resp *antom.Response, err error, a *answer) string {
 // is inquired about again.
 func (s *step) cancel(c Caller) bool {
 	p := s.p
-	resp, err := s.call(c, "v1/payments/cancel", antom.MustMarshal(map[string]string{"paymentRequestId": p.PaymentRequestID}))
+	resp, err := s.call(c, "antom.cancel", "v1/payments/cancel", antom.MustMarshal(map[string]string{"paymentRequestId": p.PaymentRequestID}))
 	outcome := "error"
 	switch {
 	case err != nil:
@@ -456,6 +459,7 @@ func (s *step) deliver(a *answer) {
 		Body:           a.body,
 		ReceivedAt:     s.now,
 		NextAttempt:    s.now, // due at once: the dispatcher of this (leader) instance sends it
+		TraceParent:    p.TraceParent,
 	}
 	sctx, cancel := s.storeCtx()
 	defer cancel()
@@ -536,12 +540,22 @@ func (s *step) expired(margin time.Duration) bool {
 	return !s.p.ExpiresAt.IsZero() && !s.now.Before(s.p.ExpiresAt.Add(margin))
 }
 
-func (s *step) call(c Caller, api string, body []byte) (*antom.Response, error) {
-	ctx, cancel := context.WithTimeout(s.ctx, s.w.opts.CallTimeout)
+// call makes one call to Antom under a span named spanName, in the trace of the antom_api call
+// that started the payment.
+func (s *step) call(c Caller, spanName, api string, body []byte) (*antom.Response, error) {
+	ctx, span := tracing.Start(tracing.Resume(s.ctx, s.p.TraceParent), spanName)
+	defer span.End()
+	span.SetAttributes(attribute.String("antom.api", api), attribute.String("antom.payment_request_id", s.p.PaymentRequestID))
+	ctx, cancel := context.WithTimeout(ctx, s.w.opts.CallTimeout)
 	defer cancel()
 	resp, err := c.Call(ctx, api, body)
 	if err == nil && resp == nil {
 		err = fmt.Errorf("%s: no answer", api)
+	}
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+	} else {
+		span.SetAttributes(attribute.String("antom.result_status", resp.Result.ResultStatus), attribute.String("antom.result_code", resp.Result.ResultCode))
 	}
 	return resp, err
 }
