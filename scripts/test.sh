@@ -19,13 +19,15 @@
 #
 # Environment: GOTEST_FLAGS (extra `go test` flags, e.g. "-run TestWebhook -count=1"),
 # GOTEST_PKGS (default ./...), GOTEST_TIMEOUT (default 20m), CADDY_BIN (test this binary instead
-# of building bin/caddy), FORCE=1 (rebuild bin/caddy), FUZZTIME (per fuzzer; 0 skips the step).
+# of building bin/caddy), FORCE=1 (rebuild bin/caddy), FUZZTIME (per fuzzer; 0 skips the step),
+# E2E_SCREENSHOTS (where the browser tests keep their screenshots, CI artefacts; default
+# artifacts/screenshots).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-MODULE_IDS=(antom antom_store antom.stores.caddy_storage antom.stores.postgres http.handlers.antom_webhook http.handlers.antom_api http.handlers.antom_simulator admin.api.antom)
+MODULE_IDS=(antom antom_store antom.stores.caddy_storage antom.stores.postgres http.handlers.antom_webhook http.handlers.antom_api http.handlers.antom_simulator http.handlers.antom_console admin.api.antom admin.api.antom_forwards)
 EXAMPLE=examples/Caddyfile
 
 passed=0 failed=0 skipped=0
@@ -117,6 +119,7 @@ bin="$CADDY_BIN"
 if [ "$built" = 1 ]; then export CADDY_BIN; else export CADDY_BIN="$work/caddy-build-failed"; fi
 
 # 5. go test -race
+export E2E_SCREENSHOTS="${E2E_SCREENSHOTS:-$ROOT/artifacts/screenshots}"
 timeout="${GOTEST_TIMEOUT:-20m}"
 pkgs="${GOTEST_PKGS:-./...}"
 step "go test -race -timeout $timeout ${GOTEST_FLAGS:-} $pkgs"
@@ -198,6 +201,7 @@ else
 fi
 
 printf '\n==> summary (%s)\n' "$(elapsed "$total_start")"
+echo "browser screenshots (CI artefacts): $E2E_SCREENSHOTS"
 printf '%s\n' "${summary[@]}"
 echo "test.sh: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
