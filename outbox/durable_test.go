@@ -253,3 +253,27 @@ func TestAddDeliveringUnrecordedIsNotAcknowledged(t *testing.T) {
 		t.Fatalf("after a failed delivered write = %+v, %v; want pending and due", got, err)
 	}
 }
+
+// A deliver that panics (a bug; Caddy recovers the request's panic) leaves nothing behind:
+// nothing stored or acknowledged, no event held in memory, and Antom's retry is added afresh.
+func TestAddDeliveringPanicLeavesNothing(t *testing.T) {
+	s, _ := recordingStore(t)
+	ctx := context.Background()
+	ev := testEvent("p", "k", `{"a":1}`)
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("the panic of deliver did not reach the caller")
+			}
+		}()
+		_, _ = s.AddDelivering(ctx, ev, func() { panic("a bug in delivery") })
+	}()
+	held := 0
+	s.unwritten.Range(func(any, any) bool { held++; return true })
+	if held != 0 {
+		t.Fatalf("%d event(s) still held as being delivered after the panic", held)
+	}
+	if added, err := s.Add(ctx, testEvent("p", "k", `{"a":1}`)); err != nil || !added {
+		t.Fatalf("Antom's retry after the panic: Add = %v, %v; want added", added, err)
+	}
+}

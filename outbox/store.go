@@ -125,9 +125,7 @@ func (s *Store) AddDelivering(ctx context.Context, ev *Event, deliver func()) (a
 		}
 	}
 	if deliver != nil {
-		s.unwritten.Store(ev, struct{}{})
-		deliver()
-		if _, still := s.unwritten.LoadAndDelete(ev); !still {
+		if s.deliverFirst(ev, deliver) {
 			return true, nil // deliver's outcome was the first write
 		}
 		if ev.State != StatePending { // its recording failed: deliver it again from pending
@@ -143,6 +141,18 @@ func (s *Store) AddDelivering(ctx context.Context, ev *Event, deliver func()) (a
 	}
 	s.idx.set(ev.ID, ev.NextAttempt)
 	return true, nil
+}
+
+// deliverFirst runs deliver on ev before it is stored and reports whether deliver's outcome was
+// ev's first write. ev is forgotten even if deliver panics.
+func (s *Store) deliverFirst(ev *Event, deliver func()) (written bool) {
+	s.unwritten.Store(ev, struct{}{})
+	defer func() {
+		_, still := s.unwritten.LoadAndDelete(ev)
+		written = !still
+	}()
+	deliver()
+	return
 }
 
 // firstWrite reports whether ev is in AddDelivering's deliver and not stored yet: then its
