@@ -21,7 +21,7 @@ func newCopyStoreCommand() *cobra.Command {
 		Short: "Copy the events and payments of the file store into the PostgreSQL store",
 		Long: `Copies, from the caddy_storage store in a data directory to the postgres store, every pending
 event and payment, and the delivered and dead events and done payments of the last --since (their
-ids keep deduplicating Antom's retries). What the database has already is left alone, so the command
+ids keep deduplicating Antom's retries), and the paused forwards (they stay paused). What the database has already is left alone, so the command
 can run again. The DSN is read from an environment variable, never from a flag.
 
 Moving a running shop: run it, switch the config to antom_store postgres and reload, then run it
@@ -94,5 +94,16 @@ func copyStore(ctx context.Context, w io.Writer, src *outbox.Store, dst *pgstore
 		}
 		fmt.Fprintf(w, "%s payments: %d copied, %d there already or older\n", st, copied, len(ps)-copied)
 	}
+	// A forward paused on the file store stays paused on PostgreSQL; none is resumed here.
+	paused, err := src.PausedRoutes(ctx)
+	if err != nil {
+		return err
+	}
+	if len(paused) > 0 {
+		if err := dst.SetPaused(ctx, paused, true); err != nil {
+			return fmt.Errorf("copying the paused forwards: %w", err)
+		}
+	}
+	fmt.Fprintf(w, "paused forwards: %d, paused on PostgreSQL too\n", len(paused))
 	return nil
 }

@@ -3,6 +3,7 @@ package caddyantom
 import (
 	"bytes"
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -34,6 +35,9 @@ func TestCopyStoreFileToPostgres(t *testing.T) {
 	if err := src.MarkDelivered(ctx, old, now.Add(-30*24*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
+	if err := src.SetPaused(ctx, []string{"rt_paused"}, true); err != nil {
+		t.Fatal(err)
+	}
 	pay := &outbox.Payment{Profile: "p", PaymentRequestID: "r1", NextInquiry: now}
 	if _, err := src.AddPayment(ctx, pay); err != nil {
 		t.Fatal(err)
@@ -61,6 +65,9 @@ func TestCopyStoreFileToPostgres(t *testing.T) {
 	}
 	if p, err := dst.GetPayment(ctx, pay.ID); err != nil || p.State != outbox.StatePending {
 		t.Fatalf("payment after copy: %+v, %v", p, err)
+	}
+	if ids, err := dst.PausedRoutes(ctx); err != nil || !slices.Equal(ids, []string{"rt_paused"}) {
+		t.Fatalf("paused forwards after copy: %v, %v; want [rt_paused]", ids, err)
 	}
 	out.Reset()
 	if err := copyStore(ctx, &out, src, dst, now.Add(-outbox.DefaultRetention)); err != nil {

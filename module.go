@@ -6,6 +6,7 @@ package caddyantom
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -95,8 +96,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	a.store = storeApp.(*StoreApp).store
 	a.forwarder = &delivery.Forwarder{}
-	if err := a.loadPauses(ctx); err != nil {
+	if err := a.loadPauses(ctx); errors.Is(err, outbox.ErrBadPauses) {
 		return err
+	} else if err != nil {
+		a.log.Warn("the paused forwards could not be read; every forward's deliveries wait until they are (retried every 10 s)", zap.Error(err))
 	}
 	opts := delivery.DispatcherOptions{Retention: time.Duration(a.Retention), Paused: a.paused.has}
 	a.observe(&opts)

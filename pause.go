@@ -3,11 +3,7 @@ package caddyantom
 import (
 	"cmp"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
-	"maps"
 	"slices"
 	"sync"
 
@@ -16,77 +12,61 @@ import (
 	"github.com/caddy-antom/caddy-antom/delivery"
 )
 
-// pausedKey is where the paused forwards live in Caddy's storage: a JSON list of route ids.
-// It is Caddy's storage whatever antom_store says, so a pause is one small file next to the
-// certificates, and instances sharing that storage share their pauses.
-const pausedKey = "antom/forwards/paused.json"
-
-// pauses is the set of paused route ids, persisted in Caddy's storage before it changes in
-// memory, so a pause survives restarts and a pause the operator was told about is never lost.
+// pauses is the set of paused route ids, as the event store last said: every instance of the
+// store shares it (outbox.EventStore.SetPaused). Until it has been read, every route counts as
+// paused: a pause the operator was told about is never lost to a store that did not answer.
 type pauses struct {
-	mu  sync.RWMutex
-	ids map[string]bool
+	mu    sync.RWMutex
+	known bool
+	ids   map[string]bool
 }
 
 func (p *pauses) has(routeID string) bool {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	return p.ids[routeID]
+	return !p.known || p.ids[routeID]
 }
 
-// load reads the paused forwards from storage; no file means none.
+// loadPauses reads the paused forwards from the event store.
 func (a *App) loadPauses(ctx context.Context) error {
-	raw, err := a.ctx.Storage().Load(ctx, pausedKey)
-	if errors.Is(err, fs.ErrNotExist) {
-		raw, err = []byte("[]"), nil
-	}
+	list, err := a.store.PausedRoutes(ctx)
 	if err != nil {
-		return fmt.Errorf("reading the paused forwards (%s in Caddy's storage): %v", pausedKey, err)
-	}
-	var list []string
-	if err := json.Unmarshal(raw, &list); err != nil {
-		return fmt.Errorf("reading the paused forwards: %s in Caddy's storage is not a JSON list of route ids: %v", pausedKey, err)
+		return err
 	}
 	ids := make(map[string]bool, len(list))
 	for _, id := range list {
 		ids[id] = true
 	}
 	a.paused.mu.Lock()
-	a.paused.ids = ids
+	a.paused.ids, a.paused.known = ids, true
 	a.paused.mu.Unlock()
 	return nil
 }
 
-// setPaused pauses or resumes routes: it persists the new set, then applies it, and wakes the
-// dispatcher for resumed routes.
+// setPaused pauses or resumes routes: it persists the change in the event store, then applies
+// it, and wakes the dispatcher for resumed routes.
 func (a *App) setPaused(ctx context.Context, routes []delivery.Route, pause bool) error {
-	a.paused.mu.Lock()
-	next := make(map[string]bool, len(a.paused.ids)+len(routes))
-	for id := range a.paused.ids {
-		next[id] = true
+	ids := make([]string, len(routes))
+	for i, r := range routes {
+		ids[i] = r.ID
 	}
-	for _, r := range routes {
-		if pause {
-			next[r.ID] = true
-		} else {
-			delete(next, r.ID)
+	if err := a.store.SetPaused(ctx, ids, pause); err != nil {
+		return fmt.Errorf("saving the paused forwards in the event store: %v; nothing changed", err)
+	}
+	a.paused.mu.Lock()
+	if a.paused.known {
+		for _, id := range ids {
+			if pause {
+				a.paused.ids[id] = true
+			} else {
+				delete(a.paused.ids, id)
+			}
 		}
 	}
-	list := make([]string, 0, len(next))
-	for id := range next {
-		list = append(list, id)
-	}
-	slices.Sort(list)
-	raw, _ := json.Marshal(list)
-	if err := a.ctx.Storage().Store(ctx, pausedKey, raw); err != nil {
-		a.paused.mu.Unlock()
-		return fmt.Errorf("saving the paused forwards in Caddy's storage: %v; nothing changed", err)
-	}
-	a.paused.ids = next
 	a.paused.mu.Unlock()
 	if !pause {
-		for _, r := range routes {
-			a.dispatcher.Resumed(r.ID)
+		for _, id := range ids {
+			a.dispatcher.Resumed(id)
 		}
 	}
 	return nil
@@ -109,25 +89,24 @@ func (a *App) forwardsMatching(url string) []delivery.Route {
 	return out
 }
 
-// followPauses rereads the paused forwards, so an instance sharing Caddy's storage with the one
-// an operator paused or resumed follows within a queue-watch interval.
+// followPauses rereads the paused forwards, so every instance of the event store follows a
+// pause or resume made through another within a queue-watch interval.
 func (a *App) followPauses(ctx context.Context) {
-	before := a.pausedIDs()
+	var held []string // the routes paused (or not known to be delivering) before
+	for _, r := range a.forwardsMatching("") {
+		if a.paused.has(r.ID) {
+			held = append(held, r.ID)
+		}
+	}
 	if err := a.loadPauses(ctx); err != nil {
 		if ctx.Err() == nil {
 			a.log.Warn("rereading the paused forwards; keeping the last known ones", zap.Error(err))
 		}
 		return
 	}
-	for id := range before {
+	for _, id := range held {
 		if !a.paused.has(id) {
 			a.dispatcher.Resumed(id)
 		}
 	}
-}
-
-func (a *App) pausedIDs() map[string]bool {
-	a.paused.mu.RLock()
-	defer a.paused.mu.RUnlock()
-	return maps.Clone(a.paused.ids)
 }

@@ -47,6 +47,11 @@ type EventStore interface {
 	UpdatePayment(ctx context.Context, p *Payment) error
 	FinishPayment(ctx context.Context, p *Payment, finalStatus string) error
 
+	// PausedRoutes returns the ids of the paused delivery routes (forwards), sorted; SetPaused
+	// pauses or resumes routes for every instance of the store, durably before it returns.
+	PausedRoutes(ctx context.Context) ([]string, error)
+	SetPaused(ctx context.Context, routeIDs []string, paused bool) error
+
 	// Lead runs the background workers fn until ctx is cancelled, on as many instances as the
 	// store allows: Store runs them on the one instance holding the antom/leader storage lock,
 	// a store whose claims are leases runs them on every instance.

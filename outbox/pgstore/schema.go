@@ -51,6 +51,11 @@ var migrations = []string{
 	CREATE INDEX antom_events_payment_received ON antom_events (payment_id, received_at, id) WHERE payment_id <> '';
 	DROP INDEX antom_events_request_id;
 	DROP INDEX antom_events_payment_id;`,
+	// Paused forwards, shared by every instance (outbox.EventStore.SetPaused).
+	`CREATE TABLE antom_paused_routes (
+		route_id  text PRIMARY KEY,
+		paused_at timestamptz NOT NULL DEFAULT now()
+	);`,
 }
 
 // schemaLock is the advisory lock key under which instances migrate, one at a time.

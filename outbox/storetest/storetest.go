@@ -35,6 +35,7 @@ func Run(t *testing.T, open Open) {
 		{"Search", search},
 		{"Redrive", redrive},
 		{"PaymentTimeline", paymentTimeline},
+		{"Pauses", pauses},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
 	}
@@ -624,6 +625,31 @@ func paymentTimeline(t *testing.T, open Open) {
 		want := "[api_call/0 notification/0 retry/503 delivered/200]"
 		if fmt.Sprint(got) != want || tl.PaymentRequestID != "req-t" || len(tl.Payments) != 1 || tl.Entries[1].EventID != ev.ID {
 			t.Fatalf("timeline by %q = %v (%+v), want %s", by, got, tl, want)
+		}
+	}
+}
+
+// pauses: a pause or resume made through one handle is what every handle on the same data reads,
+// and pausing twice or resuming what is not paused changes nothing.
+func pauses(t *testing.T, open Open) {
+	ctx := context.Background()
+	s, another := open(t)
+	if ids, err := s.PausedRoutes(ctx); err != nil || len(ids) != 0 {
+		t.Fatalf("PausedRoutes of a new store = %v, %v; want none", ids, err)
+	}
+	if err := s.SetPaused(ctx, []string{"rt_b", "rt_a"}, true); err != nil {
+		t.Fatal(err)
+	}
+	other := another()
+	if err := other.SetPaused(ctx, []string{"rt_a", "rt_c"}, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.SetPaused(ctx, []string{"rt_b", "rt_unknown"}, false); err != nil {
+		t.Fatal(err)
+	}
+	for name, st := range map[string]outbox.EventStore{"the first handle": s, "another handle": other} {
+		if ids, err := st.PausedRoutes(ctx); err != nil || !slices.Equal(ids, []string{"rt_a", "rt_c"}) {
+			t.Errorf("PausedRoutes through %s = %v, %v; want [rt_a rt_c]", name, ids, err)
 		}
 	}
 }
