@@ -7,11 +7,13 @@ import (
 	"github.com/caddy-antom/caddy-antom/outbox/storetest"
 )
 
-// BenchmarkSearch: searches on PostgreSQL with 100,000 events (BENCHMARKS.md).
+// BenchmarkSearch: searches on PostgreSQL with 100,000 events, or $ANTOM_BENCH_EVENTS
+// (BENCHMARKS.md).
 //
 //	go test -run '^$' -bench BenchmarkSearch ./outbox/pgstore/
 func BenchmarkSearch(b *testing.B) {
 	s := open(b, pgtest.Start(b).DSN())
-	storetest.Seed(b, s, 100_000)
-	storetest.BenchSearch(b, s, 100_000)
+	n := storetest.BenchEvents(b)
+	storetest.Seed(b, s, n)
+	storetest.BenchSearch(b, s, n)
 }

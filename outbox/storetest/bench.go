@@ -2,12 +2,27 @@ package storetest
 
 import (
 	"fmt"
+	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/caddy-antom/caddy-antom/outbox"
 )
+
+// BenchEvents is how many events the search benchmarks seed: $ANTOM_BENCH_EVENTS, or 100,000.
+func BenchEvents(b testing.TB) int {
+	v := os.Getenv("ANTOM_BENCH_EVENTS")
+	if v == "" {
+		return 100_000
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1000 {
+		b.Fatalf("ANTOM_BENCH_EVENTS=%q: want a number of events, at least 1000", v)
+	}
+	return n
+}
 
 // SeedBase is the receipt time of the first event Seed stores; the i-th is i seconds later.
 var SeedBase = time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
