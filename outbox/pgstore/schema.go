@@ -51,6 +51,15 @@ var migrations = []string{
 	CREATE INDEX antom_events_payment_received ON antom_events (payment_id, received_at, id) WHERE payment_id <> '';
 	DROP INDEX antom_events_request_id;
 	DROP INDEX antom_events_payment_id;`,
+	// Activities (outbox.Activity): found by any id they name, pruned by time.
+	`CREATE TABLE antom_activity (
+		id  text PRIMARY KEY,
+		at  timestamptz NOT NULL,
+		ids jsonb NOT NULL,
+		doc jsonb NOT NULL
+	);
+	CREATE INDEX antom_activity_ids ON antom_activity USING gin (ids jsonb_path_ops);
+	CREATE INDEX antom_activity_at ON antom_activity (at);`,
 }
 
 // schemaLock is the advisory lock key under which instances migrate, one at a time.
