@@ -44,6 +44,9 @@ type Options struct {
 	Route func(profile string) (string, error)
 	// Kick, if set, wakes the delivery workers after an event was stored.
 	Kick func()
+	// Record, if set, takes the activity record of each inquiryPayment and cancel call for the
+	// payment's timeline; it must not block.
+	Record func(*outbox.Activity)
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
 	// Log receives the worker's decisions (nil: none).
@@ -327,7 +330,7 @@ type answer struct {
 // inquire calls inquiryPayment once; nil means the call was cut short by shutdown.
 func (s *step) inquire(c Caller) *answer {
 	p := s.p
-	resp, err := s.call(c, "v1/payments/inquiryPayment", antom.MustMarshal(map[string]string{"paymentRequestId": p.PaymentRequestID}))
+	resp, act, err := s.call(c, outbox.ActivityInquiry, "v1/payments/inquiryPayment", antom.MustMarshal(map[string]string{"paymentRequestId": p.PaymentRequestID}))
 	if err != nil && s.ctx.Err() != nil {
 		return nil
 	}
@@ -337,6 +340,7 @@ func (s *step) inquire(c Caller) *answer {
 	if a.paymentID != "" && p.PaymentID == "" {
 		p.PaymentID = a.paymentID
 	}
+	s.record(act, a.summary)
 	if s.w.opts.OnInquiry != nil {
 		s.w.opts.OnInquiry(p, outcome)
 	}
@@ -403,7 +407,7 @@ func (s *step) classify(resp *antom.Response, err error, a *answer) string {
 // is inquired about again.
 func (s *step) cancel(c Caller) bool {
 	p := s.p
-	resp, err := s.call(c, "v1/payments/cancel", antom.MustMarshal(map[string]string{"paymentRequestId": p.PaymentRequestID}))
+	resp, act, err := s.call(c, outbox.ActivityAPICall, "v1/payments/cancel", antom.MustMarshal(map[string]string{"paymentRequestId": p.PaymentRequestID}))
 	outcome := "error"
 	switch {
 	case err != nil:
@@ -414,6 +418,8 @@ func (s *step) cancel(c Caller) bool {
 	default:
 		outcome = "unknown"
 	}
+	act.Detail = "cancel_unpaid of the reconciliation"
+	s.record(act, outcome)
 	if s.w.opts.OnCancel != nil {
 		s.w.opts.OnCancel(p, outcome)
 	}
@@ -536,14 +542,33 @@ func (s *step) expired(margin time.Duration) bool {
 	return !s.p.ExpiresAt.IsZero() && !s.now.Before(s.p.ExpiresAt.Add(margin))
 }
 
-func (s *step) call(c Caller, api string, body []byte) (*antom.Response, error) {
+// call makes one Antom call about the payment. It returns the call's activity for the
+// payment's timeline, for the caller to complete with the result and record.
+func (s *step) call(c Caller, what, api string, body []byte) (*antom.Response, *outbox.Activity, error) {
 	ctx, cancel := context.WithTimeout(s.ctx, s.w.opts.CallTimeout)
 	defer cancel()
+	act := outbox.NewActivity(what, time.Now())
 	resp, err := c.Call(ctx, api, body)
+	act.Latency = time.Since(act.At)
 	if err == nil && resp == nil {
 		err = fmt.Errorf("%s: no answer", api)
 	}
-	return resp, err
+	act.Profile, act.API = s.p.Profile, api
+	act.Name("paymentRequestId", s.p.PaymentRequestID)
+	act.Name("paymentId", s.p.PaymentID)
+	if err == nil {
+		act.Status = resp.StatusCode
+	}
+	return resp, act, err
+}
+
+// record hands a completed call's activity to Options.Record.
+func (s *step) record(act *outbox.Activity, result string) {
+	if s.w.opts.Record != nil {
+		act.Result = result
+		act.Name("paymentId", s.p.PaymentID) // the inquiry may have taught it
+		s.w.opts.Record(act)
+	}
 }
 
 // storeCtx bounds a store update; it outlives the cancellation of the step's context so that
