@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -190,4 +191,49 @@ func (b *timelineBuilder) add(e Entry) { b.tl.Entries = append(b.tl.Entries, e) 
 // millis is d in milliseconds, to the microsecond.
 func millis(d time.Duration) float64 {
 	return math.Round(float64(d)/float64(time.Microsecond)) / 1000
+}
+
+// Describe is the entry's result, detail, ids and sender in one line, for the CLI and the
+// console.
+func (e Entry) Describe() string {
+	var parts []string
+	if e.Result != "" {
+		parts = append(parts, e.Result)
+	}
+	if e.Detail != "" {
+		parts = append(parts, e.Detail)
+	}
+	var ids []string
+	for _, field := range ActivityIDFields {
+		if id := e.IDs[field]; id != "" {
+			ids = append(ids, field+" "+id)
+		}
+	}
+	if len(ids) > 0 {
+		claimed := ""
+		if e.Unverified {
+			claimed = "unverified "
+		}
+		parts = append(parts, claimed+strings.Join(ids, ", "))
+	}
+	if e.Remote != "" {
+		parts = append(parts, "from "+e.Remote)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Subject is what the entry is about: its event's webhook-id or the API it called.
+func (e Entry) Subject() string {
+	if e.EventID != "" {
+		return e.EventID
+	}
+	return e.API
+}
+
+// Latency is LatencyMs as text ("12.345ms"), "" for none.
+func (e Entry) Latency() string {
+	if e.LatencyMs == 0 {
+		return ""
+	}
+	return strconv.FormatFloat(e.LatencyMs, 'f', -1, 64) + "ms"
 }

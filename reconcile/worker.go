@@ -448,6 +448,7 @@ func (s *step) deliver(a *answer) {
 	if p.PaymentID != "" {
 		key = antom.PaymentResultDedupKey(p.PaymentID)
 	}
+	learnt := s.w.opts.Now() // after the inquiry, which the timeline shows before its result
 	ev := &outbox.Event{
 		ID:             outbox.EventID(p.Profile, key),
 		Profile:        p.Profile,
@@ -460,8 +461,8 @@ func (s *step) deliver(a *answer) {
 		RequestID:      p.PaymentRequestID,
 		DedupKey:       key,
 		Body:           a.body,
-		ReceivedAt:     s.now,
-		NextAttempt:    s.now, // due at once: the dispatcher of this (leader) instance sends it
+		ReceivedAt:     learnt,
+		NextAttempt:    learnt, // due at once: the dispatcher of this (leader) instance sends it
 	}
 	sctx, cancel := s.storeCtx()
 	defer cancel()
