@@ -35,7 +35,7 @@ func (a *apiTestApp) RegisterRoute(delivery.Route)         {}
 func (a *apiTestApp) DeliverNow(context.Context, *outbox.Event) delivery.Attempt {
 	return delivery.Attempt{}
 }
-func (a *apiTestApp) Emit(string, map[string]any)            {}
+func (a *apiTestApp) Emit(string, map[string]any)         {}
 func (a *apiTestApp) RecordActivity(act *outbox.Activity) { a.activities = append(a.activities, act) }
 func (a *apiTestApp) RegisterReconcile(profile string, cfg reconcile.Config) {
 	a.reconciles[profile] = cfg
