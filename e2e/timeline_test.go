@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -14,8 +15,9 @@ import (
 // A payment's timeline tells its whole story, in time order: the createPaymentSession and the
 // refund the app made through antom_api (with their latency), the reconciliation's inquiry,
 // the inquiry result's delivery attempts (a failed one, then the accepted one, each with the
-// app's status and latency), a notification with a bad signature that names the payment
-// (rejected, its ids unverified, with the reason and the sender's address), and Antom's valid
+// app's status and latency), a notification with a bad signature that names the payment and
+// two rejected on their headers (a stale request-time, another client id), each with its
+// ids unverified, the reason and the sender's address, and Antom's valid
 // notification arriving twice (both duplicates of the delivered event). `caddy antom timeline`
 // prints the same with the latencies.
 func TestTimelineTellsThePaymentsWholeStory(t *testing.T) {
@@ -42,6 +44,15 @@ func TestTimelineTellsThePaymentsWholeStory(t *testing.T) {
 	forged := append(bytes.Clone(n.Body), ' ') // the signature no longer covers the body
 	if status, _, body := httpDo(t, http.MethodPost, s.notify, h, forged); status != http.StatusUnauthorized {
 		t.Fatalf("a notification with a bad signature: HTTP %d %s; want 401", status, body)
+	}
+	// Rejected on their headers alone: a replay days old, and one for another merchant.
+	for _, h := range []http.Header{
+		signNotification(t, path, apiClientID, rcISO(time.Now().Add(-80*time.Hour)), n.Body),
+		signNotification(t, path, "TEST_5Y00000000000000", rcISO(time.Now()), n.Body),
+	} {
+		if status, _, body := httpDo(t, http.MethodPost, s.notify, h, n.Body); status != http.StatusUnauthorized {
+			t.Fatalf("a notification rejected on its headers: HTTP %d %s; want 401", status, body)
+		}
 	}
 	for i := 0; i < 2; i++ {
 		h := signNotification(t, path, apiClientID, rcISO(time.Now()), n.Body)
@@ -112,8 +123,17 @@ func TestTimelineTellsThePaymentsWholeStory(t *testing.T) {
 		b, _ := json.MarshalIndent(tl.Entries, "", "  ")
 		t.Fatalf("the timeline lacks, in this order, %s (and what follows it); it is:\n%s", story[next].what, b)
 	}
-	if count(outbox.ActivityRejected) != 1 {
-		t.Errorf("%d rejected notifications in the timeline, want 1", count(outbox.ActivityRejected))
+	var reasons []string
+	for _, e := range tl.Entries {
+		if e.What == outbox.ActivityRejected {
+			reasons = append(reasons, e.Result)
+			if !e.Unverified || e.IDs["paymentId"] != paymentID || e.Remote != "127.0.0.1" {
+				t.Errorf("rejected notification %+v: want its claimed ids, unverified, and the sender", e)
+			}
+		}
+	}
+	if fmt.Sprint(reasons) != "[bad_signature stale_request_time client_id_mismatch]" {
+		t.Errorf("rejected notifications in the timeline: %v", reasons)
 	}
 	body, _ := json.Marshal(tl)
 	if bytes.Contains(body, []byte(`"notifyType"`)) || bytes.Contains(body, []byte("orderDescription")) {
