@@ -31,6 +31,7 @@ type activityRecorder struct {
 	store    outbox.EventStore
 	log      *zap.Logger
 	queue    chan *outbox.Activity
+	stopped  atomic.Bool  // the writer is draining or gone: nothing more is queued
 	lastWarn atomic.Int64 // unix nanoseconds of the last warning about drops or failures
 }
 
@@ -41,6 +42,10 @@ func newActivityRecorder(store outbox.EventStore, log *zap.Logger) *activityReco
 // record queues act; an activity naming no id is of no timeline's concern.
 func (r *activityRecorder) record(act *outbox.Activity) {
 	if len(act.IDs) == 0 {
+		return
+	}
+	if r.stopped.Load() {
+		activityDropped.Inc()
 		return
 	}
 	select {
@@ -78,8 +83,9 @@ func (r *activityRecorder) run(ctx context.Context) {
 }
 
 // drain writes what is queued until the queue is empty or activityDrainTime passed; the rest
-// is dropped.
+// is dropped, and so is what is recorded afterwards.
 func (r *activityRecorder) drain() {
+	r.stopped.Store(true)
 	ctx, cancel := context.WithTimeout(context.Background(), activityDrainTime)
 	defer cancel()
 	for {

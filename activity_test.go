@@ -96,6 +96,7 @@ func TestActivityRecorderRetriesAndDrains(t *testing.T) {
 	cancel()
 	<-done
 
+	r = newActivityRecorder(store, zaptest.NewLogger(t))
 	for range 3 {
 		r.record(named("req-drain"))
 	}
@@ -104,5 +105,10 @@ func TestActivityRecorderRetriesAndDrains(t *testing.T) {
 	r.run(stopped) // stops at once, draining the queue
 	if n := stored(t, store, "req-drain"); n != 3 || len(r.queue) != 0 {
 		t.Fatalf("the drain stored %d of 3, left %d queued", n, len(r.queue))
+	}
+	before := dropped(t)
+	r.record(named("req-late"))
+	if len(r.queue) != 0 || dropped(t)-before != 1 {
+		t.Fatal("a stopped writer's recorder queued an activity nobody writes, or did not count it dropped")
 	}
 }

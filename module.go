@@ -251,7 +251,15 @@ func (a *App) DeliverNow(ctx context.Context, ev *outbox.Event) delivery.Attempt
 
 // RecordActivity queues an activity for the payments' timelines; it never blocks (a full queue
 // drops it, counted in caddy_antom_activity_dropped_total).
-func (a *App) RecordActivity(act *outbox.Activity) { a.activity.record(act) }
+func (a *App) RecordActivity(act *outbox.Activity) {
+	r := a.activity
+	// A request of a config generation that was stopped (a reload) may still finish: the
+	// running generation's writer takes its record.
+	if cur := running.Load(); r.stopped.Load() && cur != nil {
+		r = cur.activity
+	}
+	r.record(act)
+}
 
 // Kick wakes the delivery workers, e.g. after an admin replay.
 func (a *App) Kick() { a.dispatcher.Kick() }
