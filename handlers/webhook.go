@@ -257,7 +257,8 @@ func (h *Webhook) parseSecrets() ([]delivery.Secret, error) {
 
 // ServeHTTP receives one notification. What costs nothing is checked before the body is read
 // (method, client-id, the Signature header, request-time), and the body is read with a deadline
-// into memory reserved from a budget shared by all notifications being read.
+// into memory reserved from a budget shared by all notifications being read (also after such a
+// refusal, under the same limits, only for the ids it claims: see reject).
 func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
