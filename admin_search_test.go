@@ -96,7 +96,7 @@ func TestAdminSearchRedriveTimeline(t *testing.T) {
 	code, body = adminGet(t, "/antom/timeline?paymentRequestId=order-7")
 	var tl outbox.Timeline
 	if code != 200 || json.Unmarshal([]byte(body), &tl) != nil || len(tl.Entries) != 3 ||
-		tl.Entries[0].What != outbox.EntryAPICall || tl.Entries[1].EventID != order7 || tl.Entries[2].What != outbox.StepDead ||
+		tl.Entries[0].What != outbox.EntryReconcile || tl.Entries[1].EventID != order7 || tl.Entries[2].What != outbox.StepDead ||
 		tl.PaymentID != "antom-order-7" {
 		t.Fatalf("timeline: %d %s", code, body)
 	}

@@ -152,14 +152,14 @@ func runTimeline(w io.Writer, admin, requestID, paymentID string) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "AT\tWHAT\tEVENT\tTYPE\tAPP STATUS\tDETAIL")
+	fmt.Fprintln(tw, "AT\tWHAT\tEVENT OR API\tTYPE\tSTATUS\tLATENCY\tDETAIL")
 	for _, e := range tl.Entries {
 		status := "-"
 		if e.Status != 0 {
 			status = fmt.Sprint(e.Status)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.At.Local().Format("2006-01-02 15:04:05.000"),
-			e.What, dash(e.EventID), dash(e.Type), status, dash(truncateText(strings.TrimSpace(e.Detail), 80)))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.At.Local().Format("2006-01-02 15:04:05.000"),
+			e.What, dash(e.Subject()), dash(e.Type), status, dash(e.Latency()), dash(truncateText(strings.TrimSpace(e.Describe()), 120)))
 	}
 	return tw.Flush()
 }

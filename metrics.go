@@ -26,6 +26,11 @@ var (
 		Buckets: prometheus.DefBuckets,
 	})
 
+	activityDropped = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "caddy", Subsystem: "antom", Name: "activity_dropped_total",
+		Help: "Timeline activities (API calls, inquiries, rejected and repeated notifications) not recorded because the writer was behind or stopping.",
+	})
+
 	queueDepth = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: "caddy", Subsystem: "antom", Name: "events",
 		Help: "Events in the store, by state (pending, delivered, dead).",
@@ -57,7 +62,7 @@ var (
 
 // registerMetrics registers the collectors with this config's registry.
 func registerMetrics(reg *prometheus.Registry, log *zap.Logger) {
-	metrics.Register(reg, log, deliveriesTotal, deliveryDuration, queueDepth,
+	metrics.Register(reg, log, deliveriesTotal, deliveryDuration, queueDepth, activityDropped,
 		paymentsPending, inquiriesTotal, paymentsReconciledTotal, cancelsTotal, oldestPendingAge)
 }
 

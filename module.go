@@ -51,6 +51,8 @@ type App struct {
 	paused   pauses        // route ids whose deliveries are paused (pause.go)
 	health   forwardHealth // consecutive failures per route (health.go)
 
+	activity *activityRecorder // the timeline's activities, written off the payment path
+
 	reconciler  *reconcile.Worker
 	reconcileMu sync.RWMutex
 	reconciles  map[string]reconcile.Config // by profile, from antom_api handlers with `reconcile`
@@ -105,6 +107,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.observe(&opts)
 	a.dispatcher = delivery.NewDispatcher(a.store, a.forwarder, a.route, a.log.Named("delivery"), opts)
 
+	a.activity = newActivityRecorder(a.store, a.log.Named("activity"))
 	a.reconciles = make(map[string]reconcile.Config)
 	ropts := reconcile.Options{
 		Profile: a.reconcileProfile,
@@ -112,8 +115,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 			r, err := a.RouteFor(profile)
 			return r.ID, err
 		},
-		Kick: a.dispatcher.Kick,
-		Log:  a.log.Named("reconcile"),
+		Kick:   a.dispatcher.Kick,
+		Record: a.RecordActivity,
+		Log:    a.log.Named("reconcile"),
 	}
 	a.observeReconcile(&ropts)
 	a.reconciler = reconcile.New(a.store, ropts)
@@ -142,10 +146,14 @@ func (a *App) Start() error {
 	go func() {
 		defer close(a.stopped)
 		var wg sync.WaitGroup
-		wg.Add(2)
+		wg.Add(3)
 		go func() {
 			defer wg.Done()
 			a.store.Lead(ctx, a.log, a.lead)
+		}()
+		go func() {
+			defer wg.Done()
+			a.activity.run(ctx) // on every instance: each records what it sees
 		}()
 		go func() {
 			defer wg.Done()
@@ -242,6 +250,18 @@ func (a *App) DedupRetention() time.Duration { return time.Duration(a.Retention)
 // DeliverNow makes the first, synchronous delivery attempt of a freshly stored event.
 func (a *App) DeliverNow(ctx context.Context, ev *outbox.Event) delivery.Attempt {
 	return a.dispatcher.DeliverNow(ctx, ev)
+}
+
+// RecordActivity queues an activity for the payments' timelines; it never blocks (a full queue
+// drops it, counted in caddy_antom_activity_dropped_total).
+func (a *App) RecordActivity(act *outbox.Activity) {
+	r := a.activity
+	// A request of a config generation that was stopped (a reload) may still finish: the
+	// running generation's writer takes its record.
+	if cur := running.Load(); r.stopped.Load() && cur != nil {
+		r = cur.activity
+	}
+	r.record(act)
 }
 
 // Kick wakes the delivery workers, e.g. after an admin replay.

@@ -297,6 +297,8 @@ func (d *Dispatcher) record(ctx context.Context, ev *outbox.Event, route Route, 
 	t := now()
 	ev.Attempts++
 	ev.LastStatus = a.Status
+	ev.LastLatency = a.Latency // for the History step the store records
+	defer func() { ev.LastLatency = 0 }()
 	log := d.log.With(zap.String("id", ev.ID), zap.String("route", ev.Route), zap.String("profile", ev.Profile),
 		zap.Int("attempt", ev.Attempts), zap.Int("status", a.Status), zap.Duration("latency", a.Latency))
 

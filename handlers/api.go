@@ -19,6 +19,7 @@ import (
 
 	"github.com/caddy-antom/caddy-antom/antom"
 	"github.com/caddy-antom/caddy-antom/internal/tracing"
+	"github.com/caddy-antom/caddy-antom/outbox"
 	"github.com/caddy-antom/caddy-antom/reconcile"
 )
 
@@ -256,6 +257,7 @@ func (h *API) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Hand
 			h.record(ctx, call.name, body, nil) // it may have reached Antom: only an inquiry tells
 		}
 		observeAPICall(call.name, "proxy_"+strings.ToLower(cerr.Kind.String()), time.Since(start), time.Since(start))
+		h.recordCall(call.api, start, cerr.ProxyStatus(), result, body, nil)
 		writeResult(w, cerr.ProxyStatus(), result.ResultCode, result.ResultStatus, result.ResultMessage)
 		return nil
 	}
@@ -272,6 +274,7 @@ func (h *API) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Hand
 	if h.Reconcile != nil && call.group == "payments" {
 		h.record(ctx, call.name, body, resp)
 	}
+	h.recordCall(call.api, start, resp.StatusCode, resp.Result, body, resp.Body)
 	if v := resp.Header.Get("Content-Type"); v != "" {
 		w.Header().Set("Content-Type", v)
 	}
@@ -310,6 +313,18 @@ func (h *API) record(ctx context.Context, api string, body []byte, resp *antom.R
 		h.log.Debug("payment recorded for reconciliation", zap.String("payment_request_id", p.PaymentRequestID),
 			zap.Time("expires_at", p.ExpiresAt), zap.Time("first_inquiry", p.NextInquiry))
 	}
+}
+
+// recordCall puts the call into the timeline of the payment, refund or capture its request and
+// answer name: ids, amount, status, result and latency, never a body.
+func (h *API) recordCall(api string, start time.Time, status int, result antom.Result, req, answer []byte) {
+	act, amount := newActivity(outbox.ActivityAPICall, start, req, answer)
+	act.Profile, act.API, act.Status, act.Latency = h.Profile, api, status, time.Since(start)
+	act.Result = strings.TrimSpace(result.ResultStatus + " " + result.ResultCode)
+	if amount != "" {
+		act.Detail = "amount " + amount
+	}
+	h.app.RecordActivity(act)
 }
 
 func envName(sandbox bool) string {

@@ -26,6 +26,7 @@ type apiTestApp struct {
 	store      *outbox.Store
 	client     *antom.Client
 	reconciles map[string]reconcile.Config
+	activities []*outbox.Activity
 }
 
 func (a *apiTestApp) Client(string) (*antom.Client, error) { return a.client, nil }
@@ -34,7 +35,8 @@ func (a *apiTestApp) RegisterRoute(delivery.Route)         {}
 func (a *apiTestApp) DeliverNow(context.Context, *outbox.Event) delivery.Attempt {
 	return delivery.Attempt{}
 }
-func (a *apiTestApp) Emit(string, map[string]any) {}
+func (a *apiTestApp) Emit(string, map[string]any)         {}
+func (a *apiTestApp) RecordActivity(act *outbox.Activity) { a.activities = append(a.activities, act) }
 func (a *apiTestApp) RegisterReconcile(profile string, cfg reconcile.Config) {
 	a.reconciles[profile] = cfg
 }

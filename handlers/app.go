@@ -26,6 +26,9 @@ type App interface {
 	DeliverNow(ctx context.Context, ev *outbox.Event) delivery.Attempt
 	// Emit sends a Caddy event; data must hold no secrets or card data.
 	Emit(name string, data map[string]any)
+	// RecordActivity queues an activity for the payments' timelines without waiting; it must
+	// hold metadata only (no body, card data or secret).
+	RecordActivity(*outbox.Activity)
 }
 
 // loadApp returns the `antom` app of this config.

@@ -258,46 +258,47 @@ func (h *Webhook) parseSecrets() ([]delivery.Secret, error) {
 
 // ServeHTTP receives one notification. What costs nothing is checked before the body is read
 // (method, client-id, the Signature header, request-time), and the body is read with a deadline
-// into memory reserved from a budget shared by all notifications being read.
+// into memory reserved from a budget shared by all notifications being read (also after such a
+// refusal, under the same limits, only for the ids it claims: see reject).
 func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		h.reject(w, r, http.StatusMethodNotAllowed, "method_not_allowed", "Antom notifications are POSTed; got "+r.Method, "")
+		h.reject(w, r, http.StatusMethodNotAllowed, "method_not_allowed", "Antom notifications are POSTed; got "+r.Method, "", nil)
 		return nil
 	}
 	clientID := r.Header.Get("Client-Id")
 	if clientID != h.client.Signer.ClientID {
 		h.reject(w, r, http.StatusUnauthorized, "client_id_mismatch",
-			fmt.Sprintf("client-id %q is not the client id of antom profile %q", clientID, h.Profile), "")
+			fmt.Sprintf("client-id %q is not the client id of antom profile %q", clientID, h.Profile), "", h.claimedBody(w, r))
 		return nil
 	}
 	keyVersion, err := h.client.AntomKeys.CheckHeader(r.Header.Get("Signature"))
 	if err != nil {
-		h.rejectSignature(w, r, err)
+		h.rejectSignature(w, r, err, h.claimedBody(w, r))
 		return nil
 	}
 	requestTime := r.Header.Get("Request-Time")
 	if reason, msg := h.checkRequestTime(requestTime, time.Now()); reason != "" {
-		h.reject(w, r, http.StatusUnauthorized, reason, msg, keyVersion)
+		h.reject(w, r, http.StatusUnauthorized, reason, msg, keyVersion, h.claimedBody(w, r))
 		return nil
 	}
 
 	body, status, reason, msg := h.readBody(w, r)
 	if reason != "" {
-		h.reject(w, r, status, reason, msg, keyVersion)
+		h.reject(w, r, status, reason, msg, keyVersion, nil)
 		return nil
 	}
 	_, span := tracing.Start(r.Context(), "antom.verify")
 	_, err = h.client.AntomKeys.Verify(http.MethodPost, h.signedPath(r), clientID, requestTime, body, r.Header.Get("Signature"))
 	span.End()
 	if err != nil {
-		h.rejectSignature(w, r, err)
+		h.rejectSignature(w, r, err, body)
 		return nil
 	}
 
 	n, err := antom.ParseNotification(body)
 	if err != nil {
-		h.reject(w, r, http.StatusBadRequest, "not_json", "the signed notification is not JSON: "+err.Error(), keyVersion)
+		h.reject(w, r, http.StatusBadRequest, "not_json", "the signed notification is not JSON: "+err.Error(), keyVersion, nil)
 		return nil
 	}
 	ev := &outbox.Event{
@@ -344,6 +345,9 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	if !added {
 		countNotification("duplicate")
 		h.log.Info("duplicate notification acknowledged, not delivered again", fields...)
+		act, _ := newActivity(outbox.ActivityDuplicate, ev.ReceivedAt, body)
+		act.Profile, act.Result, act.Detail = h.Profile, ev.ResultStatus, "duplicate of "+ev.ID
+		h.app.RecordActivity(act)
 	} else {
 		countNotification("accepted")
 		h.log.Info("notification verified and stored", fields...)
@@ -432,18 +436,30 @@ func (h *Webhook) signedPath(r *http.Request) string {
 }
 
 // rejectSignature rejects with the reason of a *antom.VerifyError.
-func (h *Webhook) rejectSignature(w http.ResponseWriter, r *http.Request, err error) {
+func (h *Webhook) rejectSignature(w http.ResponseWriter, r *http.Request, err error, body []byte) {
 	reason, keyVersion := "bad_signature", ""
 	var verr *antom.VerifyError
 	if errors.As(err, &verr) {
 		reason, keyVersion = verr.Reason, verr.KeyVersion
 	}
-	h.reject(w, r, http.StatusUnauthorized, reason, err.Error(), keyVersion)
+	h.reject(w, r, http.StatusUnauthorized, reason, err.Error(), keyVersion, body)
+}
+
+// claimedBody reads the body of a notification rejected on its headers, for the ids it claims
+// (see reject), within the limits of every notification body; nil if it cannot be read.
+func (h *Webhook) claimedBody(w http.ResponseWriter, r *http.Request) []byte {
+	body, _, reason, _ := h.readBody(w, r)
+	if reason != "" {
+		return nil
+	}
+	return body
 }
 
 // reject answers a notification that was not accepted with a non-SUCCESS result, so Antom
-// retries it, and says why in the log, the metrics and a Caddy event.
-func (h *Webhook) reject(w http.ResponseWriter, r *http.Request, status int, reason, message, keyVersion string) {
+// retries it, and says why in the log, the metrics and a Caddy event. If its body (nil: not
+// read) claims ids, the rejection goes into those payments' timelines with the ids marked
+// unverified, the reason and the sender's address; never the body.
+func (h *Webhook) reject(w http.ResponseWriter, r *http.Request, status int, reason, message, keyVersion string, body []byte) {
 	countNotification("rejected_" + reason)
 	h.log.Warn("notification rejected",
 		zap.String("reason", reason),
@@ -452,6 +468,12 @@ func (h *Webhook) reject(w http.ResponseWriter, r *http.Request, status int, rea
 		zap.String("remote_ip", r.RemoteAddr),
 		zap.String("uri", r.RequestURI))
 	h.app.Emit("antom.notification_rejected", map[string]any{"profile": h.Profile, "reason": reason, "key_version": keyVersion})
+	if body != nil {
+		act, _ := newActivity(outbox.ActivityRejected, time.Now(), body)
+		act.Profile, act.Unverified, act.Status, act.Result, act.Remote = h.Profile, true, status, reason, remoteIP(r.RemoteAddr)
+		act.Detail = truncateDetail(message)
+		h.app.RecordActivity(act)
+	}
 	writeResult(w, status, "NOTIFICATION_REJECTED", "F", reason+": "+message)
 }
 

@@ -51,6 +51,11 @@ type EventStore interface {
 	// pauses or resumes routes for every instance of the store, durably before it returns.
 	PausedRoutes(ctx context.Context) ([]string, error)
 	SetPaused(ctx context.Context, routeIDs []string, paused bool) error
+	// AddActivity stores a, found afterwards by each of its IDs (none: it is not stored);
+	// Activities returns those naming id in field, oldest first. Prune drops activities older
+	// than retention (Store: by whole UTC days).
+	AddActivity(ctx context.Context, a *Activity) error
+	Activities(ctx context.Context, field, id string) ([]*Activity, error)
 
 	// Lead runs the background workers fn until ctx is cancelled, on as many instances as the
 	// store allows: Store runs them on the one instance holding the antom/leader storage lock,

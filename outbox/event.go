@@ -83,6 +83,10 @@ type Event struct {
 	// History is what happened to the event after its receipt, oldest first: its last
 	// maxHistory delivery outcomes and replays (for the operator's timeline).
 	History []Step `json:"history,omitempty"`
+	// LastLatency is how long the app took to answer the attempt whose outcome the next
+	// MarkDelivered, MarkDead or Reschedule records in History (the dispatcher sets it around
+	// that call); not stored itself.
+	LastLatency time.Duration `json:"-"`
 }
 
 // Step is one entry of an event's History.
@@ -91,6 +95,8 @@ type Step struct {
 	What   string    `json:"what"`             // StepRetry, StepDelivered, StepDead or StepReplayed
 	Status int       `json:"status,omitempty"` // the app's HTTP status (0: none)
 	Error  string    `json:"error,omitempty"`
+	// Latency is how long the delivery attempt took (0: no attempt, e.g. a replay).
+	Latency time.Duration `json:"latency,omitempty"`
 }
 
 // Step kinds.

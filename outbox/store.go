@@ -330,7 +330,7 @@ func (ev *Event) MarkDelivered(at time.Time) {
 	ev.DeliveredAt = at
 	ev.NextAttempt = time.Time{}
 	ev.LastError = ""
-	ev.Record(Step{At: at, What: StepDelivered, Status: ev.LastStatus})
+	ev.Record(Step{At: at, What: StepDelivered, Status: ev.LastStatus, Latency: ev.LastLatency})
 }
 
 // MarkDead is what every store's MarkDead does to ev: given up at at, for reason.
@@ -341,7 +341,7 @@ func (ev *Event) MarkDead(at time.Time, reason string) {
 	if reason != "" {
 		ev.LastError = reason
 	}
-	ev.Record(Step{At: at, What: StepDead, Status: ev.LastStatus, Error: ev.LastError})
+	ev.Record(Step{At: at, What: StepDead, Status: ev.LastStatus, Error: ev.LastError, Latency: ev.LastLatency})
 }
 
 // Reschedule is what every store's Reschedule does to ev: the attempt that ended at at failed
@@ -351,7 +351,7 @@ func (ev *Event) Reschedule(at, next time.Time, lastErr string, status int) {
 	ev.NextAttempt = next
 	ev.LastError = lastErr
 	ev.LastStatus = status
-	ev.Record(Step{At: at, What: StepRetry, Status: status, Error: lastErr})
+	ev.Record(Step{At: at, What: StepRetry, Status: status, Error: lastErr, Latency: ev.LastLatency})
 }
 
 // ReplayDead replays every dead event and returns how many it replayed.
@@ -374,8 +374,9 @@ func (s *Store) ReplayDead(ctx context.Context) (n int, err error) {
 
 // Prune deletes delivered and dead events, and finished payments, that
 // reached their final state more than retention before now (retention <= 0:
-// DefaultRetention). It also removes temporary files that crashed writers
-// left in the outbox folders. It returns how many records it deleted.
+// DefaultRetention), and the activities of the days that ended before then. It
+// also removes temporary files that crashed writers left in the outbox folders.
+// It returns how many events and payments it deleted.
 func (s *Store) Prune(ctx context.Context, at time.Time, retention time.Duration) (n int, err error) {
 	if retention <= 0 {
 		retention = DefaultRetention
@@ -413,6 +414,9 @@ func (s *Store) Prune(ctx context.Context, at time.Time, retention time.Duration
 	m, err := s.prunePayments(ctx, cutoff)
 	n += m
 	if err != nil {
+		return n, err
+	}
+	if err := s.pruneActivities(ctx, cutoff); err != nil {
 		return n, err
 	}
 	s.pruneTemp(ctx, at)

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -58,6 +59,7 @@ type unitEnv struct {
 	caller *scripted
 	worker *Worker
 	by     map[string]string
+	acts   []*outbox.Activity // what Options.Record got
 }
 
 func newUnitEnv(t *testing.T, cfg Config, answer func(api string, n int) (*antom.Response, error)) *unitEnv {
@@ -72,6 +74,11 @@ func newUnitEnv(t *testing.T, cfg Config, answer func(api string, n int) (*antom
 		OnFinished: func(p *outbox.Payment, by string) {
 			mu.Lock()
 			u.by[p.ID] = by
+			mu.Unlock()
+		},
+		Record: func(a *outbox.Activity) {
+			mu.Lock()
+			u.acts = append(u.acts, a)
 			mu.Unlock()
 		},
 	})
@@ -182,6 +189,22 @@ func TestCancelRetriedAfterUnclearCancel(t *testing.T) {
 	want := `{"notifyType":"PAYMENT_RESULT","result":{"resultCode":"ORDER_IS_CLOSED","resultStatus":"F","resultMessage":"closed"},"paymentRequestId":"req-unit","paymentId":"P1","paymentAmount":{"currency":"USD","value":"990"},"paymentCreateTime":"2026-07-01T12:00:00+00:00"}`
 	if string(evs[0].Body) != want {
 		t.Errorf("body\n got %s\nwant %s", evs[0].Body, want)
+	}
+
+	// Every call went into the payment's timeline, in order, with its result and latency.
+	var calls, gateway []string
+	for _, a := range u.acts {
+		calls = append(calls, a.What+" "+a.Result)
+		if a.API == "" || a.Profile != testProfile || a.IDs["paymentRequestId"] != "req-unit" || a.IDs["paymentId"] != "P1" || a.Latency <= 0 {
+			t.Errorf("activity %+v", a)
+		}
+		gateway = append(gateway, a.API)
+	}
+	if len(u.acts) != len(u.caller.calls) || fmt.Sprint(gateway) != fmt.Sprint(u.caller.calls) {
+		t.Fatalf("recorded calls %v, made %v", gateway, u.caller.calls)
+	}
+	if last := calls[len(calls)-3:]; fmt.Sprint(last) != "[inquiry_call inquiry: PROCESSING api_call cancelled inquiry_call inquiry: CANCELLED (ORDER_IS_CLOSED)]" {
+		t.Errorf("the last calls recorded are %q", last)
 	}
 }
 

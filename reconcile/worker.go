@@ -47,6 +47,9 @@ type Options struct {
 	Route func(profile string) (string, error)
 	// Kick, if set, wakes the delivery workers after an event was stored.
 	Kick func()
+	// Record, if set, takes the activity record of each inquiryPayment and cancel call for the
+	// payment's timeline; it must not block.
+	Record func(*outbox.Activity)
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
 	// Log receives the worker's decisions (nil: none).
@@ -330,7 +333,7 @@ type answer struct {
 // inquire calls inquiryPayment once; nil means the call was cut short by shutdown.
 func (s *step) inquire(c Caller) *answer {
 	p := s.p
-	resp, err := s.call(c, "antom.inquiry", "v1/payments/inquiryPayment", antom.MustMarshal(map[string]string{"paymentRequestId": p.PaymentRequestID}))
+	resp, act, err := s.call(c, "antom.inquiry", outbox.ActivityInquiry, "v1/payments/inquiryPayment", antom.MustMarshal(map[string]string{"paymentRequestId": p.PaymentRequestID}))
 	if err != nil && s.ctx.Err() != nil {
 		return nil
 	}
@@ -340,6 +343,7 @@ func (s *step) inquire(c Caller) *answer {
 	if a.paymentID != "" && p.PaymentID == "" {
 		p.PaymentID = a.paymentID
 	}
+	s.record(act, a.summary)
 	if s.w.opts.OnInquiry != nil {
 		s.w.opts.OnInquiry(p, outcome)
 	}
@@ -406,7 +410,7 @@ func (s *step) classify(resp *antom.Response, err error, a *answer) string {
 // is inquired about again.
 func (s *step) cancel(c Caller) bool {
 	p := s.p
-	resp, err := s.call(c, "antom.cancel", "v1/payments/cancel", antom.MustMarshal(map[string]string{"paymentRequestId": p.PaymentRequestID}))
+	resp, act, err := s.call(c, "antom.cancel", outbox.ActivityAPICall, "v1/payments/cancel", antom.MustMarshal(map[string]string{"paymentRequestId": p.PaymentRequestID}))
 	outcome := "error"
 	switch {
 	case err != nil:
@@ -417,6 +421,8 @@ func (s *step) cancel(c Caller) bool {
 	default:
 		outcome = "unknown"
 	}
+	act.Detail = "cancel_unpaid of the reconciliation"
+	s.record(act, outcome)
 	if s.w.opts.OnCancel != nil {
 		s.w.opts.OnCancel(p, outcome)
 	}
@@ -445,6 +451,7 @@ func (s *step) deliver(a *answer) {
 	if p.PaymentID != "" {
 		key = antom.PaymentResultDedupKey(p.PaymentID)
 	}
+	learnt := s.w.opts.Now() // after the inquiry, which the timeline shows before its result
 	ev := &outbox.Event{
 		ID:             outbox.EventID(p.Profile, key),
 		Profile:        p.Profile,
@@ -457,8 +464,8 @@ func (s *step) deliver(a *answer) {
 		RequestID:      p.PaymentRequestID,
 		DedupKey:       key,
 		Body:           a.body,
-		ReceivedAt:     s.now,
-		NextAttempt:    s.now, // due at once: the dispatcher of this (leader) instance sends it
+		ReceivedAt:     learnt,
+		NextAttempt:    learnt, // due at once: the dispatcher of this (leader) instance sends it
 		TraceParent:    p.TraceParent,
 	}
 	sctx, cancel := s.storeCtx()
@@ -540,15 +547,18 @@ func (s *step) expired(margin time.Duration) bool {
 	return !s.p.ExpiresAt.IsZero() && !s.now.Before(s.p.ExpiresAt.Add(margin))
 }
 
-// call makes one call to Antom under a span named spanName, in the trace of the antom_api call
-// that started the payment.
-func (s *step) call(c Caller, spanName, api string, body []byte) (*antom.Response, error) {
+// call makes one Antom call about the payment, under a span named spanName in the trace of the
+// antom_api call that started the payment. It returns the call's activity for the payment's
+// timeline, for the caller to complete with the result and record.
+func (s *step) call(c Caller, spanName, what, api string, body []byte) (*antom.Response, *outbox.Activity, error) {
 	ctx, span := tracing.Start(tracing.Resume(s.ctx, s.p.TraceParent), spanName)
 	defer span.End()
 	span.SetAttributes(attribute.String("antom.api", api), attribute.String("antom.payment_request_id", s.p.PaymentRequestID))
 	ctx, cancel := context.WithTimeout(ctx, s.w.opts.CallTimeout)
 	defer cancel()
+	act := outbox.NewActivity(what, time.Now())
 	resp, err := c.Call(ctx, api, body)
+	act.Latency = time.Since(act.At)
 	if err == nil && resp == nil {
 		err = fmt.Errorf("%s: no answer", api)
 	}
@@ -557,7 +567,22 @@ func (s *step) call(c Caller, spanName, api string, body []byte) (*antom.Respons
 	} else {
 		span.SetAttributes(attribute.String("antom.result_status", resp.Result.ResultStatus), attribute.String("antom.result_code", resp.Result.ResultCode))
 	}
-	return resp, err
+	act.Profile, act.API = s.p.Profile, api
+	act.Name("paymentRequestId", s.p.PaymentRequestID)
+	act.Name("paymentId", s.p.PaymentID)
+	if err == nil {
+		act.Status = resp.StatusCode
+	}
+	return resp, act, err
+}
+
+// record hands a completed call's activity to Options.Record.
+func (s *step) record(act *outbox.Activity, result string) {
+	if s.w.opts.Record != nil {
+		act.Result = result
+		act.Name("paymentId", s.p.PaymentID) // the inquiry may have taught it
+		s.w.opts.Record(act)
+	}
 }
 
 // storeCtx bounds a store update; it outlives the cancellation of the step's context so that

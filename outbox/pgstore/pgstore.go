@@ -357,8 +357,8 @@ func (s *Store) ReplayDead(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// Prune deletes delivered and dead events and done payments older than retention, pruneBatch
-// rows per statement.
+// Prune deletes delivered and dead events, done payments and activities older than retention,
+// pruneBatch rows per statement. It returns how many events and payments it deleted.
 func (s *Store) Prune(ctx context.Context, at time.Time, retention time.Duration) (int, error) {
 	if retention <= 0 {
 		retention = outbox.DefaultRetention
@@ -371,18 +371,27 @@ func (s *Store) Prune(ctx context.Context, at time.Time, retention time.Duration
 		`DELETE FROM antom_payments WHERE id IN (SELECT id FROM antom_payments
 			WHERE state = 'done' AND created_at < $1 LIMIT $2)`,
 	} {
-		for {
-			n, err := s.exec(ctx, q, cutoff, pruneBatch)
-			total += n
-			if err != nil || n < pruneBatch {
-				if err != nil {
-					return total, err
-				}
-				break
-			}
+		n, err := s.pruneRows(ctx, q, cutoff)
+		total += n
+		if err != nil {
+			return total, err
 		}
 	}
-	return total, nil
+	_, err := s.pruneRows(ctx, `DELETE FROM antom_activity WHERE id IN (SELECT id FROM antom_activity WHERE at < $1 LIMIT $2)`, cutoff)
+	return total, err
+}
+
+// pruneRows runs the deletion q (of up to $2 rows older than $1) until it deletes fewer than
+// pruneBatch rows.
+func (s *Store) pruneRows(ctx context.Context, q string, cutoff time.Time) (int, error) {
+	total := 0
+	for {
+		n, err := s.exec(ctx, q, cutoff, pruneBatch)
+		total += n
+		if err != nil || n < pruneBatch {
+			return total, err
+		}
+	}
 }
 
 // exec runs one statement in its own bounded operation and returns the rows it touched.

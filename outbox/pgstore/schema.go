@@ -56,6 +56,15 @@ var migrations = []string{
 		route_id  text PRIMARY KEY,
 		paused_at timestamptz NOT NULL DEFAULT now()
 	);`,
+	// Activities (outbox.Activity): found by any id they name, pruned by time.
+	`CREATE TABLE antom_activity (
+		id  text PRIMARY KEY,
+		at  timestamptz NOT NULL,
+		ids jsonb NOT NULL,
+		doc jsonb NOT NULL
+	);
+	CREATE INDEX antom_activity_ids ON antom_activity USING gin (ids jsonb_path_ops);
+	CREATE INDEX antom_activity_at ON antom_activity (at);`,
 }
 
 // schemaLock is the advisory lock key under which instances migrate, one at a time.

@@ -36,6 +36,8 @@ func Run(t *testing.T, open Open) {
 		{"Redrive", redrive},
 		{"PaymentTimeline", paymentTimeline},
 		{"Pauses", pauses},
+		{"Activities", activities},
+		{"TimelineActivities", timelineActivities},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
 	}
@@ -606,10 +608,11 @@ func paymentTimeline(t *testing.T, open Open) {
 	ev.ReceivedAt = t0.Add(time.Second)
 	mustAdd(t, s, ev)
 	mustAdd(t, s, event("other"))
+	ev.LastLatency = 1500 * time.Microsecond
 	if err := s.Reschedule(ctx, ev, t0.Add(time.Minute), "503 from the app", 503); err != nil {
 		t.Fatal(err)
 	}
-	ev.LastStatus = 200
+	ev.LastStatus, ev.LastLatency = 200, 2*time.Millisecond
 	if err := s.MarkDelivered(ctx, ev, time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
@@ -620,9 +623,9 @@ func paymentTimeline(t *testing.T, open Open) {
 		}
 		var got []string
 		for _, e := range tl.Entries {
-			got = append(got, fmt.Sprint(e.What, "/", e.Status))
+			got = append(got, fmt.Sprint(e.What, "/", e.Status, "/", e.LatencyMs))
 		}
-		want := "[api_call/0 notification/0 retry/503 delivered/200]"
+		want := "[reconcile/0/0 notification/0/0 retry/503/1.5 delivered/200/2]"
 		if fmt.Sprint(got) != want || tl.PaymentRequestID != "req-t" || len(tl.Payments) != 1 || tl.Entries[1].EventID != ev.ID {
 			t.Fatalf("timeline by %q = %v (%+v), want %s", by, got, tl, want)
 		}
@@ -650,6 +653,108 @@ func pauses(t *testing.T, open Open) {
 	for name, st := range map[string]outbox.EventStore{"the first handle": s, "another handle": other} {
 		if ids, err := st.PausedRoutes(ctx); err != nil || !slices.Equal(ids, []string{"rt_a", "rt_c"}) {
 			t.Errorf("PausedRoutes through %s = %v, %v; want [rt_a rt_c]", name, ids, err)
+		}
+	}
+}
+
+func activity(what string, at time.Time, ids ...string) *outbox.Activity {
+	a := outbox.NewActivity(what, at)
+	for i := 0; i+1 < len(ids); i += 2 {
+		a.Name(ids[i], ids[i+1])
+	}
+	return a
+}
+
+func mustAddActivity(t *testing.T, s outbox.EventStore, a *outbox.Activity) {
+	t.Helper()
+	if err := s.AddActivity(ctx, a); err != nil {
+		t.Fatalf("AddActivity(%s): %v", a.What, err)
+	}
+}
+
+// activities: an activity is found by each id it names, from another handle too, oldest
+// first and with all its metadata; Prune drops those older than retention.
+func activities(t *testing.T, open Open) {
+	s, another := open(t)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	old := activity(outbox.ActivityAPICall, now.Add(-10*24*time.Hour), "paymentRequestId", "req-a")
+	pay := activity(outbox.ActivityAPICall, now.Add(-time.Minute), "paymentRequestId", "req-a", "paymentId", "pay-a")
+	pay.Profile, pay.API, pay.Status, pay.Result, pay.Latency = "p", "v1/payments/pay", 200, "S SUCCESS", 1234*time.Microsecond
+	refund := activity(outbox.ActivityAPICall, now, "paymentId", "pay-a", "refundRequestId", "ref-a")
+	other := activity(outbox.ActivityInquiry, now, "paymentRequestId", "req-b")
+	for _, a := range []*outbox.Activity{refund, old, pay, other, activity(outbox.ActivityAPICall, now)} {
+		mustAddActivity(t, s, a)
+	}
+	ids := func(acts []*outbox.Activity) []string {
+		var out []string
+		for _, a := range acts {
+			out = append(out, a.ID)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		field, id string
+		want      []*outbox.Activity
+	}{
+		{"paymentRequestId", "req-a", []*outbox.Activity{old, pay}},
+		{"paymentId", "pay-a", []*outbox.Activity{pay, refund}},
+		{"refundRequestId", "ref-a", []*outbox.Activity{refund}},
+		{"paymentId", "req-a", nil},
+	} {
+		got, err := another().Activities(ctx, tc.field, tc.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(ids(got)) != fmt.Sprint(ids(tc.want)) {
+			t.Fatalf("Activities(%s, %s) = %v, want %v", tc.field, tc.id, ids(got), ids(tc.want))
+		}
+	}
+	got, err := s.Activities(ctx, "paymentId", "pay-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := got[0]; g.Profile != "p" || g.API != "v1/payments/pay" || g.Status != 200 || g.Result != "S SUCCESS" ||
+		g.Latency != pay.Latency || !g.At.Equal(pay.At) || g.IDs["paymentRequestId"] != "req-a" {
+		t.Fatalf("the activity came back as %+v, want %+v", g, pay)
+	}
+	if _, err := s.Prune(ctx, now, 7*24*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Activities(ctx, "paymentRequestId", "req-a"); err != nil || fmt.Sprint(ids(got)) != fmt.Sprint([]string{pay.ID}) {
+		t.Fatalf("after Prune Activities = %v, %v; want only the recent one", ids(got), err)
+	}
+}
+
+// timelineActivities: a payment's timeline holds the activities naming it or its refunds, in
+// time order among its events; ids only a rejected notification claims lead nowhere.
+func timelineActivities(t *testing.T, open Open) {
+	s, _ := open(t)
+	t0 := time.Date(2026, 5, 2, 12, 0, 0, 0, time.UTC)
+	ev := event("tl") // paymentRequestId req-tl, paymentId pay-tl
+	ev.ReceivedAt = t0.Add(2 * time.Second)
+	mustAdd(t, s, ev)
+	pay := activity(outbox.ActivityAPICall, t0, "paymentRequestId", "req-tl", "paymentId", "pay-tl")
+	pay.Latency = 40 * time.Millisecond
+	rejected := activity(outbox.ActivityRejected, t0.Add(time.Second), "paymentRequestId", "req-tl", "paymentId", "pay-forged")
+	rejected.Unverified = true
+	refund := activity(outbox.ActivityAPICall, t0.Add(3*time.Second), "paymentId", "pay-tl", "refundRequestId", "ref-tl")
+	inquiryRefund := activity(outbox.ActivityAPICall, t0.Add(4*time.Second), "refundRequestId", "ref-tl")
+	forged := activity(outbox.ActivityAPICall, t0.Add(5*time.Second), "paymentId", "pay-forged")
+	for _, a := range []*outbox.Activity{inquiryRefund, refund, rejected, pay, forged} {
+		mustAddActivity(t, s, a)
+	}
+	for _, by := range [][2]string{{"req-tl", ""}, {"", "pay-tl"}} {
+		tl, err := outbox.PaymentTimeline(ctx, s, []string{"p"}, by[0], by[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range tl.Entries {
+			got = append(got, fmt.Sprint(e.What, "/", e.LatencyMs, "/", e.Unverified))
+		}
+		want := "[api_call/40/false notification_rejected/0/true notification/0/false api_call/0/false api_call/0/false]"
+		if fmt.Sprint(got) != want || tl.PaymentRequestID != "req-tl" || tl.PaymentID != "pay-tl" {
+			t.Fatalf("timeline by %q = %v (%s, %s), want %s", by, got, tl.PaymentRequestID, tl.PaymentID, want)
 		}
 	}
 }

@@ -1,0 +1,120 @@
+package caddyantom
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-antom/caddy-antom/outbox"
+)
+
+// Activity recording is off the payment path: handlers and workers queue a record and one
+// writer per config generation stores it. A full queue drops records rather than wait.
+const (
+	// activityQueueSize bounds the records waiting for the writer (a flood of rejected
+	// notifications then costs at most this much memory).
+	activityQueueSize = 1024
+	// activityWriteTimeout bounds one store write of a record.
+	activityWriteTimeout = 5 * time.Second
+	// activityDrainTime is how long Stop lets the writer store what is queued.
+	activityDrainTime = 5 * time.Second
+	// activityDropWarnEvery spaces the warnings about dropped records.
+	activityDropWarnEvery = time.Minute
+	// activityBackoffMax is the longest wait between the attempts of a failing write.
+	activityBackoffMax = 30 * time.Second
+)
+
+// activityRecorder stores timeline activities asynchronously (see outbox.Activity).
+type activityRecorder struct {
+	store    outbox.EventStore
+	log      *zap.Logger
+	queue    chan *outbox.Activity
+	stopped  atomic.Bool  // the writer is draining or gone: nothing more is queued
+	lastWarn atomic.Int64 // unix nanoseconds of the last warning about drops or failures
+}
+
+func newActivityRecorder(store outbox.EventStore, log *zap.Logger) *activityRecorder {
+	return &activityRecorder{store: store, log: log, queue: make(chan *outbox.Activity, activityQueueSize)}
+}
+
+// record queues act; an activity naming no id is of no timeline's concern.
+func (r *activityRecorder) record(act *outbox.Activity) {
+	if len(act.IDs) == 0 {
+		return
+	}
+	if r.stopped.Load() {
+		activityDropped.Inc()
+		return
+	}
+	select {
+	case r.queue <- act:
+	default:
+		activityDropped.Inc()
+		r.warn("timeline activity dropped: the writer is behind (a flood of notifications, or a slow store); see caddy_antom_activity_dropped_total")
+	}
+}
+
+// run writes queued records until ctx ends, then drains the queue for activityDrainTime. A
+// failing write is retried with a growing pause, so a store that is down costs no busy loop
+// (records queued meanwhile beyond the queue's size are dropped).
+func (r *activityRecorder) run(ctx context.Context) {
+	backoff := 100 * time.Millisecond
+	for {
+		select {
+		case <-ctx.Done():
+			r.drain()
+			return
+		case act := <-r.queue:
+			for !r.write(ctx, act) {
+				select {
+				case <-ctx.Done():
+					activityDropped.Inc()
+					r.drain()
+					return
+				case <-time.After(backoff):
+				}
+				backoff = min(2*backoff, activityBackoffMax)
+			}
+			backoff = 100 * time.Millisecond
+		}
+	}
+}
+
+// drain writes what is queued until the queue is empty or activityDrainTime passed; the rest
+// is dropped, and so is what is recorded afterwards.
+func (r *activityRecorder) drain() {
+	r.stopped.Store(true)
+	ctx, cancel := context.WithTimeout(context.Background(), activityDrainTime)
+	defer cancel()
+	for {
+		select {
+		case act := <-r.queue:
+			if ctx.Err() != nil || !r.write(ctx, act) {
+				activityDropped.Inc()
+			}
+		default:
+			return
+		}
+	}
+}
+
+func (r *activityRecorder) write(ctx context.Context, act *outbox.Activity) bool {
+	ctx, cancel := context.WithTimeout(ctx, activityWriteTimeout)
+	defer cancel()
+	err := r.store.AddActivity(ctx, act)
+	if err != nil {
+		r.warn("storing a timeline activity failed; retrying", zap.Error(err))
+	}
+	return err == nil
+}
+
+// warn logs msg unless a warning was logged within activityDropWarnEvery.
+func (r *activityRecorder) warn(msg string, fields ...zap.Field) {
+	last, now := r.lastWarn.Load(), time.Now().UnixNano()
+	if now-last < int64(activityDropWarnEvery) || !r.lastWarn.CompareAndSwap(last, now) {
+		return
+	}
+	r.log.Warn(msg, fields...)
+}

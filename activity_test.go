@@ -1,0 +1,114 @@
+package caddyantom
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/certmagic"
+	dto "github.com/prometheus/client_model/go"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/caddy-antom/caddy-antom/outbox"
+)
+
+// flakyStore fails the first failures AddActivity calls, then stores.
+type flakyStore struct {
+	outbox.EventStore
+	mu       sync.Mutex
+	failures int
+	calls    int
+}
+
+func (f *flakyStore) AddActivity(ctx context.Context, a *outbox.Activity) error {
+	f.mu.Lock()
+	f.calls++
+	fail := f.calls <= f.failures
+	f.mu.Unlock()
+	if fail {
+		return errors.New("storage down")
+	}
+	return f.EventStore.AddActivity(ctx, a)
+}
+
+func named(id string) *outbox.Activity {
+	a := outbox.NewActivity(outbox.ActivityAPICall, time.Now())
+	a.Name("paymentRequestId", id)
+	return a
+}
+
+func dropped(t *testing.T) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := activityDropped.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
+}
+
+func stored(t *testing.T, s outbox.EventStore, id string) int {
+	t.Helper()
+	acts, err := s.Activities(context.Background(), "paymentRequestId", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(acts)
+}
+
+// Recording never waits: beyond the queue's bound, activities are dropped and counted; one
+// naming no id is not even queued.
+func TestActivityRecorderDropsWhenFull(t *testing.T) {
+	r := newActivityRecorder(outbox.New(&certmagic.FileStorage{Path: t.TempDir()}), zaptest.NewLogger(t))
+	r.record(outbox.NewActivity(outbox.ActivityRejected, time.Now()))
+	if len(r.queue) != 0 {
+		t.Fatal("an activity naming no id was queued")
+	}
+	before := dropped(t)
+	for range activityQueueSize + 5 {
+		r.record(named("req-full")) // no writer runs: the queue fills
+	}
+	if got := dropped(t) - before; got != 5 || len(r.queue) != activityQueueSize {
+		t.Fatalf("dropped %v with %d queued; want 5 dropped, the queue full", got, len(r.queue))
+	}
+}
+
+// A failing store is retried until it takes the activity; what is queued when the writer
+// stops is written by the drain.
+func TestActivityRecorderRetriesAndDrains(t *testing.T) {
+	store := &flakyStore{EventStore: outbox.New(&certmagic.FileStorage{Path: t.TempDir()}), failures: 2}
+	r := newActivityRecorder(store, zaptest.NewLogger(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.run(ctx)
+	}()
+	r.record(named("req-retry"))
+	deadline := time.Now().Add(30 * time.Second)
+	for stored(t, store, "req-retry") == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the activity was not stored after the store recovered")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	<-done
+
+	r = newActivityRecorder(store, zaptest.NewLogger(t))
+	for range 3 {
+		r.record(named("req-drain"))
+	}
+	stopped, stop := context.WithCancel(context.Background())
+	stop()
+	r.run(stopped) // stops at once, draining the queue
+	if n := stored(t, store, "req-drain"); n != 3 || len(r.queue) != 0 {
+		t.Fatalf("the drain stored %d of 3, left %d queued", n, len(r.queue))
+	}
+	before := dropped(t)
+	r.record(named("req-late"))
+	if len(r.queue) != 0 || dropped(t)-before != 1 {
+		t.Fatal("a stopped writer's recorder queued an activity nobody writes, or did not count it dropped")
+	}
+}
