@@ -11,7 +11,9 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -46,6 +48,18 @@ type consoleApp interface {
 	Kick()
 	// ProfileNames are the merchant profiles, whose payment records a timeline looks up.
 	ProfileNames() []string
+	// Forwards are the configured forwards with their paused state.
+	Forwards() []Forward
+	// PauseForward pauses (pause true) or resumes the forward with this route id, durably.
+	PauseForward(ctx context.Context, route string, pause bool) error
+}
+
+// Forward is a configured forward as the console shows it.
+type Forward struct {
+	Route   string // its delivery route id (rt_...)
+	Profile string
+	URL     string // with any password redacted
+	Paused  bool
 }
 
 // CaddyModule returns the Caddy module information.
@@ -172,6 +186,7 @@ func (c *Console) view(r *http.Request) *page {
 				p.Counts[string(st)] = n
 			}
 			p.Health, err = health(ctx, store, time.Now())
+			p.Health = withForwards(p.Health, c.app.Forwards())
 		}
 	}
 	if err != nil {
@@ -209,7 +224,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, p *page) error 
 	return c.template.Execute(w, p)
 }
 
-// post replays an event. A cross-site request is refused twice over: by its Sec-Fetch-Site or
+// post replays an event, or pauses or resumes a forward. A cross-site request is refused twice over: by its Sec-Fetch-Site or
 // Origin header, and by the token it cannot know.
 func (c *Console) post(w http.ResponseWriter, r *http.Request) error {
 	if err := c.protect.Check(r); err != nil {
@@ -219,7 +234,11 @@ func (c *Console) post(w http.ResponseWriter, r *http.Request) error {
 	if err != nil || len(ck.Value) != 64 || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(r.PostFormValue("csrf"))) != 1 {
 		return caddyhttp.Error(http.StatusForbidden, errors.New("the form's token does not match; reload the console page and try again"))
 	}
-	if r.PostFormValue("action") != "replay" {
+	switch r.PostFormValue("action") {
+	case "replay":
+	case "pause", "resume":
+		return c.pause(w, r, r.PostFormValue("action") == "pause")
+	default:
 		return caddyhttp.Error(http.StatusBadRequest, errors.New("unknown console action"))
 	}
 	id := r.PostFormValue("id")
@@ -234,6 +253,20 @@ func (c *Console) post(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// pause pauses or resumes the forward the form names and shows the health page again.
+func (c *Console) pause(w http.ResponseWriter, r *http.Request, pause bool) error {
+	route := r.PostFormValue("route")
+	notice := "resumed " + route + "; its backlog drains at the forward's rate"
+	if pause {
+		notice = "paused " + route + "; its notifications are still acknowledged and stored, and delivered after resume"
+	}
+	if err := c.app.PauseForward(r.Context(), route, pause); err != nil {
+		notice = "nothing changed: " + err.Error()
+	}
+	http.Redirect(w, r, pagePath(r)+"?"+url.Values{"notice": {notice}}.Encode(), http.StatusSeeOther)
+	return nil
+}
+
 // pagePath is the console's path as the browser sees it: under handle_path, r.URL.Path has
 // lost its prefix, so links and the form's target are built from the original request.
 func pagePath(r *http.Request) string {
@@ -245,7 +278,8 @@ func pagePath(r *http.Request) string {
 
 // forwardHealth is the delivery health of one forward (route) over the last 24 hours.
 type forwardHealth struct {
-	Route                   string
+	Forward
+	Configured              bool // in the running config (else only its events are left)
 	Pending, Dead           int
 	Delivered24h, Failed24h int
 	Delivered, Failed       [24]int // per hour, oldest first
@@ -264,7 +298,7 @@ func health(ctx context.Context, store outbox.EventStore, now time.Time) ([]forw
 	byRoute := map[string]*forwardHealth{}
 	get := func(route string) *forwardHealth {
 		if byRoute[route] == nil {
-			byRoute[route] = &forwardHealth{Route: route}
+			byRoute[route] = &forwardHealth{Forward: Forward{Route: route}}
 		}
 		return byRoute[route]
 	}
@@ -312,6 +346,21 @@ func health(ctx context.Context, store outbox.EventStore, now time.Time) ([]forw
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Route < out[j].Route })
 	return out, nil
+}
+
+// withForwards completes the health rows with the configured forwards: their URL and paused
+// state, and a row for each forward without events yet, which can be paused before its first.
+func withForwards(rows []forwardHealth, forwards []Forward) []forwardHealth {
+	for _, f := range forwards {
+		i := slices.IndexFunc(rows, func(fh forwardHealth) bool { return fh.Route == f.Route })
+		if i < 0 {
+			rows = append(rows, forwardHealth{ChartBars: chart([24]int{}, [24]int{})})
+			i = len(rows) - 1
+		}
+		rows[i].Forward, rows[i].Configured = f, true
+	}
+	slices.SortFunc(rows, func(a, b forwardHealth) int { return strings.Compare(a.Route, b.Route) })
+	return rows
 }
 
 // chart scales the hourly counts to bars of at most chartHeight pixels, failures stacked on

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -16,14 +17,28 @@ import (
 	"github.com/caddy-antom/caddy-antom/outbox"
 )
 
-// consoleTestApp is the antom app as the console sees it.
+// consoleTestApp is the antom app as the console sees it, with one forward.
 type consoleTestApp struct {
 	apiTestApp
-	kicks int
+	kicks  int
+	paused bool
 }
+
+const consoleTestRoute = "rt_0123456789abcdef"
 
 func (a *consoleTestApp) Kick()                  { a.kicks++ }
 func (a *consoleTestApp) ProfileNames() []string { return []string{"default"} }
+func (a *consoleTestApp) Forwards() []Forward {
+	return []Forward{{Route: consoleTestRoute, Profile: "default", URL: "http://127.0.0.1:9000/antom", Paused: a.paused}}
+}
+
+func (a *consoleTestApp) PauseForward(_ context.Context, route string, pause bool) error {
+	if route != consoleTestRoute {
+		return fmt.Errorf("no forward %q", route)
+	}
+	a.paused = pause
+	return nil
+}
 
 func consoleGet(t *testing.T, c *Console, target string) *httptest.ResponseRecorder {
 	t.Helper()
@@ -166,5 +181,50 @@ func TestConsoleLinksUnderHandlePath(t *testing.T) {
 	}
 	if body := w.Body.String(); !strings.Contains(body, `href="/ops/?view=events"`) || strings.Contains(body, `href="/?view`) {
 		t.Fatalf("links lost the prefix:\n%s", body)
+	}
+}
+
+// A forward is paused and resumed from the health page's forms, which carry the page's token; a
+// cross-site POST or one without the token changes nothing.
+func TestConsolePauseResume(t *testing.T) {
+	app := &consoleTestApp{apiTestApp: apiTestApp{store: outbox.New(&certmagic.FileStorage{Path: t.TempDir()})}}
+	c := &Console{}
+	if err := c.setup(app); err != nil {
+		t.Fatal(err)
+	}
+	w := consoleGet(t, c, "/ops/")
+	if body := w.Body.String(); !strings.Contains(body, "http://127.0.0.1:9000/antom") || !strings.Contains(body, ">delivering<") ||
+		!strings.Contains(body, `name="action" value="pause"`) {
+		t.Fatalf("the health page does not offer to pause the forward (without events yet):\n%s", body)
+	}
+	cookie := w.Result().Cookies()[0]
+	post := func(action, token string, header http.Header) (int, string) {
+		form := url.Values{"action": {action}, "route": {consoleTestRoute}, "csrf": {token}}
+		r := httptest.NewRequest(http.MethodPost, "https://ops.example.com/ops/", strings.NewReader(form.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for k, v := range header {
+			r.Header[k] = v
+		}
+		r.AddCookie(cookie)
+		w := httptest.NewRecorder()
+		if err := c.ServeHTTP(w, r, nil); err != nil {
+			return 0, err.Error()
+		}
+		return w.Code, w.Header().Get("Location")
+	}
+	if code, msg := post("pause", cookie.Value, http.Header{"Sec-Fetch-Site": {"cross-site"}}); code != 0 || !strings.Contains(msg, "cross-site request refused") || app.paused {
+		t.Fatalf("a cross-site pause: %d %s, paused %v", code, msg, app.paused)
+	}
+	if code, msg := post("pause", strings.Repeat("0", 64), nil); code != 0 || !strings.Contains(msg, "token") || app.paused {
+		t.Fatalf("a pause with a wrong token: %d %s, paused %v", code, msg, app.paused)
+	}
+	if code, loc := post("pause", cookie.Value, nil); code != http.StatusSeeOther || !strings.Contains(loc, "paused+"+consoleTestRoute) || !app.paused {
+		t.Fatalf("pause: %d %s, paused %v", code, loc, app.paused)
+	}
+	if body := consoleGet(t, c, "/ops/").Body.String(); !strings.Contains(body, ">paused<") || !strings.Contains(body, `name="action" value="resume"`) {
+		t.Fatalf("the health page does not show the forward paused:\n%s", body)
+	}
+	if code, loc := post("resume", cookie.Value, nil); code != http.StatusSeeOther || !strings.Contains(loc, "resumed+"+consoleTestRoute) || app.paused {
+		t.Fatalf("resume: %d %s, paused %v", code, loc, app.paused)
 	}
 }
