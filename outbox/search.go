@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -221,17 +222,21 @@ func (s *Store) Search(ctx context.Context, f Filter, cursor Cursor, limit int) 
 }
 
 // eachIndexed calls fn with the search key of every event listed in the folders of states, from
-// the index, reading only the events it has not indexed yet. Listing all three states also lets
-// the index forget pruned events.
+// the index, reading only the events it has not indexed yet. It lists all three state folders,
+// so the index forgets pruned events.
 func (s *Store) eachIndexed(ctx context.Context, states []State, fn func(id string, st State, k searchKey)) error {
 	listed := map[string]bool{}
-	for _, st := range states {
+	for _, st := range []State{StatePending, StateDelivered, StateDead} {
 		ids, err := s.listIDs(ctx, eventsPrefix+"/"+string(st), ValidEventID)
 		if err != nil {
 			return err
 		}
+		wanted := slices.Contains(states, st)
 		for _, id := range ids {
 			listed[id] = true
+			if !wanted {
+				continue
+			}
 			k, ok := s.keys.get(id)
 			if !ok {
 				ev, err := s.loadEvent(ctx, st, id)
@@ -247,9 +252,7 @@ func (s *Store) eachIndexed(ctx context.Context, states []State, fn func(id stri
 			fn(id, st, k)
 		}
 	}
-	if len(states) == 3 {
-		s.keys.keepOnly(listed) // forget pruned events
-	}
+	s.keys.keepOnly(listed) // forget pruned events
 	return nil
 }
 
