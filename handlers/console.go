@@ -11,9 +11,6 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
-	"slices"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -39,6 +36,7 @@ type Console struct {
 	app      consoleApp
 	protect  *http.CrossOriginProtection
 	template *template.Template
+	outcomes *outcomesCache
 }
 
 // consoleApp is what the console needs from the antom app beyond App.
@@ -87,6 +85,7 @@ func (c *Console) Provision(ctx caddy.Context) error {
 func (c *Console) setup(app consoleApp) error {
 	c.app = app
 	c.protect = http.NewCrossOriginProtection()
+	c.outcomes = new(outcomesCache)
 	var err error
 	c.template, err = template.New("console").Funcs(template.FuncMap{
 		"time": func(t time.Time) string {
@@ -112,6 +111,7 @@ type page struct {
 	Notice  string
 	Counts  map[string]int // events per state
 	Health  []forwardHealth
+	Counted time.Time // when the delivery outcomes in Health were counted
 	Events  []*outbox.Event
 	Next    template.URL // the next page of results
 	Event   *outbox.Event
@@ -185,8 +185,7 @@ func (c *Console) view(r *http.Request) *page {
 			for st, n := range counts {
 				p.Counts[string(st)] = n
 			}
-			p.Health, err = health(ctx, store, time.Now())
-			p.Health = withForwards(p.Health, c.app.Forwards())
+			p.Health, p.Counted, err = c.health(ctx, time.Now())
 		}
 	}
 	if err != nil {
@@ -274,115 +273,6 @@ func pagePath(r *http.Request) string {
 		return orig.URL.Path
 	}
 	return r.URL.Path
-}
-
-// forwardHealth is the delivery health of one forward (route) over the last 24 hours.
-type forwardHealth struct {
-	Forward
-	Configured              bool // in the running config (else only its events are left)
-	Pending, Dead           int
-	Delivered24h, Failed24h int
-	Delivered, Failed       [24]int // per hour, oldest first
-	ChartBars               []bar
-}
-
-// bar is one hour of the chart.
-type bar struct{ X, DeliveredY, DeliveredH, FailedY, FailedH int }
-
-// chartHeight is the height in pixels of a forward's chart.
-const chartHeight = 40
-
-// health counts, per forward, the pending and dead events and the delivery outcomes of the last
-// 24 hours by hour. It reads the events received in the last 24 hours and those pending or dead.
-func health(ctx context.Context, store outbox.EventStore, now time.Time) ([]forwardHealth, error) {
-	byRoute := map[string]*forwardHealth{}
-	get := func(route string) *forwardHealth {
-		if byRoute[route] == nil {
-			byRoute[route] = &forwardHealth{Forward: Forward{Route: route}}
-		}
-		return byRoute[route]
-	}
-	for _, st := range []outbox.State{outbox.StatePending, outbox.StateDead} {
-		evs, _, err := store.Search(ctx, outbox.Filter{State: st}, outbox.Cursor{}, 0)
-		if err != nil {
-			return nil, err
-		}
-		for _, ev := range evs {
-			if st == outbox.StatePending {
-				get(ev.Route).Pending++
-			} else {
-				get(ev.Route).Dead++
-			}
-		}
-	}
-	since := now.Add(-24 * time.Hour)
-	// Outcomes of the last 24 h belong to events received up to max_age before; a day more
-	// covers the default max_age.
-	evs, _, err := store.Search(ctx, outbox.Filter{Since: since.Add(-24 * time.Hour)}, outbox.Cursor{}, 0)
-	if err != nil {
-		return nil, err
-	}
-	for _, ev := range evs {
-		fh := get(ev.Route)
-		for _, st := range ev.History {
-			if st.At.Before(since) || st.At.After(now) {
-				continue
-			}
-			hour := min(int(st.At.Sub(since)/time.Hour), 23) // an outcome at now is in the last hour
-			switch st.What {
-			case outbox.StepDelivered:
-				fh.Delivered[hour]++
-				fh.Delivered24h++
-			case outbox.StepRetry, outbox.StepDead:
-				fh.Failed[hour]++
-				fh.Failed24h++
-			}
-		}
-	}
-	out := make([]forwardHealth, 0, len(byRoute))
-	for _, fh := range byRoute {
-		fh.ChartBars = chart(fh.Delivered, fh.Failed)
-		out = append(out, *fh)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Route < out[j].Route })
-	return out, nil
-}
-
-// withForwards completes the health rows with the configured forwards: their URL and paused
-// state, and a row for each forward without events yet, which can be paused before its first.
-func withForwards(rows []forwardHealth, forwards []Forward) []forwardHealth {
-	for _, f := range forwards {
-		i := slices.IndexFunc(rows, func(fh forwardHealth) bool { return fh.Route == f.Route })
-		if i < 0 {
-			rows = append(rows, forwardHealth{ChartBars: chart([24]int{}, [24]int{})})
-			i = len(rows) - 1
-		}
-		rows[i].Forward, rows[i].Configured = f, true
-	}
-	slices.SortFunc(rows, func(a, b forwardHealth) int { return strings.Compare(a.Route, b.Route) })
-	return rows
-}
-
-// chart scales the hourly counts to bars of at most chartHeight pixels, failures stacked on
-// deliveries.
-func chart(delivered, failed [24]int) []bar {
-	top := 1
-	for i := range delivered {
-		top = max(top, delivered[i]+failed[i])
-	}
-	bars := make([]bar, 24)
-	for i := range bars {
-		dh := delivered[i] * chartHeight / top
-		fh := failed[i] * chartHeight / top
-		if delivered[i] > 0 && dh == 0 {
-			dh = 1
-		}
-		if failed[i] > 0 && fh == 0 {
-			fh = 1
-		}
-		bars[i] = bar{X: i * 10, DeliveredY: chartHeight - dh, DeliveredH: dh, FailedY: chartHeight - dh - fh, FailedH: fh}
-	}
-	return bars
 }
 
 var (

@@ -81,7 +81,7 @@ func TestConsole(t *testing.T) {
 		t.Fatalf("health page: %d\n%s", w.Code, body)
 	}
 	// One failed attempt and the death count as failures of the hour they happened in.
-	fh, err := health(ctx, app.store, time.Now())
+	fh, _, err := c.health(ctx, time.Now())
 	if err != nil || len(fh) != 1 || fh[0].Dead != 1 || fh[0].Pending != 0 || fh[0].Failed24h != 2 || fh[0].Delivered24h != 0 ||
 		fh[0].Failed[23] != 2 || fh[0].ChartBars[23].FailedH != chartHeight {
 		t.Fatalf("health = %+v, %v", fh, err)
@@ -227,4 +227,36 @@ func TestConsolePauseResume(t *testing.T) {
 	if code, loc := post("resume", cookie.Value, nil); code != http.StatusSeeOther || !strings.Contains(loc, "resumed+"+consoleTestRoute) || app.paused {
 		t.Fatalf("resume: %d %s, paused %v", code, loc, app.paused)
 	}
+}
+
+// The health page's pending and dead counts are live; its delivery outcomes are recounted at most
+// once a minute, and after that minute the new ones show.
+func TestConsoleHealthRecount(t *testing.T) {
+	ctx := context.Background()
+	app := &consoleTestApp{apiTestApp: apiTestApp{store: outbox.New(&certmagic.FileStorage{Path: t.TempDir()})}}
+	c := &Console{}
+	if err := c.setup(app); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	check := func(at time.Time, pending, delivered int, countedAt time.Time) {
+		t.Helper()
+		fh, counted, err := c.health(ctx, at)
+		if err != nil || len(fh) != 1 || fh[0].Pending != pending || fh[0].Delivered24h != delivered || !counted.Equal(countedAt) {
+			t.Fatalf("health at +%v = %+v counted at %v, %v; want %d pending, %d delivered, counted at %v",
+				at.Sub(t0), fh, counted, err, pending, delivered, countedAt)
+		}
+	}
+	check(t0, 0, 0, t0)
+	ev := &outbox.Event{Profile: "default", Route: consoleTestRoute, Source: outbox.SourceNotification, Type: "PAYMENT_RESULT",
+		DedupKey: "recount", ReceivedAt: t0, Body: []byte(`{}`)}
+	if _, err := app.store.Add(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	check(t0.Add(time.Second), 1, 0, t0)
+	if err := app.store.MarkDelivered(ctx, ev, t0.Add(2*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	check(t0.Add(outcomesEvery-time.Second), 0, 0, t0)
+	check(t0.Add(outcomesEvery), 0, 1, t0.Add(outcomesEvery))
 }
