@@ -223,8 +223,8 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, p *page) error 
 	return c.template.Execute(w, p)
 }
 
-// post replays an event, or pauses or resumes a forward. A cross-site request is refused twice over: by its Sec-Fetch-Site or
-// Origin header, and by the token it cannot know.
+// post replays an event, or pauses or resumes a forward. A cross-site request is refused twice
+// over: by its Sec-Fetch-Site or Origin header, and by the token it cannot know.
 func (c *Console) post(w http.ResponseWriter, r *http.Request) error {
 	if err := c.protect.Check(r); err != nil {
 		return caddyhttp.Error(http.StatusForbidden, fmt.Errorf("cross-site request refused: %v", err))
