@@ -40,6 +40,17 @@ func (a *consoleTestApp) PauseForward(_ context.Context, route string, pause boo
 	return nil
 }
 
+// newTestConsole returns a console on an empty store of its own.
+func newTestConsole(t *testing.T) (*Console, *consoleTestApp) {
+	t.Helper()
+	app := &consoleTestApp{apiTestApp: apiTestApp{store: outbox.New(&certmagic.FileStorage{Path: t.TempDir()})}}
+	c := &Console{}
+	if err := c.setup(app); err != nil {
+		t.Fatal(err)
+	}
+	return c, app
+}
+
 func consoleGet(t *testing.T, c *Console, target string) *httptest.ResponseRecorder {
 	t.Helper()
 	w := httptest.NewRecorder()
@@ -53,11 +64,7 @@ func consoleGet(t *testing.T, c *Console, target string) *httptest.ResponseRecor
 // without the body, and replays a dead event only from its own form.
 func TestConsole(t *testing.T) {
 	ctx := context.Background()
-	app := &consoleTestApp{apiTestApp: apiTestApp{store: outbox.New(&certmagic.FileStorage{Path: t.TempDir()})}}
-	c := &Console{}
-	if err := c.setup(app); err != nil {
-		t.Fatal(err)
-	}
+	c, app := newTestConsole(t)
 	now := time.Now()
 	ev := &outbox.Event{Profile: "default", Route: "rt_0123456789abcdef", Source: outbox.SourceNotification,
 		Type: "PAYMENT_RESULT", ResultStatus: "S", RequestIDField: "paymentRequestId", RequestID: "ORDER-42",
@@ -167,11 +174,7 @@ func TestConsoleCaddyfile(t *testing.T) {
 
 // Under handle_path the console's links keep the prefix the browser used.
 func TestConsoleLinksUnderHandlePath(t *testing.T) {
-	app := &consoleTestApp{apiTestApp: apiTestApp{store: outbox.New(&certmagic.FileStorage{Path: t.TempDir()})}}
-	c := &Console{}
-	if err := c.setup(app); err != nil {
-		t.Fatal(err)
-	}
+	c, _ := newTestConsole(t)
 	orig := httptest.NewRequest(http.MethodGet, "https://ops.example.com/ops/", nil)
 	r := orig.WithContext(context.WithValue(orig.Context(), caddyhttp.OriginalRequestCtxKey, *orig.Clone(orig.Context())))
 	r.URL.Path = "/" // what handle_path /ops/* leaves
@@ -187,11 +190,7 @@ func TestConsoleLinksUnderHandlePath(t *testing.T) {
 // A forward is paused and resumed from the health page's forms, which carry the page's token; a
 // cross-site POST or one without the token changes nothing.
 func TestConsolePauseResume(t *testing.T) {
-	app := &consoleTestApp{apiTestApp: apiTestApp{store: outbox.New(&certmagic.FileStorage{Path: t.TempDir()})}}
-	c := &Console{}
-	if err := c.setup(app); err != nil {
-		t.Fatal(err)
-	}
+	c, app := newTestConsole(t)
 	w := consoleGet(t, c, "/ops/")
 	if body := w.Body.String(); !strings.Contains(body, "http://127.0.0.1:9000/antom") || !strings.Contains(body, ">delivering<") ||
 		!strings.Contains(body, `name="action" value="pause"`) {
@@ -233,11 +232,7 @@ func TestConsolePauseResume(t *testing.T) {
 // once a minute, and after that minute the new ones show.
 func TestConsoleHealthRecount(t *testing.T) {
 	ctx := context.Background()
-	app := &consoleTestApp{apiTestApp: apiTestApp{store: outbox.New(&certmagic.FileStorage{Path: t.TempDir()})}}
-	c := &Console{}
-	if err := c.setup(app); err != nil {
-		t.Fatal(err)
-	}
+	c, app := newTestConsole(t)
 	t0 := time.Now()
 	check := func(at time.Time, pending, delivered int, countedAt time.Time) {
 		t.Helper()
