@@ -17,10 +17,6 @@ import (
 // event, or five events at once) is an outage worth a page.
 const failingAfter = 5
 
-// oldestPendingEvery is how often the oldest pending event's age is measured: it loads the
-// pending events, which costs more than counting them.
-const oldestPendingEvery = time.Minute
-
 var oldestPendingAge = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 	Namespace: "caddy", Subsystem: "antom", Name: "oldest_pending_age_seconds",
 	Help: "Age of the oldest event not yet delivered, per forward (route id as in GET /antom/forwards); 0 when none is pending.",
@@ -102,16 +98,16 @@ func (a *App) observeAttempt(ev *outbox.Event, at delivery.Attempt) {
 	a.Emit(event, data)
 }
 
-// oldestPending returns the age of the oldest pending event per route id.
+// oldestPending returns the age of the oldest pending event per route id (none: 0).
 func (a *App) oldestPending(ctx context.Context, now time.Time) (map[string]time.Duration, error) {
-	evs, err := a.store.List(ctx, outbox.StatePending, 0)
+	backlogs, err := a.store.Backlogs(ctx)
 	if err != nil {
 		return nil, err
 	}
 	ages := map[string]time.Duration{}
-	for _, ev := range evs { // oldest first
-		if _, seen := ages[ev.Route]; !seen {
-			ages[ev.Route] = now.Sub(ev.ReceivedAt)
+	for route, b := range backlogs {
+		if b.Pending > 0 {
+			ages[route] = now.Sub(b.OldestPending)
 		}
 	}
 	return ages, nil

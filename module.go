@@ -192,12 +192,8 @@ func (a *App) lead(ctx context.Context) {
 func (a *App) watchQueue(ctx context.Context) {
 	tick := time.NewTicker(10 * time.Second)
 	defer tick.Stop()
-	var measured time.Time
 	for {
-		if time.Since(measured) >= oldestPendingEvery {
-			measured = time.Now()
-			a.measureOldestPending(ctx)
-		}
+		a.measureOldestPending(ctx)
 		if counts, err := a.store.Counts(ctx); err == nil {
 			setQueueDepth(counts)
 		}

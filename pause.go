@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-antom/caddy-antom/delivery"
+	"github.com/caddy-antom/caddy-antom/handlers"
 )
 
 // pauses is the set of paused route ids, as the event store last said: every instance of the
@@ -69,6 +70,33 @@ func (a *App) setPaused(ctx context.Context, routes []delivery.Route, pause bool
 			a.dispatcher.Resumed(id)
 		}
 	}
+	return nil
+}
+
+// Forwards lists the configured forwards with their paused state, for the console.
+func (a *App) Forwards() []handlers.Forward {
+	routes := a.forwardsMatching("")
+	out := make([]handlers.Forward, len(routes))
+	for i, r := range routes {
+		out[i] = handlers.Forward{Route: r.ID, Profile: r.Profile, URL: redactedURL(r.URL), Paused: a.paused.has(r.ID)}
+	}
+	return out
+}
+
+// PauseForward pauses or resumes the forward with route id routeID, as the console asks.
+func (a *App) PauseForward(ctx context.Context, routeID string, pause bool) error {
+	r, ok := a.route(routeID)
+	if !ok {
+		return fmt.Errorf("no antom_webhook forward has route id %q in the running config; reload the console page", routeID)
+	}
+	if err := a.setPaused(ctx, []delivery.Route{r}, pause); err != nil {
+		return err
+	}
+	verb := "resumed"
+	if pause {
+		verb = "paused"
+	}
+	a.log.Info("forward "+verb+" through the console", zap.String("forward", redactedURL(r.URL)), zap.String("route", r.ID))
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -15,19 +16,24 @@ import (
 
 // consoleResult is console.cjs's answer.
 type consoleResult struct {
-	OK            bool     `json:"ok"`
-	Error         string   `json:"error"`
-	FailedAt      string   `json:"failedAt"`
-	Timeline      string   `json:"timeline"`
-	ForgeryStatus int      `json:"forgeryStatus"`
-	ForgeryBody   string   `json:"forgeryBody"`
-	Console       []string `json:"console"`
+	OK            bool   `json:"ok"`
+	Error         string `json:"error"`
+	FailedAt      string `json:"failedAt"`
+	Timeline      string `json:"timeline"`
+	ForgeryStatus int    `json:"forgeryStatus"`
+	ForgeryBody   string `json:"forgeryBody"`
+	// PausedDeliveries is how many deliveries of the notification sent while its forward was
+	// paused the app had got when the console showed it pending, just before the resume.
+	PausedDeliveries int      `json:"pausedDeliveries"`
+	ForgeryPause     int      `json:"forgeryPauseStatus"`
+	Console          []string `json:"console"`
 	browserLog
 }
 
 // An operator in a real browser, on the console behind basic_auth, finds a payment by its order
-// number, opens its timeline, replays its dead event and sees it delivered; a form on another
-// site that posts a replay to the console is refused.
+// number, opens its timeline, replays its dead event and sees it delivered; pauses the forward,
+// sees a notification acknowledged and left pending, resumes and sees it delivered. Forms on
+// another site that post a replay or a pause to the console are refused.
 func TestBrowserConsole(t *testing.T) {
 	caddyBinary(t)
 	chromium := requireTool(t, "chromium")
@@ -53,16 +59,43 @@ func TestBrowserConsole(t *testing.T) {
 	whWaitState(t, s.p, id, "dead")
 	s.app.SetDefaultStatus(http.StatusOK)
 
-	// The forger's page, on another site (localhost, not 127.0.0.1), with a replay form.
+	var forwards []struct {
+		Route  string `json:"route"`
+		Paused bool   `json:"paused"`
+	}
+	s.p.AdminGetJSON("/antom/forwards", &forwards)
+	if len(forwards) != 1 {
+		t.Fatalf("GET /antom/forwards = %+v, want one forward", forwards)
+	}
+
+	// The forger's page, on another site (localhost, not 127.0.0.1), with a replay and a pause
+	// form. The same server sends Antom's notification while the forward is paused (/notify)
+	// and says how many deliveries of it the app has got (/deliveries).
+	pausedBody := whBody("CONSOLEPAUSE")
+	pausedID := whEventID(t, pausedBody)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	forger := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, `<!doctype html><form method="post" action="%s/ops/"><input type="hidden" name="action" value="replay">`+
-			`<input type="hidden" name="id" value="%s"><input type="hidden" name="csrf" value="%s"><button id="forge">win a prize</button></form>`,
-			s.Base, id, strings.Repeat("0", 64))
-	})}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `<!doctype html><form method="post" action="%[1]s/ops/"><input type="hidden" name="action" value="replay">`+
+			`<input type="hidden" name="id" value="%[2]s"><input type="hidden" name="csrf" value="%[3]s"><button id="forge">win a prize</button></form>`+
+			`<form method="post" action="%[1]s/ops/"><input type="hidden" name="action" value="pause">`+
+			`<input type="hidden" name="route" value="%[4]s"><input type="hidden" name="csrf" value="%[3]s"><button id="forge-pause">win another</button></form>`,
+			s.Base, id, strings.Repeat("0", 64), forwards[0].Route)
+	})
+	mux.HandleFunc("POST /notify", func(w http.ResponseWriter, r *http.Request) {
+		status, _, ack := postNotification(t, s.Notify, whClientID, pausedBody)
+		if status != http.StatusOK || !bytes.Equal(ack, whAck(t)) {
+			t.Errorf("the notification sent while paused got HTTP %d %q, want the ack", status, ack)
+		}
+		fmt.Fprintf(w, "%d", status)
+	})
+	mux.HandleFunc("/deliveries", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%d", len(whByID(s.app.Requests())[pausedID]))
+	})
+	forger := &http.Server{Handler: mux}
 	go func() { _ = forger.Serve(ln) }()
 	t.Cleanup(func() { _ = forger.Close() })
 
@@ -70,8 +103,9 @@ func TestBrowserConsole(t *testing.T) {
 	t.Logf("screenshots go to %s", shots)
 	in, err := json.Marshal(map[string]any{
 		"consoleUrl": s.Base + "/ops/", "user": user, "password": password, "order": "PAYREQ_CONSOLE01",
-		"forgeryUrl": fmt.Sprintf("http://localhost:%d/", ln.Addr().(*net.TCPAddr).Port),
-		"shotDir":    shots, "executablePath": chromium, "timeoutMs": 30000,
+		"forgeryUrl":  fmt.Sprintf("http://localhost:%d/", ln.Addr().(*net.TCPAddr).Port),
+		"pausedOrder": "PAYREQ_CONSOLEPAUSE", "helperUrl": fmt.Sprintf("http://127.0.0.1:%d", ln.Addr().(*net.TCPAddr).Port),
+		"shotDir": shots, "executablePath": chromium, "timeoutMs": 30000,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -96,5 +130,18 @@ func TestBrowserConsole(t *testing.T) {
 	}
 	if after, _, _ := whGetEvent(t, s.p, id); after.State != "delivered" || !after.DeliveredAt.Equal(ev.DeliveredAt) {
 		t.Errorf("the forged POST replayed the event: %+v", after)
+	}
+
+	// Nothing reached the app while the console said paused; after its resume, exactly once.
+	if res.PausedDeliveries != 0 {
+		t.Errorf("the app got %d deliveries while the forward was paused", res.PausedDeliveries)
+	}
+	whCheckDeliveries(t, s.app, map[string][]byte{id: body, pausedID: pausedBody}, true)
+	if res.ForgeryPause != http.StatusForbidden {
+		t.Errorf("the cross-site pause got HTTP %d, want 403", res.ForgeryPause)
+	}
+	s.p.AdminGetJSON("/antom/forwards", &forwards)
+	if forwards[0].Paused {
+		t.Error("the forged POST paused the forward")
 	}
 }

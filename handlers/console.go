@@ -11,7 +11,6 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
-	"sort"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -37,6 +36,7 @@ type Console struct {
 	app      consoleApp
 	protect  *http.CrossOriginProtection
 	template *template.Template
+	outcomes *outcomesCache
 }
 
 // consoleApp is what the console needs from the antom app beyond App.
@@ -46,6 +46,18 @@ type consoleApp interface {
 	Kick()
 	// ProfileNames are the merchant profiles, whose payment records a timeline looks up.
 	ProfileNames() []string
+	// Forwards are the configured forwards with their paused state.
+	Forwards() []Forward
+	// PauseForward pauses (pause true) or resumes the forward with this route id, durably.
+	PauseForward(ctx context.Context, route string, pause bool) error
+}
+
+// Forward is a configured forward as the console shows it.
+type Forward struct {
+	Route   string // its delivery route id (rt_...)
+	Profile string
+	URL     string // with any password redacted
+	Paused  bool
 }
 
 // CaddyModule returns the Caddy module information.
@@ -73,6 +85,7 @@ func (c *Console) Provision(ctx caddy.Context) error {
 func (c *Console) setup(app consoleApp) error {
 	c.app = app
 	c.protect = http.NewCrossOriginProtection()
+	c.outcomes = new(outcomesCache)
 	var err error
 	c.template, err = template.New("console").Funcs(template.FuncMap{
 		"time": func(t time.Time) string {
@@ -98,6 +111,7 @@ type page struct {
 	Notice  string
 	Counts  map[string]int // events per state
 	Health  []forwardHealth
+	Counted time.Time // when the delivery outcomes in Health were counted
 	Events  []*outbox.Event
 	Next    template.URL // the next page of results
 	Event   *outbox.Event
@@ -171,7 +185,7 @@ func (c *Console) view(r *http.Request) *page {
 			for st, n := range counts {
 				p.Counts[string(st)] = n
 			}
-			p.Health, err = health(ctx, store, time.Now())
+			p.Health, p.Counted, err = c.health(ctx, time.Now())
 		}
 	}
 	if err != nil {
@@ -209,8 +223,8 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, p *page) error 
 	return c.template.Execute(w, p)
 }
 
-// post replays an event. A cross-site request is refused twice over: by its Sec-Fetch-Site or
-// Origin header, and by the token it cannot know.
+// post replays an event, or pauses or resumes a forward. A cross-site request is refused twice
+// over: by its Sec-Fetch-Site or Origin header, and by the token it cannot know.
 func (c *Console) post(w http.ResponseWriter, r *http.Request) error {
 	if err := c.protect.Check(r); err != nil {
 		return caddyhttp.Error(http.StatusForbidden, fmt.Errorf("cross-site request refused: %v", err))
@@ -219,7 +233,11 @@ func (c *Console) post(w http.ResponseWriter, r *http.Request) error {
 	if err != nil || len(ck.Value) != 64 || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(r.PostFormValue("csrf"))) != 1 {
 		return caddyhttp.Error(http.StatusForbidden, errors.New("the form's token does not match; reload the console page and try again"))
 	}
-	if r.PostFormValue("action") != "replay" {
+	switch r.PostFormValue("action") {
+	case "replay":
+	case "pause", "resume":
+		return c.pause(w, r, r.PostFormValue("action") == "pause")
+	default:
 		return caddyhttp.Error(http.StatusBadRequest, errors.New("unknown console action"))
 	}
 	id := r.PostFormValue("id")
@@ -234,6 +252,20 @@ func (c *Console) post(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// pause pauses or resumes the forward the form names and shows the health page again.
+func (c *Console) pause(w http.ResponseWriter, r *http.Request, pause bool) error {
+	route := r.PostFormValue("route")
+	notice := "resumed " + route + "; its backlog drains at the forward's rate"
+	if pause {
+		notice = "paused " + route + "; its notifications are still acknowledged and stored, and delivered after resume"
+	}
+	if err := c.app.PauseForward(r.Context(), route, pause); err != nil {
+		notice = "nothing changed: " + err.Error()
+	}
+	http.Redirect(w, r, pagePath(r)+"?"+url.Values{"notice": {notice}}.Encode(), http.StatusSeeOther)
+	return nil
+}
+
 // pagePath is the console's path as the browser sees it: under handle_path, r.URL.Path has
 // lost its prefix, so links and the form's target are built from the original request.
 func pagePath(r *http.Request) string {
@@ -241,99 +273,6 @@ func pagePath(r *http.Request) string {
 		return orig.URL.Path
 	}
 	return r.URL.Path
-}
-
-// forwardHealth is the delivery health of one forward (route) over the last 24 hours.
-type forwardHealth struct {
-	Route                   string
-	Pending, Dead           int
-	Delivered24h, Failed24h int
-	Delivered, Failed       [24]int // per hour, oldest first
-	ChartBars               []bar
-}
-
-// bar is one hour of the chart.
-type bar struct{ X, DeliveredY, DeliveredH, FailedY, FailedH int }
-
-// chartHeight is the height in pixels of a forward's chart.
-const chartHeight = 40
-
-// health counts, per forward, the pending and dead events and the delivery outcomes of the last
-// 24 hours by hour. It reads the events received in the last 24 hours and those pending or dead.
-func health(ctx context.Context, store outbox.EventStore, now time.Time) ([]forwardHealth, error) {
-	byRoute := map[string]*forwardHealth{}
-	get := func(route string) *forwardHealth {
-		if byRoute[route] == nil {
-			byRoute[route] = &forwardHealth{Route: route}
-		}
-		return byRoute[route]
-	}
-	for _, st := range []outbox.State{outbox.StatePending, outbox.StateDead} {
-		evs, _, err := store.Search(ctx, outbox.Filter{State: st}, outbox.Cursor{}, 0)
-		if err != nil {
-			return nil, err
-		}
-		for _, ev := range evs {
-			if st == outbox.StatePending {
-				get(ev.Route).Pending++
-			} else {
-				get(ev.Route).Dead++
-			}
-		}
-	}
-	since := now.Add(-24 * time.Hour)
-	// Outcomes of the last 24 h belong to events received up to max_age before; a day more
-	// covers the default max_age.
-	evs, _, err := store.Search(ctx, outbox.Filter{Since: since.Add(-24 * time.Hour)}, outbox.Cursor{}, 0)
-	if err != nil {
-		return nil, err
-	}
-	for _, ev := range evs {
-		fh := get(ev.Route)
-		for _, st := range ev.History {
-			if st.At.Before(since) || st.At.After(now) {
-				continue
-			}
-			hour := min(int(st.At.Sub(since)/time.Hour), 23) // an outcome at now is in the last hour
-			switch st.What {
-			case outbox.StepDelivered:
-				fh.Delivered[hour]++
-				fh.Delivered24h++
-			case outbox.StepRetry, outbox.StepDead:
-				fh.Failed[hour]++
-				fh.Failed24h++
-			}
-		}
-	}
-	out := make([]forwardHealth, 0, len(byRoute))
-	for _, fh := range byRoute {
-		fh.ChartBars = chart(fh.Delivered, fh.Failed)
-		out = append(out, *fh)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Route < out[j].Route })
-	return out, nil
-}
-
-// chart scales the hourly counts to bars of at most chartHeight pixels, failures stacked on
-// deliveries.
-func chart(delivered, failed [24]int) []bar {
-	top := 1
-	for i := range delivered {
-		top = max(top, delivered[i]+failed[i])
-	}
-	bars := make([]bar, 24)
-	for i := range bars {
-		dh := delivered[i] * chartHeight / top
-		fh := failed[i] * chartHeight / top
-		if delivered[i] > 0 && dh == 0 {
-			dh = 1
-		}
-		if failed[i] > 0 && fh == 0 {
-			fh = 1
-		}
-		bars[i] = bar{X: i * 10, DeliveredY: chartHeight - dh, DeliveredH: dh, FailedY: chartHeight - dh - fh, FailedH: fh}
-	}
-	return bars
 }
 
 var (

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -16,14 +17,39 @@ import (
 	"github.com/caddy-antom/caddy-antom/outbox"
 )
 
-// consoleTestApp is the antom app as the console sees it.
+// consoleTestApp is the antom app as the console sees it, with one forward.
 type consoleTestApp struct {
 	apiTestApp
-	kicks int
+	kicks  int
+	paused bool
 }
+
+const consoleTestRoute = "rt_0123456789abcdef"
 
 func (a *consoleTestApp) Kick()                  { a.kicks++ }
 func (a *consoleTestApp) ProfileNames() []string { return []string{"default"} }
+func (a *consoleTestApp) Forwards() []Forward {
+	return []Forward{{Route: consoleTestRoute, Profile: "default", URL: "http://127.0.0.1:9000/antom", Paused: a.paused}}
+}
+
+func (a *consoleTestApp) PauseForward(_ context.Context, route string, pause bool) error {
+	if route != consoleTestRoute {
+		return fmt.Errorf("no forward %q", route)
+	}
+	a.paused = pause
+	return nil
+}
+
+// newTestConsole returns a console on an empty store of its own.
+func newTestConsole(t *testing.T) (*Console, *consoleTestApp) {
+	t.Helper()
+	app := &consoleTestApp{apiTestApp: apiTestApp{store: outbox.New(&certmagic.FileStorage{Path: t.TempDir()})}}
+	c := &Console{}
+	if err := c.setup(app); err != nil {
+		t.Fatal(err)
+	}
+	return c, app
+}
 
 func consoleGet(t *testing.T, c *Console, target string) *httptest.ResponseRecorder {
 	t.Helper()
@@ -38,11 +64,7 @@ func consoleGet(t *testing.T, c *Console, target string) *httptest.ResponseRecor
 // without the body, and replays a dead event only from its own form.
 func TestConsole(t *testing.T) {
 	ctx := context.Background()
-	app := &consoleTestApp{apiTestApp: apiTestApp{store: outbox.New(&certmagic.FileStorage{Path: t.TempDir()})}}
-	c := &Console{}
-	if err := c.setup(app); err != nil {
-		t.Fatal(err)
-	}
+	c, app := newTestConsole(t)
 	now := time.Now()
 	ev := &outbox.Event{Profile: "default", Route: "rt_0123456789abcdef", Source: outbox.SourceNotification,
 		Type: "PAYMENT_RESULT", ResultStatus: "S", RequestIDField: "paymentRequestId", RequestID: "ORDER-42",
@@ -66,7 +88,7 @@ func TestConsole(t *testing.T) {
 		t.Fatalf("health page: %d\n%s", w.Code, body)
 	}
 	// One failed attempt and the death count as failures of the hour they happened in.
-	fh, err := health(ctx, app.store, time.Now())
+	fh, _, err := c.health(ctx, time.Now())
 	if err != nil || len(fh) != 1 || fh[0].Dead != 1 || fh[0].Pending != 0 || fh[0].Failed24h != 2 || fh[0].Delivered24h != 0 ||
 		fh[0].Failed[23] != 2 || fh[0].ChartBars[23].FailedH != chartHeight {
 		t.Fatalf("health = %+v, %v", fh, err)
@@ -152,11 +174,7 @@ func TestConsoleCaddyfile(t *testing.T) {
 
 // Under handle_path the console's links keep the prefix the browser used.
 func TestConsoleLinksUnderHandlePath(t *testing.T) {
-	app := &consoleTestApp{apiTestApp: apiTestApp{store: outbox.New(&certmagic.FileStorage{Path: t.TempDir()})}}
-	c := &Console{}
-	if err := c.setup(app); err != nil {
-		t.Fatal(err)
-	}
+	c, _ := newTestConsole(t)
 	orig := httptest.NewRequest(http.MethodGet, "https://ops.example.com/ops/", nil)
 	r := orig.WithContext(context.WithValue(orig.Context(), caddyhttp.OriginalRequestCtxKey, *orig.Clone(orig.Context())))
 	r.URL.Path = "/" // what handle_path /ops/* leaves
@@ -167,4 +185,73 @@ func TestConsoleLinksUnderHandlePath(t *testing.T) {
 	if body := w.Body.String(); !strings.Contains(body, `href="/ops/?view=events"`) || strings.Contains(body, `href="/?view`) {
 		t.Fatalf("links lost the prefix:\n%s", body)
 	}
+}
+
+// A forward is paused and resumed from the health page's forms, which carry the page's token; a
+// cross-site POST or one without the token changes nothing.
+func TestConsolePauseResume(t *testing.T) {
+	c, app := newTestConsole(t)
+	w := consoleGet(t, c, "/ops/")
+	if body := w.Body.String(); !strings.Contains(body, "http://127.0.0.1:9000/antom") || !strings.Contains(body, ">delivering<") ||
+		!strings.Contains(body, `name="action" value="pause"`) {
+		t.Fatalf("the health page does not offer to pause the forward (without events yet):\n%s", body)
+	}
+	cookie := w.Result().Cookies()[0]
+	post := func(action, token string, header http.Header) (int, string) {
+		form := url.Values{"action": {action}, "route": {consoleTestRoute}, "csrf": {token}}
+		r := httptest.NewRequest(http.MethodPost, "https://ops.example.com/ops/", strings.NewReader(form.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for k, v := range header {
+			r.Header[k] = v
+		}
+		r.AddCookie(cookie)
+		w := httptest.NewRecorder()
+		if err := c.ServeHTTP(w, r, nil); err != nil {
+			return 0, err.Error()
+		}
+		return w.Code, w.Header().Get("Location")
+	}
+	if code, msg := post("pause", cookie.Value, http.Header{"Sec-Fetch-Site": {"cross-site"}}); code != 0 || !strings.Contains(msg, "cross-site request refused") || app.paused {
+		t.Fatalf("a cross-site pause: %d %s, paused %v", code, msg, app.paused)
+	}
+	if code, msg := post("pause", strings.Repeat("0", 64), nil); code != 0 || !strings.Contains(msg, "token") || app.paused {
+		t.Fatalf("a pause with a wrong token: %d %s, paused %v", code, msg, app.paused)
+	}
+	if code, loc := post("pause", cookie.Value, nil); code != http.StatusSeeOther || !strings.Contains(loc, "paused+"+consoleTestRoute) || !app.paused {
+		t.Fatalf("pause: %d %s, paused %v", code, loc, app.paused)
+	}
+	if body := consoleGet(t, c, "/ops/").Body.String(); !strings.Contains(body, ">paused<") || !strings.Contains(body, `name="action" value="resume"`) {
+		t.Fatalf("the health page does not show the forward paused:\n%s", body)
+	}
+	if code, loc := post("resume", cookie.Value, nil); code != http.StatusSeeOther || !strings.Contains(loc, "resumed+"+consoleTestRoute) || app.paused {
+		t.Fatalf("resume: %d %s, paused %v", code, loc, app.paused)
+	}
+}
+
+// The health page's pending and dead counts are live; its delivery outcomes are recounted at most
+// once a minute, and after that minute the new ones show.
+func TestConsoleHealthRecount(t *testing.T) {
+	ctx := context.Background()
+	c, app := newTestConsole(t)
+	t0 := time.Now()
+	check := func(at time.Time, pending, delivered int, countedAt time.Time) {
+		t.Helper()
+		fh, counted, err := c.health(ctx, at)
+		if err != nil || len(fh) != 1 || fh[0].Pending != pending || fh[0].Delivered24h != delivered || !counted.Equal(countedAt) {
+			t.Fatalf("health at +%v = %+v counted at %v, %v; want %d pending, %d delivered, counted at %v",
+				at.Sub(t0), fh, counted, err, pending, delivered, countedAt)
+		}
+	}
+	check(t0, 0, 0, t0)
+	ev := &outbox.Event{Profile: "default", Route: consoleTestRoute, Source: outbox.SourceNotification, Type: "PAYMENT_RESULT",
+		DedupKey: "recount", ReceivedAt: t0, Body: []byte(`{}`)}
+	if _, err := app.store.Add(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	check(t0.Add(time.Second), 1, 0, t0)
+	if err := app.store.MarkDelivered(ctx, ev, t0.Add(2*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	check(t0.Add(outcomesEvery-time.Second), 0, 0, t0)
+	check(t0.Add(outcomesEvery), 0, 1, t0.Add(outcomesEvery))
 }

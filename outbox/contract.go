@@ -28,6 +28,10 @@ type EventStore interface {
 	Get(ctx context.Context, id string) (*Event, error)
 	List(ctx context.Context, state State, limit int) ([]*Event, error)
 	Counts(ctx context.Context) (map[State]int, error)
+	// Backlogs returns, per route id, the pending and dead events and the receipt time of the
+	// oldest pending one, for every route that has pending or dead events, without reading the
+	// events' bodies.
+	Backlogs(ctx context.Context) (map[string]Backlog, error)
 	// Search returns up to limit events matching f (limit <= 0: all), newest first, starting
 	// after cursor, and the cursor of the next page (zero: this was the last).
 	Search(ctx context.Context, f Filter, cursor Cursor, limit int) ([]*Event, Cursor, error)
@@ -61,6 +65,27 @@ type EventStore interface {
 	// store allows: Store runs them on the one instance holding the antom/leader storage lock,
 	// a store whose claims are leases runs them on every instance.
 	Lead(ctx context.Context, log *zap.Logger, fn func(ctx context.Context))
+}
+
+// Backlog is what waits for one forward (route).
+type Backlog struct {
+	Pending, Dead int
+	// OldestPending is when the oldest pending event was received (zero: none is pending).
+	OldestPending time.Time
+}
+
+// add counts one event in state st received at.
+func (b Backlog) add(st State, at time.Time) Backlog {
+	switch st {
+	case StatePending:
+		b.Pending++
+		if b.OldestPending.IsZero() || at.Before(b.OldestPending) {
+			b.OldestPending = at
+		}
+	case StateDead:
+		b.Dead++
+	}
+	return b
 }
 
 // Lead runs fn while this instance holds the antom/leader lock of the storage (RunAsLeader).

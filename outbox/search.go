@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -183,32 +184,14 @@ func (s *Store) Search(ctx context.Context, f Filter, cursor Cursor, limit int) 
 		at time.Time
 	}
 	var hits []hit
-	listed := map[string]bool{}
-	for _, st := range []State{StatePending, StateDelivered, StateDead} {
-		ids, err := s.listIDs(ctx, eventsPrefix+"/"+string(st), ValidEventID)
-		if err != nil {
-			return nil, Cursor{}, err
+	err := s.eachIndexed(ctx, []State{StatePending, StateDelivered, StateDead}, func(id string, st State, k searchKey) {
+		if f.match(st, k) && cursor.admits(k.receivedAt, id) {
+			hits = append(hits, hit{id, st, k.receivedAt})
 		}
-		for _, id := range ids {
-			listed[id] = true
-			k, ok := s.keys.get(id)
-			if !ok {
-				ev, err := s.loadEvent(ctx, st, id)
-				if errors.Is(err, fs.ErrNotExist) {
-					continue // moved meanwhile; the next search sees it in its new state
-				}
-				if err != nil {
-					return nil, Cursor{}, err
-				}
-				k = searchKeyOf(ev)
-				s.keys.put(id, k)
-			}
-			if f.match(st, k) && cursor.admits(k.receivedAt, id) {
-				hits = append(hits, hit{id, st, k.receivedAt})
-			}
-		}
+	})
+	if err != nil {
+		return nil, Cursor{}, err
 	}
-	s.keys.keepOnly(listed) // forget pruned events
 	sort.Slice(hits, func(i, j int) bool {
 		if !hits[i].at.Equal(hits[j].at) {
 			return hits[i].at.After(hits[j].at)
@@ -236,6 +219,53 @@ func (s *Store) Search(ctx context.Context, f Filter, cursor Cursor, limit int) 
 	}
 	page, next := Page(out, limit)
 	return page, next, nil
+}
+
+// eachIndexed calls fn with the search key of every event listed in the folders of states, from
+// the index, reading only the events it has not indexed yet. It lists all three state folders,
+// so the index forgets pruned events.
+func (s *Store) eachIndexed(ctx context.Context, states []State, fn func(id string, st State, k searchKey)) error {
+	listed := map[string]bool{}
+	for _, st := range []State{StatePending, StateDelivered, StateDead} {
+		ids, err := s.listIDs(ctx, eventsPrefix+"/"+string(st), ValidEventID)
+		if err != nil {
+			return err
+		}
+		wanted := slices.Contains(states, st)
+		for _, id := range ids {
+			listed[id] = true
+			if !wanted {
+				continue
+			}
+			k, ok := s.keys.get(id)
+			if !ok {
+				ev, err := s.loadEvent(ctx, st, id)
+				if errors.Is(err, fs.ErrNotExist) {
+					continue // moved meanwhile; the next listing sees it in its new state
+				}
+				if err != nil {
+					return err
+				}
+				k = searchKeyOf(ev)
+				s.keys.put(id, k)
+			}
+			fn(id, st, k)
+		}
+	}
+	s.keys.keepOnly(listed) // forget pruned events
+	return nil
+}
+
+// Backlogs returns the pending and dead events of every route that has some, and the receipt
+// time of its oldest pending event, from the folder listings and the search index: after the
+// first search or backlog since a start, it reads no event. An event caught in an interrupted
+// move counts in both states, as in Counts.
+func (s *Store) Backlogs(ctx context.Context) (map[string]Backlog, error) {
+	out := map[string]Backlog{}
+	err := s.eachIndexed(ctx, []State{StatePending, StateDead}, func(_ string, st State, k searchKey) {
+		out[k.route] = out[k.route].add(st, k.receivedAt)
+	})
+	return out, err
 }
 
 // searchKeys is the Store's index of searchKey by event id.

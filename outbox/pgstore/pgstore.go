@@ -211,6 +211,38 @@ func (s *Store) Counts(ctx context.Context) (map[outbox.State]int, error) {
 	return out, s.health.observe(rows.Err())
 }
 
+// Backlogs counts the pending and dead events per route, and finds the oldest pending one's
+// receipt time, in the database.
+func (s *Store) Backlogs(ctx context.Context) (map[string]outbox.Backlog, error) {
+	ctx, cancel, err := s.op(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	rows, err := s.pool.Query(ctx, `SELECT doc->>'route', state, count(*), min(received_at) FROM antom_events
+		WHERE state IN ('pending', 'dead') GROUP BY 1, 2`)
+	if err = s.health.observe(err); err != nil {
+		return nil, err
+	}
+	out := map[string]outbox.Backlog{}
+	for rows.Next() {
+		var route, st string
+		var n int
+		var oldest time.Time
+		if err := rows.Scan(&route, &st, &n, &oldest); err != nil {
+			return nil, err
+		}
+		b := out[route]
+		if outbox.State(st) == outbox.StatePending {
+			b.Pending, b.OldestPending = n, oldest
+		} else {
+			b.Dead = n
+		}
+		out[route] = b
+	}
+	return out, s.health.observe(rows.Err())
+}
+
 // DueExcept claims up to limit due pending events that no other instance holds, earliest
 // NextAttempt first, and keeps their leases until their outcome is recorded. While the database
 // is unreachable it returns nothing until the next probe (deliveries pause, with backoff).

@@ -38,6 +38,7 @@ func Run(t *testing.T, open Open) {
 		{"Pauses", pauses},
 		{"Activities", activities},
 		{"TimelineActivities", timelineActivities},
+		{"Backlogs", backlogs},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
 	}
@@ -755,6 +756,49 @@ func timelineActivities(t *testing.T, open Open) {
 		want := "[api_call/40/false notification_rejected/0/true notification/0/false api_call/0/false api_call/0/false]"
 		if fmt.Sprint(got) != want || tl.PaymentRequestID != "req-tl" || tl.PaymentID != "pay-tl" {
 			t.Fatalf("timeline by %q = %v (%s, %s), want %s", by, got, tl.PaymentRequestID, tl.PaymentID, want)
+		}
+	}
+}
+
+// backlogs counts pending and dead events per route and finds each route's oldest pending one,
+// also through another handle.
+func backlogs(t *testing.T, open Open) {
+	s, another := open(t)
+	base := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	const other = "rt_fedcba9876543210"
+	var evs []*outbox.Event
+	for i := range 6 {
+		ev := event(fmt.Sprint("b", i))
+		ev.ReceivedAt = base.Add(time.Duration(10-i) * time.Minute) // the last one added is the oldest
+		if i%2 == 1 {
+			ev.Route = other
+		}
+		mustAdd(t, s, ev)
+		evs = append(evs, ev)
+	}
+	// Route rt_0123…: b0 delivered, b2 dead, b4 pending. Route other: b1, b3, b5 pending, b5 the oldest.
+	if err := s.MarkDelivered(ctx, evs[0], base.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkDead(ctx, evs[2], base.Add(time.Hour), "gave up"); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]outbox.Backlog{
+		evs[0].Route: {Pending: 1, Dead: 1, OldestPending: evs[4].ReceivedAt},
+		other:        {Pending: 3, OldestPending: evs[5].ReceivedAt},
+	}
+	for name, st := range map[string]outbox.EventStore{"store": s, "another handle": another()} {
+		got, err := st.Backlogs(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%s: Backlogs = %+v, want %+v", name, got, want)
+		}
+		for route, w := range want {
+			if g := got[route]; g.Pending != w.Pending || g.Dead != w.Dead || !g.OldestPending.Equal(w.OldestPending) {
+				t.Errorf("%s: Backlogs[%s] = %+v, want %+v", name, route, g, w)
+			}
 		}
 	}
 }

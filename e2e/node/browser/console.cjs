@@ -2,25 +2,41 @@
 // console.cjs — an operator in a real browser (Debian's headless Chromium driven by
 // playwright-core) on the antom_console behind basic_auth: find a payment by its order number,
 // open its timeline, open its dead event and replay it, and wait (reloading) until the event
-// page says delivered. Then a page on another site submits a replay form to the console, as a
-// cross-site forgery would, and the answer is reported.
+// page says delivered. Then pause the forward on the health page, have the test send a
+// notification (helperUrl/notify), find it pending, report how many deliveries of it the app has
+// got (helperUrl/deliveries), resume, and wait until it is delivered. Last, a page on another
+// site submits a replay form and a pause form to the console, as a cross-site forgery would, and
+// the answers are reported.
 //
 // stdin: JSON {
 //   "consoleUrl": "http://127.0.0.1:1234/ops/",
 //   "user": "ops", "password": "...",      // basic_auth credentials
 //   "order": "PAYREQ_X",                    // the order number (paymentRequestId)
-//   "forgeryUrl": "http://localhost:5678/", // a page on another site with a form #forge posting to the console
+//   "forgeryUrl": "http://localhost:5678/", // a page on another site with forms #forge (replay) and #forge-pause posting to the console
+//   "pausedOrder": "PAYREQ_Y",              // the order number of the notification helperUrl/notify sends
+//   "helperUrl": "http://127.0.0.1:5678",   // the test's POST /notify and GET /deliveries
 //   "shotDir": "/tmp/x",                    // PNG screenshots go here
 //   "executablePath": "/usr/bin/chromium",
 //   "timeoutMs": 30000
 // }
 // stdout: JSON {"ok": bool, "error", "failedAt", "steps": [{"name", "ms", "url"}], "screenshots": [paths],
-//               "timeline": "text of the timeline table", "forgeryStatus": n, "forgeryBody": "...", "console": [...]}
+//               "timeline": "text of the timeline table", "pausedDeliveries": n,
+//               "forgeryStatus": n, "forgeryBody": "...", "forgeryPauseStatus": n, "console": [...]}
 'use strict';
 const path = require('path');
 const { chromium } = require('playwright-core');
 
 const { CHROMIUM_ARGS, sleep, readInput } = require('./common.cjs');
+
+// waitForState reloads the event page until it shows the event in state.
+async function waitForState(page, state, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  while (await page.locator(`#event td.${state}`).count() === 0) {
+    if (Date.now() > deadline) throw new Error(`the event page never said ${state}`);
+    await sleep(250);
+    await page.reload();
+  }
+}
 
 async function main() {
   const input = readInput();
@@ -68,14 +84,38 @@ async function main() {
     await page.locator('#notice').waitFor();
 
     step('delivered');
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      if (await page.locator('#event td.delivered').count() > 0) break;
-      if (Date.now() > deadline) throw new Error('the event page never said delivered');
-      await sleep(250);
-      await page.reload();
-    }
+    await waitForState(page, 'delivered', timeoutMs);
     await shot('delivered');
+
+    step('pause');
+    await page.goto(input.consoleUrl);
+    await page.click('#health button.pause');
+    await page.locator('#notice').waitFor();
+    await page.locator('#health .paused').waitFor();
+
+    step('notify while paused');
+    const sent = await fetch(input.helperUrl + '/notify', { method: 'POST' });
+    if (await sent.text() !== '200') throw new Error('the notification sent while paused was not acknowledged');
+
+    step('pending while paused');
+    await page.click('text=Events');
+    await page.fill('input[name=requestId]', input.pausedOrder);
+    await page.click('button:has-text("Search")');
+    await page.locator('#events a:has-text("details")').first().click();
+    await page.locator('#event td.pending').waitFor();
+    const pausedEvent = page.url();
+    out.pausedDeliveries = Number(await (await fetch(input.helperUrl + '/deliveries')).text());
+    await page.goto(input.consoleUrl);
+    await shot('paused');
+
+    step('resume');
+    await page.click('#health button.resume');
+    await page.locator('#notice').waitFor();
+    await page.locator('#health .delivering').waitFor();
+
+    step('delivered after resume');
+    await page.goto(pausedEvent);
+    await waitForState(page, 'delivered', timeoutMs);
 
     step('forgery');
     await page.goto(input.forgeryUrl);
@@ -85,6 +125,12 @@ async function main() {
     ]);
     out.forgeryStatus = resp.status();
     out.forgeryBody = (await resp.text()).slice(0, 500);
+    await page.goto(input.forgeryUrl);
+    const [pauseResp] = await Promise.all([
+      page.waitForResponse((r) => r.request().method() === 'POST'),
+      page.click('#forge-pause'),
+    ]);
+    out.forgeryPauseStatus = pauseResp.status();
     step('done');
     out.ok = true;
   } catch (e) {
