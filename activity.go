@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"golang.org/x/time/rate"
 
 	"github.com/caddy-antom/caddy-antom/outbox"
 )
@@ -24,19 +25,25 @@ const (
 	activityDropWarnEvery = time.Minute
 	// activityBackoffMax is the longest wait between the attempts of a failing write.
 	activityBackoffMax = 30 * time.Second
+	// unverifiedPerSecond caps the records of rejected notifications (a burst of twice as many
+	// passes): anyone can send those, and their writes share the disk with real notifications.
+	unverifiedPerSecond = 10
 )
 
 // activityRecorder stores timeline activities asynchronously (see outbox.Activity).
 type activityRecorder struct {
-	store    outbox.EventStore
-	log      *zap.Logger
-	queue    chan *outbox.Activity
-	stopped  atomic.Bool  // the writer is draining or gone: nothing more is queued
-	lastWarn atomic.Int64 // unix nanoseconds of the last warning about drops or failures
+	store outbox.EventStore
+	log   *zap.Logger
+	queue chan *outbox.Activity
+	// unverified limits the records of rejected notifications.
+	unverified *rate.Limiter
+	stopped    atomic.Bool  // the writer is draining or gone: nothing more is queued
+	lastWarn   atomic.Int64 // unix nanoseconds of the last warning about drops or failures
 }
 
 func newActivityRecorder(store outbox.EventStore, log *zap.Logger) *activityRecorder {
-	return &activityRecorder{store: store, log: log, queue: make(chan *outbox.Activity, activityQueueSize)}
+	return &activityRecorder{store: store, log: log, queue: make(chan *outbox.Activity, activityQueueSize),
+		unverified: rate.NewLimiter(unverifiedPerSecond, 2*unverifiedPerSecond)}
 }
 
 // record queues act; an activity naming no id is of no timeline's concern.
@@ -44,7 +51,7 @@ func (r *activityRecorder) record(act *outbox.Activity) {
 	if len(act.IDs) == 0 {
 		return
 	}
-	if r.stopped.Load() {
+	if r.stopped.Load() || (act.Unverified && !r.unverified.Allow()) {
 		activityDropped.Inc()
 		return
 	}
