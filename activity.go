@@ -51,7 +51,7 @@ func (r *activityRecorder) record(act *outbox.Activity) {
 	if len(act.IDs) == 0 {
 		return
 	}
-	if r.stopped.Load() || (act.Unverified && !r.unverified.Allow()) {
+	if r.stopped.Load() {
 		activityDropped.Inc()
 		return
 	}
@@ -62,6 +62,10 @@ func (r *activityRecorder) record(act *outbox.Activity) {
 		r.warn("timeline activity dropped: the writer is behind (a flood of notifications, or a slow store); see caddy_antom_activity_dropped_total")
 	}
 }
+
+// admitUnverified reports whether a record of a rejected notification may be made now: at
+// most unverifiedPerSecond. Asked before its body is read, so a flood is not even read.
+func (r *activityRecorder) admitUnverified() bool { return r.unverified.Allow() }
 
 // run writes queued records until ctx ends, then drains the queue for activityDrainTime. A
 // failing write is retried with a growing pause, so a store that is down costs no busy loop

@@ -260,6 +260,10 @@ func (a *App) RecordActivity(act *outbox.Activity) {
 	r.record(act)
 }
 
+// AdmitUnverified reports whether a rejected notification's claimed ids may be recorded now
+// (at most 10 a second).
+func (a *App) AdmitUnverified() bool { return a.activity.admitUnverified() }
+
 // Kick wakes the delivery workers, e.g. after an admin replay.
 func (a *App) Kick() { a.dispatcher.Kick() }
 

@@ -37,6 +37,7 @@ func (a *apiTestApp) DeliverNow(context.Context, *outbox.Event) delivery.Attempt
 }
 func (a *apiTestApp) Emit(string, map[string]any)         {}
 func (a *apiTestApp) RecordActivity(act *outbox.Activity) { a.activities = append(a.activities, act) }
+func (a *apiTestApp) AdmitUnverified() bool               { return true }
 func (a *apiTestApp) RegisterReconcile(profile string, cfg reconcile.Config) {
 	a.reconciles[profile] = cfg
 }

@@ -29,6 +29,9 @@ type App interface {
 	// RecordActivity queues an activity for the payments' timelines without waiting; it must
 	// hold metadata only (no body, card data or secret).
 	RecordActivity(*outbox.Activity)
+	// AdmitUnverified reports whether a rejected notification may be recorded now; anyone can
+	// send those, so they are rate-limited, and one not admitted is not even read.
+	AdmitUnverified() bool
 }
 
 // loadApp returns the `antom` app of this config.

@@ -292,6 +292,9 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	_, err = h.client.AntomKeys.Verify(http.MethodPost, h.signedPath(r), clientID, requestTime, body, r.Header.Get("Signature"))
 	span.End()
 	if err != nil {
+		if !h.app.AdmitUnverified() {
+			body = nil
+		}
 		h.rejectSignature(w, r, err, body)
 		return nil
 	}
@@ -446,8 +449,12 @@ func (h *Webhook) rejectSignature(w http.ResponseWriter, r *http.Request, err er
 }
 
 // claimedBody reads the body of a notification rejected on its headers, for the ids it claims
-// (see reject), within the limits of every notification body; nil if it cannot be read.
+// (see reject), within the limits of every notification body; nil if it cannot be read or no
+// record of it is admitted now.
 func (h *Webhook) claimedBody(w http.ResponseWriter, r *http.Request) []byte {
+	if !h.app.AdmitUnverified() {
+		return nil
+	}
 	body, _, reason, _ := h.readBody(w, r)
 	if reason != "" {
 		return nil
