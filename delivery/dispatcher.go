@@ -481,13 +481,28 @@ func (d *Dispatcher) Resumed(routeID string) {
 	d.unpark(func(p parking) bool { return p.route == routeID })
 }
 
-// finished is called once ev is delivered or dead: the events of its payment behind it may go.
+// finished is called once ev is delivered or dead: the next event of its payment may go, and
+// the ones behind that one now wait for it. Releasing them all instead would have Run pick each
+// up again and park it again, a write each, for every event of the payment delivered before it.
 func (d *Dispatcher) finished(ev *outbox.Event) {
 	if ev.OrderKey == "" {
 		return
 	}
 	d.order.remove(ev)
-	d.unpark(func(p parking) bool { return p.after == ev.ID })
+	next := d.order.head(ev) // ev.ID itself when none of its payment is left
+	d.mu.Lock()
+	for id, p := range d.parked {
+		switch {
+		case p.after != ev.ID:
+		case id == next || next == ev.ID:
+			delete(d.parked, id)
+		default:
+			p.after = next
+			d.parked[id] = p
+		}
+	}
+	d.mu.Unlock()
+	d.Kick()
 }
 
 // headOf returns the id of the event of ev's payment that must reach the app first: ev itself

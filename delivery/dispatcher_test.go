@@ -662,3 +662,48 @@ func TestPaymentOrderHeadDeadReleases(t *testing.T) {
 	f.run(t)
 	eventually(t, "the later event delivered", func() bool { return get(t, f.store, next.ID).State == outbox.StateDelivered })
 }
+
+// countingStorage counts the writes to storage.
+type countingStorage struct {
+	certmagic.Storage
+	stores atomic.Int64
+}
+
+func (s *countingStorage) Store(ctx context.Context, key string, value []byte) error {
+	s.stores.Add(1)
+	return s.Storage.Store(ctx, key, value)
+}
+
+// A backlog of many events of one payment drains in order, and waiting for its turn costs an
+// event at most one write: Run passes over the events behind the payment's first one without
+// writing each of them again every time the first one changes.
+func TestPaymentOrderBacklogWrites(t *testing.T) {
+	const n = 60
+	storage := &countingStorage{Storage: &certmagic.FileStorage{Path: t.TempDir()}}
+	f := newFixtureOn(t, storage, zap.NewNop(), DispatcherOptions{PollInterval: 5 * time.Millisecond})
+	var order []string
+	for i := range n {
+		ev := testEvent(fmt.Sprint("e", i))
+		ev.Route, ev.OrderKey, ev.ReceivedAt = f.route.ID, "payment:p1", f.clock.Now().Add(time.Duration(i-n)*time.Millisecond)
+		if added, err := f.store.Add(context.Background(), ev); err != nil || !added {
+			t.Fatal(added, err)
+		}
+		order = append(order, ev.ID)
+	}
+	f.clock.Advance(outbox.DefaultGrace)
+	added := storage.stores.Load()
+	f.run(t)
+	eventually(t, "all delivered", func() bool {
+		c, _ := f.store.Counts(context.Background())
+		return c[outbox.StateDelivered] == n
+	})
+	f.mu.Lock()
+	got := f.delivered
+	f.mu.Unlock()
+	if fmt.Sprint(got) != fmt.Sprint(order) {
+		t.Fatalf("delivered out of order:\n got %v\nwant %v", got, order)
+	}
+	if w := storage.stores.Load() - added; w > 2*n {
+		t.Fatalf("draining %d events of one payment took %d writes, want at most %d (the delivered record and one hand-back each)", n, w, 2*n)
+	}
+}
