@@ -139,6 +139,16 @@ func (e *benchEnv) builds() []build {
 	return bs
 }
 
+// drainBuilds are the standard build and the -alt one, each with every -webhook setting (the
+// drain does not compare crypto).
+func (e *benchEnv) drainBuilds() []build {
+	bs := e.o.withWebhook(build{name: "std", caddy: e.o.caddy})
+	if name, path, ok := strings.Cut(e.o.alt, "="); ok {
+		bs = append(bs, e.o.withWebhook(build{name: name, caddy: path})...)
+	}
+	return bs
+}
+
 // notifyBuilds are the builds and, with -postgres, the standard build on PostgreSQL with each
 // number of instances asked for.
 func (e *benchEnv) notifyBuilds() []build {

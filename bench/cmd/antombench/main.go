@@ -216,7 +216,7 @@ func run(ctx context.Context, o *options, what string) error {
 		}
 	}
 	if what == "all" || what == "drain" {
-		for _, b := range o.withWebhook(build{name: "std", caddy: o.caddy}) {
+		for _, b := range env.drainBuilds() {
 			d, err := runDrain(ctx, o, env, b)
 			if err != nil {
 				return fmt.Errorf("drain (%s): %w", b.name, err)
