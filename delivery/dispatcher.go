@@ -235,9 +235,11 @@ func (d *Dispatcher) process(ctx context.Context, ev *outbox.Event, background b
 		wait := parking{after: head, until: now().Add(orderRecheck)}
 		if background {
 			d.passOver(ctx, ev, wait)
+			d.unparkIfPassed(ev, head)
 			return Attempt{Err: "waiting for an earlier event of the same payment"}
 		}
 		d.park(ev.ID, wait)
+		d.unparkIfPassed(ev, head)
 		return d.leaveToRun(ctx, ev, "an earlier event of the same payment is pending; delivering after it")
 	}
 	d.mu.Lock()
@@ -500,6 +502,21 @@ func (d *Dispatcher) finished(ev *outbox.Event) {
 			p.after = next
 			d.parked[id] = p
 		}
+	}
+	d.mu.Unlock()
+	d.Kick()
+}
+
+// unparkIfPassed releases ev, just parked behind head, if head is no longer first of its
+// payment: it finished between headOf and the park, and finished found nothing to hand on.
+// Left parked, ev (and every event behind it) would wait for the recheck.
+func (d *Dispatcher) unparkIfPassed(ev *outbox.Event, head string) {
+	if d.order.head(ev) == head {
+		return // finished(head) will hand ev on
+	}
+	d.mu.Lock()
+	if p, ok := d.parked[ev.ID]; ok && p.after == head {
+		delete(d.parked, ev.ID)
 	}
 	d.mu.Unlock()
 	d.Kick()

@@ -707,3 +707,48 @@ func TestPaymentOrderBacklogWrites(t *testing.T) {
 		t.Fatalf("draining %d events of one payment took %d writes, want at most %d (the delivered record and one hand-back each)", n, w, 2*n)
 	}
 }
+
+// raceStore runs during the first Get of an event, after reading it, so the caller works
+// with the state read before it.
+type raceStore struct {
+	*outbox.Store
+	id     string
+	during func()
+	once   sync.Once
+}
+
+func (s *raceStore) Get(ctx context.Context, id string) (*outbox.Event, error) {
+	ev, err := s.Store.Get(ctx, id)
+	if id == s.id {
+		s.once.Do(s.during)
+	}
+	return ev, err
+}
+
+// The first event of a payment finishes while a later one, having just seen it pending, is
+// about to wait for it: the later one must not be left waiting for an event that is gone (until
+// the recheck, which never comes here: the test's clock stands still).
+func TestPaymentOrderHeadFinishesWhileNextParks(t *testing.T) {
+	f := newFixture(t, DispatcherOptions{PollInterval: 5 * time.Millisecond})
+	head, next := testEvent("head"), testEvent("next")
+	for i, ev := range []*outbox.Event{head, next} {
+		ev.Route, ev.OrderKey, ev.ReceivedAt = f.route.ID, "payment:p1", f.clock.Now().Add(time.Duration(i-2)*time.Second)
+		if added, err := f.store.Add(context.Background(), ev); err != nil || !added {
+			t.Fatal(added, err)
+		}
+	}
+	routes := func(id string) (Route, bool) { return f.route, id == f.route.ID }
+	store := &raceStore{Store: f.store, id: head.ID}
+	f.disp = NewDispatcher(store, &Forwarder{Timeout: 5 * time.Second}, routes, zap.NewNop(), DispatcherOptions{PollInterval: 5 * time.Millisecond})
+	f.disp.loadOrder(context.Background())
+	store.during = func() {
+		if a := f.disp.DeliverNow(context.Background(), head); !a.OK {
+			t.Errorf("the first event: %+v", a)
+		}
+	}
+	if a := f.disp.DeliverNow(context.Background(), next); a.OK {
+		t.Fatalf("the later event went while the first one was seen pending: %+v", a)
+	}
+	f.run(t)
+	eventually(t, "the later event delivered", func() bool { return get(t, f.store, next.ID).State == outbox.StateDelivered })
+}
