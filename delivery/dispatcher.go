@@ -227,6 +227,9 @@ func (d *Dispatcher) process(ctx context.Context, ev *outbox.Event, background b
 		return d.unroutable(ctx, ev)
 	}
 	if d.paused(route.ID) {
+		// It takes its place in its payment's order now, as received: after the resume Run
+		// picks events in the order they fell due, which may differ.
+		d.track(route, ev)
 		// Run parks it; made due at once, it would be delivered right away should the pause
 		// be lost, not after a grace period.
 		return d.leaveToRun(ctx, ev, "the forward is paused; delivering after resume")
@@ -526,10 +529,9 @@ func (d *Dispatcher) unparkIfPassed(ev *outbox.Event, head string) {
 // when nothing received before it is pending (or the route is unordered). An earlier event the
 // index names is checked in the store, as another instance or an operator may have finished it.
 func (d *Dispatcher) headOf(ctx context.Context, route Route, ev *outbox.Event) string {
-	if ev.OrderKey == "" || route.Unordered {
+	if !d.track(route, ev) {
 		return ev.ID
 	}
-	d.order.add(ev)
 	for {
 		head := d.order.head(ev)
 		if head == ev.ID {
@@ -555,6 +557,16 @@ func (d *Dispatcher) headOf(ctx context.Context, route Route, ev *outbox.Event) 
 		}
 		return head
 	}
+}
+
+// track adds ev to the order index if its route keeps each payment's events in order, and
+// reports whether it does.
+func (d *Dispatcher) track(route Route, ev *outbox.Event) bool {
+	if ev.OrderKey == "" || route.Unordered {
+		return false
+	}
+	d.order.add(ev)
+	return true
 }
 
 // loadOrder fills the order index with the pending events in storage, so events of one payment

@@ -752,3 +752,37 @@ func TestPaymentOrderHeadFinishesWhileNextParks(t *testing.T) {
 	f.run(t)
 	eventually(t, "the later event delivered", func() bool { return get(t, f.store, next.ID).State == outbox.StateDelivered })
 }
+
+// Two events of one payment arrive while the forward is paused, the later one falling due
+// first: after the resume they still reach the app in the order received.
+func TestPaymentOrderAcrossPause(t *testing.T) {
+	var paused atomic.Bool
+	paused.Store(true)
+	f := newFixture(t, DispatcherOptions{Concurrency: 1, PollInterval: 5 * time.Millisecond, Paused: func(string) bool { return paused.Load() }})
+	f.run(t) // running before they arrive, as in Caddy: its first look at storage finds nothing
+	first, second := testEvent("first"), testEvent("second")
+	for i, ev := range []*outbox.Event{first, second} {
+		ev.Route, ev.OrderKey, ev.ReceivedAt = f.route.ID, "payment:p1", f.clock.Now().Add(time.Duration(i-2)*time.Second)
+		if added, err := f.store.Add(context.Background(), ev); err != nil || !added {
+			t.Fatal(added, err)
+		}
+	}
+	for _, ev := range []*outbox.Event{second, first} { // handed to Run in this order: second falls due first
+		if a := f.disp.DeliverNow(context.Background(), ev); a.OK {
+			t.Fatalf("DeliverNow while paused: %+v", a)
+		}
+		f.clock.Advance(time.Millisecond)
+	}
+	paused.Store(false)
+	f.disp.Resumed(f.route.ID)
+	eventually(t, "both delivered", func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return len(f.delivered) == 2
+	})
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if want := []string{first.ID, second.ID}; fmt.Sprint(f.delivered) != fmt.Sprint(want) {
+		t.Fatalf("delivered %v, want the order received %v", f.delivered, want)
+	}
+}
