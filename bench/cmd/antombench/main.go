@@ -5,8 +5,11 @@
 //     -> ack, side by side with Caddy's plain reverse_proxy to the same app;
 //   - proxy: app -> caddy (antom_api) -> simulator, side by side with app -> simulator directly,
 //     once with a keep-alive client and once with a client that opens a connection per call;
-//   - drain: 10,000 notifications stored while the app refuses connections, then the time the
-//     dispatcher takes to deliver them all once the app is back, and caddy's RSS meanwhile;
+//   - drain: 10,000 notifications stored while the app refuses connections (or, with -backlog
+//     pause, while the forward is paused), then the time the dispatcher takes to deliver them all
+//     once the app is back, the rate and the most deliveries at once the app saw, and caddy's RSS
+//     meanwhile; -webhook compares antom_webhook settings (max_in_flight, rate, ordering) and
+//     -payments makes the notifications the events of a few payments;
 //   - micro: one RSA-2048 signature, one verification and one FileStorage.Store, the yardsticks.
 //
 // Usually run through bench/run.sh, which builds the caddy binaries first. Directly:
