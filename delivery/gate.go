@@ -38,21 +38,20 @@ func (g *gate) tryEnter() bool {
 	return true
 }
 
-// enter waits for a token and then a slot, until ctx ends. In that order: a slot held while
-// waiting for a token would be one delivery fewer in flight, and with a slow app the forward
-// would fall short of its rate although max_in_flight allowed it.
+// enter waits for a slot and then a token, until ctx ends.
 func (g *gate) enter(ctx context.Context) error {
-	if g.limit != nil {
-		if err := g.limit.Wait(ctx); err != nil {
-			return err
-		}
-	}
 	select {
 	case g.slots <- struct{}{}:
-		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	if g.limit != nil {
+		if err := g.limit.Wait(ctx); err != nil {
+			<-g.slots
+			return err
+		}
+	}
+	return nil
 }
 
 func (g *gate) leave() { <-g.slots }
