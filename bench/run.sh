@@ -20,6 +20,11 @@
 #   bench/run.sh -repeat 1 -phase 5s notify       # a quick look at the notify path
 #   bench/run.sh -work /mnt/journaled-ext4 notify # caddy's data dir on another filesystem
 #   bench/run.sh -postgres 1,3 notify             # also antom_store postgres, 1 and 3 instances
+#   bench/run.sh -backlog pause -app-delay 10ms \
+#     -webhook 'max_in_flight 4, rate 200/s' -webhook 'max_in_flight 16, rate 1000/s' drain
+#                                                 # drain a paused forward's backlog, per setting
+#   bench/run.sh -payments 20 -webhook '' -webhook 'ordering off' drain
+#                                                 # 20 payments with many events each: what order costs
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

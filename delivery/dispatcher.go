@@ -228,6 +228,9 @@ func (d *Dispatcher) process(ctx context.Context, ev *outbox.Event, background b
 		return d.unroutable(ctx, ev)
 	}
 	if d.paused(route.ID) {
+		// It takes its place in its payment's order now, as received: after the resume Run
+		// picks events in the order they fell due, which may differ.
+		d.track(route, ev)
 		// Run parks it; made due at once, it would be delivered right away should the pause
 		// be lost, not after a grace period.
 		return d.leaveToRun(ctx, ev, "the forward is paused; delivering after resume")
@@ -236,9 +239,11 @@ func (d *Dispatcher) process(ctx context.Context, ev *outbox.Event, background b
 		wait := parking{after: head, until: now().Add(orderRecheck)}
 		if background {
 			d.passOver(ctx, ev, wait)
+			d.unparkIfPassed(ev, head)
 			return Attempt{Err: "waiting for an earlier event of the same payment"}
 		}
 		d.park(ev.ID, wait)
+		d.unparkIfPassed(ev, head)
 		return d.leaveToRun(ctx, ev, "an earlier event of the same payment is pending; delivering after it")
 	}
 	d.mu.Lock()
@@ -485,23 +490,52 @@ func (d *Dispatcher) Resumed(routeID string) {
 	d.unpark(func(p parking) bool { return p.route == routeID })
 }
 
-// finished is called once ev is delivered or dead: the events of its payment behind it may go.
+// finished is called once ev is delivered or dead: the next event of its payment may go, and
+// the ones behind that one now wait for it. Releasing them all instead would have Run pick each
+// up again and park it again, a write each, for every event of the payment delivered before it.
 func (d *Dispatcher) finished(ev *outbox.Event) {
 	if ev.OrderKey == "" {
 		return
 	}
 	d.order.remove(ev)
-	d.unpark(func(p parking) bool { return p.after == ev.ID })
+	next := d.order.head(ev) // ev.ID itself when none of its payment is left
+	d.mu.Lock()
+	for id, p := range d.parked {
+		switch {
+		case p.after != ev.ID:
+		case id == next || next == ev.ID:
+			delete(d.parked, id)
+		default:
+			p.after = next
+			d.parked[id] = p
+		}
+	}
+	d.mu.Unlock()
+	d.Kick()
+}
+
+// unparkIfPassed releases ev, just parked behind head, if head is no longer first of its
+// payment: it finished between headOf and the park, and finished found nothing to hand on.
+// Left parked, ev (and every event behind it) would wait for the recheck.
+func (d *Dispatcher) unparkIfPassed(ev *outbox.Event, head string) {
+	if d.order.head(ev) == head {
+		return // finished(head) will hand ev on
+	}
+	d.mu.Lock()
+	if p, ok := d.parked[ev.ID]; ok && p.after == head {
+		delete(d.parked, ev.ID)
+	}
+	d.mu.Unlock()
+	d.Kick()
 }
 
 // headOf returns the id of the event of ev's payment that must reach the app first: ev itself
 // when nothing received before it is pending (or the route is unordered). An earlier event the
 // index names is checked in the store, as another instance or an operator may have finished it.
 func (d *Dispatcher) headOf(ctx context.Context, route Route, ev *outbox.Event) string {
-	if ev.OrderKey == "" || route.Unordered {
+	if !d.track(route, ev) {
 		return ev.ID
 	}
-	d.order.add(ev)
 	for {
 		head := d.order.head(ev)
 		if head == ev.ID {
@@ -527,6 +561,16 @@ func (d *Dispatcher) headOf(ctx context.Context, route Route, ev *outbox.Event) 
 		}
 		return head
 	}
+}
+
+// track adds ev to the order index if its route keeps each payment's events in order, and
+// reports whether it does.
+func (d *Dispatcher) track(route Route, ev *outbox.Event) bool {
+	if ev.OrderKey == "" || route.Unordered {
+		return false
+	}
+	d.order.add(ev)
+	return true
 }
 
 // loadOrder fills the order index with the pending events in storage, so events of one payment

@@ -662,3 +662,127 @@ func TestPaymentOrderHeadDeadReleases(t *testing.T) {
 	f.run(t)
 	eventually(t, "the later event delivered", func() bool { return get(t, f.store, next.ID).State == outbox.StateDelivered })
 }
+
+// countingStorage counts the writes to storage.
+type countingStorage struct {
+	certmagic.Storage
+	stores atomic.Int64
+}
+
+func (s *countingStorage) Store(ctx context.Context, key string, value []byte) error {
+	s.stores.Add(1)
+	return s.Storage.Store(ctx, key, value)
+}
+
+// A backlog of many events of one payment drains in order, and waiting for its turn costs an
+// event at most one write: Run passes over the events behind the payment's first one without
+// writing each of them again every time the first one changes.
+func TestPaymentOrderBacklogWrites(t *testing.T) {
+	const n = 60
+	storage := &countingStorage{Storage: &certmagic.FileStorage{Path: t.TempDir()}}
+	f := newFixtureOn(t, storage, zap.NewNop(), DispatcherOptions{PollInterval: 5 * time.Millisecond})
+	var order []string
+	for i := range n {
+		ev := testEvent(fmt.Sprint("e", i))
+		ev.Route, ev.OrderKey, ev.ReceivedAt = f.route.ID, "payment:p1", f.clock.Now().Add(time.Duration(i-n)*time.Millisecond)
+		if added, err := f.store.Add(context.Background(), ev); err != nil || !added {
+			t.Fatal(added, err)
+		}
+		order = append(order, ev.ID)
+	}
+	f.clock.Advance(outbox.DefaultGrace)
+	added := storage.stores.Load()
+	f.run(t)
+	eventually(t, "all delivered", func() bool {
+		c, _ := f.store.Counts(context.Background())
+		return c[outbox.StateDelivered] == n
+	})
+	f.mu.Lock()
+	got := f.delivered
+	f.mu.Unlock()
+	if fmt.Sprint(got) != fmt.Sprint(order) {
+		t.Fatalf("delivered out of order:\n got %v\nwant %v", got, order)
+	}
+	if w := storage.stores.Load() - added; w > 2*n {
+		t.Fatalf("draining %d events of one payment took %d writes, want at most %d (the delivered record and one hand-back each)", n, w, 2*n)
+	}
+}
+
+// raceStore runs during the first Get of an event, after reading it, so the caller works
+// with the state read before it.
+type raceStore struct {
+	*outbox.Store
+	id     string
+	during func()
+	once   sync.Once
+}
+
+func (s *raceStore) Get(ctx context.Context, id string) (*outbox.Event, error) {
+	ev, err := s.Store.Get(ctx, id)
+	if id == s.id {
+		s.once.Do(s.during)
+	}
+	return ev, err
+}
+
+// The first event of a payment finishes while a later one, having just seen it pending, is
+// about to wait for it: the later one must not be left waiting for an event that is gone (until
+// the recheck, which never comes here: the test's clock stands still).
+func TestPaymentOrderHeadFinishesWhileNextParks(t *testing.T) {
+	f := newFixture(t, DispatcherOptions{PollInterval: 5 * time.Millisecond})
+	head, next := testEvent("head"), testEvent("next")
+	for i, ev := range []*outbox.Event{head, next} {
+		ev.Route, ev.OrderKey, ev.ReceivedAt = f.route.ID, "payment:p1", f.clock.Now().Add(time.Duration(i-2)*time.Second)
+		if added, err := f.store.Add(context.Background(), ev); err != nil || !added {
+			t.Fatal(added, err)
+		}
+	}
+	routes := func(id string) (Route, bool) { return f.route, id == f.route.ID }
+	store := &raceStore{Store: f.store, id: head.ID}
+	f.disp = NewDispatcher(store, &Forwarder{Timeout: 5 * time.Second}, routes, zap.NewNop(), DispatcherOptions{PollInterval: 5 * time.Millisecond})
+	f.disp.loadOrder(context.Background())
+	store.during = func() {
+		if a := f.disp.DeliverNow(context.Background(), head); !a.OK {
+			t.Errorf("the first event: %+v", a)
+		}
+	}
+	if a := f.disp.DeliverNow(context.Background(), next); a.OK {
+		t.Fatalf("the later event went while the first one was seen pending: %+v", a)
+	}
+	f.run(t)
+	eventually(t, "the later event delivered", func() bool { return get(t, f.store, next.ID).State == outbox.StateDelivered })
+}
+
+// Two events of one payment arrive while the forward is paused, the later one falling due
+// first: after the resume they still reach the app in the order received.
+func TestPaymentOrderAcrossPause(t *testing.T) {
+	var paused atomic.Bool
+	paused.Store(true)
+	f := newFixture(t, DispatcherOptions{Concurrency: 1, PollInterval: 5 * time.Millisecond, Paused: func(string) bool { return paused.Load() }})
+	f.run(t) // running before they arrive, as in Caddy: its first look at storage finds nothing
+	first, second := testEvent("first"), testEvent("second")
+	for i, ev := range []*outbox.Event{first, second} {
+		ev.Route, ev.OrderKey, ev.ReceivedAt = f.route.ID, "payment:p1", f.clock.Now().Add(time.Duration(i-2)*time.Second)
+		if added, err := f.store.Add(context.Background(), ev); err != nil || !added {
+			t.Fatal(added, err)
+		}
+	}
+	for _, ev := range []*outbox.Event{second, first} { // handed to Run in this order: second falls due first
+		if a := f.disp.DeliverNow(context.Background(), ev); a.OK {
+			t.Fatalf("DeliverNow while paused: %+v", a)
+		}
+		f.clock.Advance(time.Millisecond)
+	}
+	paused.Store(false)
+	f.disp.Resumed(f.route.ID)
+	eventually(t, "both delivered", func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return len(f.delivered) == 2
+	})
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if want := []string{first.ID, second.ID}; fmt.Sprint(f.delivered) != fmt.Sprint(want) {
+		t.Fatalf("delivered %v, want the order received %v", f.delivered, want)
+	}
+}

@@ -1,8 +1,9 @@
 package main
 
 // app.go: the merchant's app, as fast as an app can be: `antombench app` answers every request
-// 204 at once. It counts requests, distinct webhook-ids (so redeliveries show) and accepted TCP
-// connections, and can go down: "off" closes its listener and every connection, so caddy's
+// 204 at once (or after -delay, like a worker of a PHP app). It counts requests, distinct
+// webhook-ids (so redeliveries show), the most requests it had in progress at once (what
+// max_in_flight bounds) and accepted TCP connections, and can go down: "off" closes its listener and every connection, so caddy's
 // deliveries get "connection refused" until "on" listens again on the same port. Control
 // endpoints live on a second port.
 
@@ -28,14 +29,17 @@ type appStats struct {
 	FirstNano  int64   `json:"first_unix_nano"`
 	LastNano   int64   `json:"last_unix_nano"` // time of the last new webhook-id
 	PerSecond  []int   `json:"per_second"`     // new webhook-ids per second since the last reset
+	MaxConc    int64   `json:"max_concurrent"` // most requests in progress at once
 	Up         bool    `json:"up"`
 	SinceReset float64 `json:"since_reset_s"`
 }
 
 type fastApp struct {
-	addr string
+	addr  string
+	delay time.Duration // how long each answer takes
 
 	requests, dups, conns atomic.Int64
+	active, maxActive     atomic.Int64 // requests in progress, and the most at once
 
 	mu        sync.Mutex
 	seen      map[string]struct{}
@@ -49,9 +53,10 @@ type fastApp struct {
 func runApp(args []string) {
 	fs := flag.NewFlagSet("app", flag.ExitOnError)
 	addr := fs.String("addr", "127.0.0.1:0", "listen address")
+	delay := fs.Duration("delay", 0, "time each request takes")
 	_ = fs.Parse(args)
 
-	a := &fastApp{seen: map[string]struct{}{}, reset: time.Now()}
+	a := &fastApp{delay: *delay, seen: map[string]struct{}{}, reset: time.Now()}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		fatalf("app: %v", err)
@@ -77,7 +82,12 @@ func runApp(args []string) {
 }
 
 func (a *fastApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	n := a.active.Add(1)
+	defer a.active.Add(-1)
+	for m := a.maxActive.Load(); n > m && !a.maxActive.CompareAndSwap(m, n); m = a.maxActive.Load() {
+	}
 	_, _ = io.Copy(io.Discard, r.Body)
+	time.Sleep(a.delay)
 	a.requests.Add(1)
 	if id := r.Header.Get("webhook-id"); id != "" {
 		now := time.Now()
@@ -147,6 +157,7 @@ func (a *fastApp) doReset() {
 	a.requests.Store(0)
 	a.dups.Store(0)
 	a.conns.Store(0)
+	a.maxActive.Store(a.active.Load())
 	a.mu.Lock()
 	a.seen = map[string]struct{}{}
 	a.first, a.last = 0, 0
@@ -163,6 +174,7 @@ func (a *fastApp) stats() appStats {
 		Unique:     len(a.seen),
 		Duplicates: a.dups.Load(),
 		Conns:      a.conns.Load(),
+		MaxConc:    a.maxActive.Load(),
 		FirstNano:  a.first,
 		LastNano:   a.last,
 		PerSecond:  append([]int(nil), a.perSecond...),

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -28,9 +29,10 @@ type caddyPorts struct {
 
 // caddyfile is the config under test. The notify site and the reverse_proxy site forward to the
 // same app; antom_api calls the simulator over HTTPS. store is an antom_store global option (""
-// for the default file store). Logging stays at Caddy's default (INFO to stderr, which goes to a
+// for the default file store); webhook holds further antom_webhook subdirectives (max_in_flight,
+// rate, ordering), one per line. Logging stays at Caddy's default (INFO to stderr, which goes to a
 // file), as users run it.
-func caddyfile(p caddyPorts, appAddr, simAddr, store string) string {
+func caddyfile(p caddyPorts, appAddr, simAddr, store, webhook string) string {
 	return fmt.Sprintf(`{
 	admin %[1]s
 	persist_config off
@@ -48,6 +50,7 @@ http://%[3]s {
 	antom_webhook %[8]s {
 		forward        http://%[6]s/antom-events
 		forward_secret {env.BENCH_FORWARD_SECRET}
+		%[10]s
 	}
 }
 
@@ -60,7 +63,7 @@ http://%[5]s {
 	bind 127.0.0.1
 	antom_api
 }
-`, p.admin, clientID, p.notify, p.rp, p.api, appAddr, simAddr, notifyPath, store)
+`, p.admin, clientID, p.notify, p.rp, p.api, appAddr, simAddr, notifyPath, store, webhook)
 }
 
 // caddyProc is a running caddy.
@@ -74,8 +77,8 @@ type caddyProc struct {
 
 // startCaddy writes the Caddyfile into a fresh folder under work and runs bin in it. It returns
 // when the admin endpoint and every site answer.
-func startCaddy(ctx context.Context, bin, work, name string, env []string, appAddr, simAddr, store string) (*caddyProc, error) {
-	dir, err := os.MkdirTemp(work, name+"-")
+func startCaddy(ctx context.Context, bin, work, name string, env []string, appAddr, simAddr, store, webhook string) (*caddyProc, error) {
+	dir, err := os.MkdirTemp(work, fileSafe(name)+"-")
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +89,7 @@ func startCaddy(ctx context.Context, bin, work, name string, env []string, appAd
 		}
 	}
 	cfg := filepath.Join(dir, "Caddyfile")
-	if err := os.WriteFile(cfg, []byte(caddyfile(ports, appAddr, simAddr, store)), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(caddyfile(ports, appAddr, simAddr, store, webhook)), 0o600); err != nil {
 		return nil, err
 	}
 	logPath := filepath.Join(dir, "caddy.log")
@@ -178,6 +181,54 @@ func (c *caddyProc) profile(secs int, path string) error {
 	return f.Close()
 }
 
+// admin POSTs to path on caddy's admin endpoint (pause and resume of the forwards).
+func (c *caddyProc) admin(path string) error {
+	resp, err := http.Post("http://"+c.ports.admin+path, "application/json", nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
+		return fmt.Errorf("POST %s: HTTP %d: %s", path, resp.StatusCode, b)
+	}
+	return nil
+}
+
+// deliveryTime reads caddy's caddy_antom_delivery_duration_seconds histogram from its admin
+// /metrics: the number of delivery attempts so far and the seconds they took in all.
+func (c *caddyProc) deliveryTime() (count, seconds float64) {
+	resp, err := http.Get("http://" + c.ports.admin + "/metrics")
+	if err != nil {
+		return 0, 0
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		name, v, _ := strings.Cut(line, " ")
+		switch name {
+		case "caddy_antom_delivery_duration_seconds_count":
+			count, _ = strconv.ParseFloat(v, 64)
+		case "caddy_antom_delivery_duration_seconds_sum":
+			seconds, _ = strconv.ParseFloat(v, 64)
+		}
+	}
+	return count, seconds
+}
+
+// deliveryMeter measures the mean time of caddy's delivery attempts from now until its result
+// is called (milliseconds, 0 when none were made).
+func (c *caddyProc) deliveryMeter() func() float64 {
+	n0, s0 := c.deliveryTime()
+	return func() float64 {
+		n, s := c.deliveryTime()
+		if n <= n0 {
+			return 0
+		}
+		return (s - s0) / (n - n0) * 1000
+	}
+}
+
 // countLog counts lines of caddy's log containing s (e.g. errors).
 func (c *caddyProc) countLog(s string) int {
 	b, err := os.ReadFile(c.log)
@@ -185,6 +236,13 @@ func (c *caddyProc) countLog(s string) int {
 		return 0
 	}
 	return strings.Count(string(b), s)
+}
+
+// fileSafe turns a build's name ("std, rate 200/s") into a file name ("std_rate_200_s").
+func fileSafe(name string) string {
+	return strings.Join(strings.FieldsFunc(name, func(r rune) bool {
+		return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-' || r == '.')
+	}), "_")
 }
 
 func freeAddr() (string, error) {

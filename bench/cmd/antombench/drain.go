@@ -1,9 +1,12 @@
 package main
 
-// drain.go: a backlog. The app goes down (its port refuses connections); Antom sends
-// -drain-events notifications, which caddy verifies, stores and acks although the first
-// delivery fails; the dispatcher keeps retrying with its backoff. Then the app comes back, and
-// we time how long until it has received every event, and sample caddy's RSS all along.
+// drain.go: a backlog. Either the app goes down (-backlog outage: its port refuses connections,
+// so every first delivery fails and the dispatcher keeps retrying with its backoff) or the forward
+// is paused through caddy's admin API (-backlog pause: nothing is attempted). Antom sends
+// -drain-events notifications meanwhile, which caddy verifies, stores and acks. Then the app
+// comes back (or the forward is resumed), and we time how long until the app has received every
+// event, the rate it received them at (against the forward's `rate`), the most requests it had
+// in progress at once (against `max_in_flight`), and sample caddy's RSS all along.
 
 import (
 	"context"
@@ -20,8 +23,10 @@ type rssSample struct {
 }
 
 type drainResult struct {
-	Build  string `json:"build"`
-	Events int    `json:"events"`
+	Build    string `json:"build"`
+	Events   int    `json:"events"`
+	Backlog  string `json:"backlog"`  // outage or pause
+	Payments int    `json:"payments"` // the events belong to this many payments (0: one each)
 	// Ingest: notifications accepted while the app was down.
 	Ingest phase `json:"ingest"`
 	// PendingAtOn: events stored as pending when the app came back.
@@ -33,7 +38,13 @@ type drainResult struct {
 	Delivered       int     `json:"delivered"`
 	Duplicates      int64   `json:"duplicates"`
 	PerSecond       []int   `json:"per_second"` // distinct deliveries per second after the app came back
-	DrainCPU        cpuUse  `json:"drain_cpu"`
+	// Rate: distinct deliveries per second from the first to the last one.
+	Rate float64 `json:"rate"`
+	// MaxConcurrent: the most deliveries the app had in progress at once during the drain.
+	MaxConcurrent int64 `json:"max_concurrent"`
+	// DeliveryMs: the mean time of caddy's delivery attempts during the drain (its metrics).
+	DeliveryMs float64 `json:"delivery_ms"`
+	DrainCPU   cpuUse  `json:"drain_cpu"`
 	// RSS of caddy in MiB.
 	RSSStart       float64     `json:"rss_start_mib"`
 	RSSPeakIngest  float64     `json:"rss_peak_ingest_mib"`
@@ -42,7 +53,17 @@ type drainResult struct {
 	RSS            []rssSample `json:"rss"`
 	Note           string      `json:"note,omitempty"`
 	IngestSeconds  float64     `json:"ingest_s"`
-	AppDownSeconds float64     `json:"app_down_s"`
+	AppDownSeconds float64     `json:"app_down_s"` // outage: the app's downtime; pause: the forward's
+}
+
+// backlogHold stops deliveries to the app while the backlog builds up, and release starts them
+// again: the app's outage, or a pause of the forward through caddy's admin API.
+func backlogHold(o *options, env *benchEnv, c *caddyProc) (hold, release func() error) {
+	if o.backlog == "pause" {
+		return func() error { return c.admin("/antom/forwards/pause") },
+			func() error { return c.admin("/antom/forwards/resume") }
+	}
+	return func() error { return env.app.post("/off") }, func() error { return env.app.post("/on") }
 }
 
 func runDrain(ctx context.Context, o *options, env *benchEnv, b build) (*drainResult, error) {
@@ -52,13 +73,14 @@ func runDrain(ctx context.Context, o *options, env *benchEnv, b build) (*drainRe
 	}
 	defer c.stop()
 	defer env.app.post("/on")
-	if err := env.app.post("/off"); err != nil {
+	hold, release := backlogHold(o, env, c)
+	if err := hold(); err != nil {
 		return nil, err
 	}
 	down := time.Now()
 	_ = env.app.post("/reset")
-	res := &drainResult{Build: b.name, Events: o.drainEvents}
-	logf("drain: %s caddy, pid %d; app down; sending %d notifications", b.name, c.pid(), o.drainEvents)
+	res := &drainResult{Build: b.name, Events: o.drainEvents, Backlog: o.backlog, Payments: o.payments}
+	logf("drain: %s caddy, pid %d; deliveries held (%s); sending %d notifications", b.name, c.pid(), o.backlog, o.drainEvents)
 
 	// RSS sampler, every 250 ms until the end.
 	start := time.Now()
@@ -90,7 +112,7 @@ func runDrain(ctx context.Context, o *options, env *benchEnv, b build) (*drainRe
 	m := startCPU([]int{c.pid()}, env.app.pid(), 0)
 	res.Ingest = closedLoop(ctx, 32, 10*time.Minute, o.drainEvents, notifySender(loadClient(), []string{c.notifyURL()}, p))
 	res.Ingest.CPU = m.stop()
-	res.Ingest.Scenario, res.Ingest.Build, res.Ingest.Load = "drain_ingest", b.name, "c=32, app down"
+	res.Ingest.Scenario, res.Ingest.Build, res.Ingest.Load = "drain_ingest", b.name, "c=32, "+o.backlog
 	res.Ingest.CaddyUsReq = res.Ingest.CPU.Caddy * res.Ingest.Seconds / float64(max(1, res.Ingest.OK)) * 1e6
 	logPhase(res.Ingest)
 	res.IngestSeconds = time.Since(start).Seconds()
@@ -98,24 +120,33 @@ func runDrain(ctx context.Context, o *options, env *benchEnv, b build) (*drainRe
 	pendingDir := filepath.Join(c.storageDir(), "antom", "events", "pending")
 	res.PendingAtOn = countIDs(pendingDir)
 	if res.Ingest.OK != o.drainEvents {
-		res.Note = fmt.Sprintf("only %d of %d notifications were acked while the app was down (first error: %s)", res.Ingest.OK, o.drainEvents, res.Ingest.FirstErr)
+		res.Note = fmt.Sprintf("only %d of %d notifications were acked while deliveries were held (first error: %s)", res.Ingest.OK, o.drainEvents, res.Ingest.FirstErr)
+	}
+	if st := env.appStats(); st.Requests > 0 {
+		res.Note = firstNonEmpty(res.Note, fmt.Sprintf("the app got %d requests while deliveries were held", st.Requests))
+	}
+	resetAt := down
+	if o.backlog == "pause" { // nothing was delivered: count the drain alone
+		_ = env.app.post("/reset")
+		resetAt = time.Now()
 	}
 
 	// The app comes back.
 	m = startCPU([]int{c.pid()}, env.app.pid(), 0)
 	var prof chan error
-	profPath := filepath.Join(o.out, "profiles", "drain-"+b.name+".pprof")
+	profPath := filepath.Join(o.out, "profiles", "drain-"+fileSafe(b.name)+".pprof")
 	if o.profile {
 		prof = make(chan error, 1)
 		go func() { prof <- c.profile(10, profPath) }()
 	}
+	deliveryMs := c.deliveryMeter()
 	on := time.Now()
 	res.AppDownSeconds = on.Sub(down).Seconds()
-	if err := env.app.post("/on"); err != nil {
+	if err := release(); err != nil {
 		finishSampling()
 		return nil, err
 	}
-	logf("drain: app back after %.1fs down; %d events pending", res.AppDownSeconds, res.PendingAtOn)
+	logf("drain: deliveries released after %.1fs; %d events pending", res.AppDownSeconds, res.PendingAtOn)
 	deadline := on.Add(5 * time.Minute)
 	var st appStats
 	for time.Now().Before(deadline) && ctx.Err() == nil {
@@ -129,15 +160,19 @@ func runDrain(ctx context.Context, o *options, env *benchEnv, b build) (*drainRe
 	if st.LastNano > 0 {
 		res.DrainSeconds = float64(st.LastNano-on.UnixNano()) / 1e9
 	}
+	if st.Unique > 1 && st.LastNano > st.FirstNano {
+		res.Rate = float64(st.Unique-1) / (float64(st.LastNano-st.FirstNano) / 1e9)
+	}
 	for time.Now().Before(deadline) && countIDs(pendingDir) > 0 {
 		time.Sleep(100 * time.Millisecond)
 	}
 	res.RecordedSeconds = time.Since(on).Seconds()
 	res.DrainCPU = m.stop()
+	res.DeliveryMs = deliveryMs()
 	st = env.appStats()
-	res.Duplicates = st.Duplicates
+	res.Duplicates, res.MaxConcurrent = st.Duplicates, st.MaxConc
 	// per-second counts are since the reset; keep those after the app came back
-	skip := int(on.Sub(down).Seconds())
+	skip := int(on.Sub(resetAt).Seconds())
 	if skip < len(st.PerSecond) {
 		res.PerSecond = st.PerSecond[skip:]
 	}
@@ -159,8 +194,8 @@ func runDrain(ctx context.Context, o *options, env *benchEnv, b build) (*drainRe
 	if res.Delivered < res.Ingest.OK {
 		res.Note = firstNonEmpty(res.Note, fmt.Sprintf("only %d of %d events delivered within 5 minutes", res.Delivered, res.Ingest.OK))
 	}
-	logf("drain: %d delivered in %.1fs (recorded in %.1fs), %d duplicates, RSS start %.0f MiB, peak ingest %.0f, peak drain %.0f, end %.0f",
-		res.Delivered, res.DrainSeconds, res.RecordedSeconds, res.Duplicates, res.RSSStart, res.RSSPeakIngest, res.RSSPeakDrain, res.RSSEnd)
+	logf("drain: %d delivered in %.1fs (%.0f/s, at most %d at once; recorded in %.1fs), %d duplicates, RSS start %.0f MiB, peak ingest %.0f, peak drain %.0f, end %.0f",
+		res.Delivered, res.DrainSeconds, res.Rate, res.MaxConcurrent, res.RecordedSeconds, res.Duplicates, res.RSSStart, res.RSSPeakIngest, res.RSSPeakDrain, res.RSSEnd)
 	return res, ctx.Err()
 }
 

@@ -24,11 +24,35 @@ import (
 	"github.com/caddy-antom/caddy-antom/internal/pgtest"
 )
 
-// build is one caddy binary under test, with its event store.
+// build is one caddy binary under test, with its event store and its antom_webhook settings.
 type build struct {
-	name      string // "std", "boringcrypto", the -alt name, or "postgres-N"
+	name      string // "std", "boringcrypto", the -alt name, or "postgres-N"; then the webhook settings
 	caddy     string
-	instances int // > 0: this many caddy instances on one PostgreSQL database; 0: one on the file store
+	instances int    // > 0: this many caddy instances on one PostgreSQL database; 0: one on the file store
+	webhook   string // further antom_webhook subdirectives, one per line ("" for the defaults)
+}
+
+// withWebhook is b once with each of the -webhook settings (b itself without any).
+func (o *options) withWebhook(b build) []build {
+	if len(o.webhook) == 0 {
+		return []build{b}
+	}
+	var out []build
+	for _, w := range o.webhook {
+		bw := b
+		var lines []string
+		for _, l := range strings.Split(w, ",") {
+			if l = strings.TrimSpace(l); l != "" {
+				lines = append(lines, l)
+			}
+		}
+		if len(lines) > 0 {
+			bw.name += ", " + strings.Join(lines, ", ")
+			bw.webhook = strings.Join(lines, "\n\t\t")
+		}
+		out = append(out, bw)
+	}
+	return out
 }
 
 type benchEnv struct {
@@ -80,11 +104,11 @@ func newBenchEnv(ctx context.Context, o *options) (*benchEnv, error) {
 		"BENCH_FORWARD_SECRET=whsec_" + base64.StdEncoding.EncodeToString(secret),
 	}
 
-	if e.notes, err = presign(filepath.Join(repoRoot(), ".cache", "bench"), e.antomKey, max(o.pool, o.drainEvents)); err != nil {
+	if e.notes, err = presign(filepath.Join(repoRoot(), ".cache", "bench"), e.antomKey, max(o.pool, o.drainEvents), o.payments); err != nil {
 		return nil, err
 	}
 
-	if e.app, err = startChild(ctx, "app"); err != nil {
+	if e.app, err = startChild(ctx, "app", "-delay", o.appDelay.String()); err != nil {
 		return nil, fmt.Errorf("starting the app: %w", err)
 	}
 	e.simCA = filepath.Join(o.work, "simulator-ca.pem")
@@ -102,14 +126,25 @@ func newBenchEnv(ctx context.Context, o *options) (*benchEnv, error) {
 	return e, nil
 }
 
-// builds are the caddy binaries to compare: the standard build first.
+// builds are the caddy binaries to compare, the standard build first, each with every -webhook
+// setting.
 func (e *benchEnv) builds() []build {
-	bs := []build{{name: "std", caddy: e.o.caddy}}
+	bs := e.o.withWebhook(build{name: "std", caddy: e.o.caddy})
 	if e.o.boringCaddy != "" {
-		bs = append(bs, build{name: "boringcrypto", caddy: e.o.boringCaddy})
+		bs = append(bs, e.o.withWebhook(build{name: "boringcrypto", caddy: e.o.boringCaddy})...)
 	}
 	if name, path, ok := strings.Cut(e.o.alt, "="); ok {
-		bs = append(bs, build{name: name, caddy: path})
+		bs = append(bs, e.o.withWebhook(build{name: name, caddy: path})...)
+	}
+	return bs
+}
+
+// drainBuilds are the standard build and the -alt one, each with every -webhook setting (the
+// drain does not compare crypto).
+func (e *benchEnv) drainBuilds() []build {
+	bs := e.o.withWebhook(build{name: "std", caddy: e.o.caddy})
+	if name, path, ok := strings.Cut(e.o.alt, "="); ok {
+		bs = append(bs, e.o.withWebhook(build{name: name, caddy: path})...)
 	}
 	return bs
 }
@@ -119,14 +154,14 @@ func (e *benchEnv) builds() []build {
 func (e *benchEnv) notifyBuilds() []build {
 	bs := e.builds()
 	for _, n := range e.o.postgres {
-		bs = append(bs, build{name: fmt.Sprintf("postgres-%d", n), caddy: e.o.caddy, instances: n})
+		bs = append(bs, e.o.withWebhook(build{name: fmt.Sprintf("postgres-%d", n), caddy: e.o.caddy, instances: n})...)
 	}
 	return bs
 }
 
 // startCaddy starts a fresh caddy of build b (empty data dir) on the file store.
 func (e *benchEnv) startCaddy(ctx context.Context, b build, label string) (*caddyProc, error) {
-	c, err := startCaddy(ctx, b.caddy, e.o.work, label, e.caddyEnv, e.app.addr, e.sim.addr, "")
+	c, err := startCaddy(ctx, b.caddy, e.o.work, label, e.caddyEnv, e.app.addr, e.sim.addr, "", b.webhook)
 	if err == nil {
 		e.dataDirs[b.name] = c.storageDir()
 	}
@@ -146,7 +181,7 @@ func (e *benchEnv) startInstances(ctx context.Context, b build, label string) ([
 	store := storeConfig(e.pg.DSN())
 	var cs []*caddyProc
 	for range b.instances {
-		c, err := startCaddy(ctx, b.caddy, e.o.work, label, e.caddyEnv, e.app.addr, e.sim.addr, store)
+		c, err := startCaddy(ctx, b.caddy, e.o.work, label, e.caddyEnv, e.app.addr, e.sim.addr, store, b.webhook)
 		if err != nil {
 			stopAll(cs)
 			return nil, err

@@ -48,8 +48,14 @@ type phase struct {
 	CPU        cpuUse  `json:"cpu"`
 	CaddyUsReq float64 `json:"caddy_cpu_us_per_req"`
 	// NewConns counts TCP connections accepted upstream (app or simulator) during the phase.
-	NewConns int    `json:"new_conns"`
-	Note     string `json:"note,omitempty"`
+	NewConns int `json:"new_conns"`
+	// Delivered counts the distinct events the app received during the phase (notify), and
+	// UpMaxConc the most requests the upstream had in progress at once.
+	Delivered int   `json:"delivered,omitempty"`
+	UpMaxConc int64 `json:"upstream_max_concurrent"`
+	// DeliveryMs is the mean time of caddy's delivery attempts to the app (its metrics).
+	DeliveryMs float64 `json:"delivery_ms,omitempty"`
+	Note       string  `json:"note,omitempty"`
 }
 
 // recorder collects latencies from many goroutines.

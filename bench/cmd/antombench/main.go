@@ -5,8 +5,11 @@
 //     -> ack, side by side with Caddy's plain reverse_proxy to the same app;
 //   - proxy: app -> caddy (antom_api) -> simulator, side by side with app -> simulator directly,
 //     once with a keep-alive client and once with a client that opens a connection per call;
-//   - drain: 10,000 notifications stored while the app refuses connections, then the time the
-//     dispatcher takes to deliver them all once the app is back, and caddy's RSS meanwhile;
+//   - drain: 10,000 notifications stored while the app refuses connections (or, with -backlog
+//     pause, while the forward is paused), then the time the dispatcher takes to deliver them all
+//     once the app is back, the rate and the most deliveries at once the app saw, and caddy's RSS
+//     meanwhile; -webhook compares antom_webhook settings (max_in_flight, rate, ordering) and
+//     -payments makes the notifications the events of a few payments;
 //   - micro: one RSA-2048 signature, one verification and one FileStorage.Store, the yardsticks.
 //
 // Usually run through bench/run.sh, which builds the caddy binaries first. Directly:
@@ -51,6 +54,10 @@ type options struct {
 	profile     bool          // capture CPU profiles from caddy's admin endpoint
 	jsonOut     bool          // micro only: print JSON (used for the boringcrypto build)
 	postgres    []int         // notify also on the PostgreSQL store, with these numbers of instances
+	webhook     []string      // antom_webhook settings to compare ("max_in_flight 16, rate 200/s"); none: the defaults
+	payments    int           // notifications are events of this many payments (0: one payment each)
+	backlog     string        // drain: how the backlog builds up, "outage" (the app refuses) or "pause"
+	appDelay    time.Duration // how long the app takes to answer
 }
 
 func main() {
@@ -84,6 +91,13 @@ func main() {
 	flag.BoolVar(&o.profile, "profile", true, "capture CPU profiles through caddy's admin /debug/pprof/profile")
 	flag.BoolVar(&o.jsonOut, "json", false, "micro: print JSON only")
 	flag.StringVar(&postgres, "postgres", "", "notify: also run the std build with antom_store postgres on a throwaway local PostgreSQL, with each of these numbers of caddy instances on one database (e.g. 1,3)")
+	flag.Func("webhook", "antom_webhook subdirectives for every caddy, comma-separated (e.g. \"max_in_flight 16, rate 200/s\" or \"ordering off\"); repeat the flag to compare settings, \"\" for the defaults", func(s string) error {
+		o.webhook = append(o.webhook, s)
+		return nil
+	})
+	flag.IntVar(&o.payments, "payments", 0, "notify and drain: events of this many payments (PAYMENT_RESULT, then REFUND_RESULTs of one paymentId: what ordering keeps in order); 0: each notification a payment of its own")
+	flag.StringVar(&o.backlog, "backlog", "outage", "drain: how the backlog builds up: outage (the app refuses connections, each event's first delivery fails) or pause (the forward is paused through the admin API, then resumed)")
+	flag.DurationVar(&o.appDelay, "app-delay", 0, "time the app takes per request (a PHP worker's page time); 0: it answers at once")
 	flag.Usage = func() {
 		fmt.Fprintf(os.Stderr, "usage: antombench [flags] [all|micro|notify|proxy|drain]\n\n")
 		flag.PrintDefaults()
@@ -98,6 +112,9 @@ func main() {
 	}
 	if o.postgres, err = parseInts(postgres); err != nil {
 		fatalf("-postgres: %v", err)
+	}
+	if o.backlog != "outage" && o.backlog != "pause" {
+		fatalf("-backlog %q: want outage or pause", o.backlog)
 	}
 	what := "all"
 	if flag.NArg() > 0 {
@@ -202,11 +219,13 @@ func run(ctx context.Context, o *options, what string) error {
 		}
 	}
 	if what == "all" || what == "drain" {
-		d, err := runDrain(ctx, o, env, env.builds()[0])
-		if err != nil {
-			return fmt.Errorf("drain: %w", err)
+		for _, b := range env.drainBuilds() {
+			d, err := runDrain(ctx, o, env, b)
+			if err != nil {
+				return fmt.Errorf("drain (%s): %w", b.name, err)
+			}
+			rep.drains = append(rep.drains, d)
 		}
-		rep.drain = d
 	}
 	return rep.write()
 }

@@ -28,7 +28,7 @@ func (m *measurer) measure(scenario, load string, profile bool, f func() phase) 
 	_ = m.up.post("/reset")
 	var prof chan error
 	slug := strings.NewReplacer("/s", "ps", " ", "-", "=", "").Replace(load)
-	profPath := filepath.Join(m.o.out, "profiles", fmt.Sprintf("%s-%s-%s.pprof", scenario, m.b.name, slug))
+	profPath := filepath.Join(m.o.out, "profiles", fmt.Sprintf("%s-%s-%s.pprof", scenario, fileSafe(m.b.name), slug))
 	if profile && m.o.profile && m.run == 1 {
 		prof = make(chan error, 1)
 		secs := max(1, int(m.o.phase.Seconds())-2)
@@ -40,17 +40,21 @@ func (m *measurer) measure(scenario, load string, profile bool, f func() phase) 
 		pids = append(pids, p.pid())
 	}
 	cpu := startCPU(pids, m.up.pid(), m.pgPid)
+	deliveryMs := m.c.deliveryMeter()
 	ph := f()
 	ph.CPU = cpu.stop()
+	ph.DeliveryMs = deliveryMs()
 	ph.Scenario, ph.Build, ph.Run, ph.Load = scenario, m.b.name, m.run, load
 	if ph.OK > 0 {
 		ph.CaddyUsReq = ph.CPU.Caddy * ph.Seconds / float64(ph.OK) * 1e6
 	}
 	var st struct {
-		Conns int `json:"conns"`
+		Conns   int   `json:"conns"`
+		Unique  int   `json:"unique"`
+		MaxConc int64 `json:"max_concurrent"`
 	}
 	_ = m.up.get("/stats", &st)
-	ph.NewConns = st.Conns
+	ph.NewConns, ph.Delivered, ph.UpMaxConc = st.Conns, st.Unique, st.MaxConc
 	if m.after != nil {
 		m.after(&ph)
 	}

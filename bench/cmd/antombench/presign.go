@@ -42,14 +42,31 @@ func notificationBody(i int) []byte {
 		`"paymentCreateTime":"2024-01-01T00:00:05-08:00","paymentTime":"2024-01-01T00:01:10-08:00"}`, i, i)
 }
 
-// presign returns n signed notifications, from the cache when it holds them.
-func presign(cacheDir string, key *rsa.PrivateKey, n int) ([]notification, error) {
+// eventBody is the i-th notification when they are the events of payments payments (0: every
+// one its own payment): the first event of each payment is its PAYMENT_RESULT, the further ones
+// are REFUND_RESULTs of that paymentId, each with its own refundId (so none deduplicates), all
+// kept in order per payment by ordering on.
+func eventBody(i, payments int) []byte {
+	if payments == 0 || i < payments {
+		return notificationBody(i)
+	}
+	return fmt.Appendf(nil, `{"notifyType":"REFUND_RESULT","result":{"resultCode":"SUCCESS","resultStatus":"S","resultMessage":"success."},`+
+		`"refundRequestId":"BENCH_R_%09d","refundId":"20240101194010800200%012d","paymentId":"20240101194010800100%012d",`+
+		`"refundAmount":{"value":"10","currency":"USD"},"refundTime":"2024-01-02T00:01:10-08:00"}`, i, i, i%payments)
+}
+
+// presign returns n signed notifications (eventBody), from the cache when it holds them.
+func presign(cacheDir string, key *rsa.PrivateKey, n, payments int) ([]notification, error) {
 	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
 	if err != nil {
 		return nil, err
 	}
 	sum := sha256.Sum256(append(der, notifyPath+clientID...))
-	cache := filepath.Join(cacheDir, fmt.Sprintf("notifications-%s-%d.gob", hex.EncodeToString(sum[:6]), n))
+	name := fmt.Sprintf("notifications-%s-%d", hex.EncodeToString(sum[:6]), n)
+	if payments > 0 {
+		name += fmt.Sprintf("-payments-%d", payments)
+	}
+	cache := filepath.Join(cacheDir, name+".gob")
 	if f, err := os.Open(cache); err == nil {
 		defer f.Close()
 		var notes []notification
@@ -72,7 +89,7 @@ func presign(cacheDir string, key *rsa.PrivateKey, n int) ([]notification, error
 		go func() {
 			defer wg.Done()
 			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
-				body := notificationBody(i)
+				body := eventBody(i, payments)
 				sig, err := antom.Sign(key, antom.ContentToSign(http.MethodPost, notifyPath, clientID, reqTime, body))
 				if err != nil {
 					errOnce.Do(func() { firstErr = err })

@@ -26,7 +26,7 @@ type report struct {
 	Phases  []phase           `json:"phases"`
 	micro   *microResults
 	store   *storeResult
-	drain   *drainResult
+	drains  []*drainResult
 }
 
 func newReport(o *options, env *benchEnv) *report {
@@ -58,7 +58,7 @@ func (r *report) write() error {
 		return err
 	}
 	raw := map[string]any{"machine": r.Machine, "phases": r.Phases, "micro": r.micro, "store": r.store,
-		"drain": r.drain, "profiles": summaries}
+		"drains": r.drains, "profiles": summaries}
 	b, err := json.MarshalIndent(raw, "", "  ")
 	if err != nil {
 		return err
@@ -133,6 +133,9 @@ var (
 	cpuRq = func(p phase) float64 { return p.CaddyUsReq }
 	other = func(p phase) float64 { return p.CPU.Others }
 	fails = func(p phase) int { return p.Errors + p.Dropped }
+	// deliveredRate is the distinct events the app received per second of the phase.
+	deliveredRate = func(p phase) float64 { return float64(p.Delivered) / max(p.Seconds, 1e-9) }
+	upConc        = func(p phase) float64 { return float64(p.UpMaxConc) }
 )
 
 func (r *report) markdown() string {
@@ -179,15 +182,16 @@ func (r *report) markdown() string {
 	if loads := r.loads("notify"); len(loads) > 0 {
 		w("### Notify path: antom_webhook vs reverse_proxy to the same app")
 		w("")
-		w("| build | load | notify ok/s | p50 ms | p99 ms | caddy CPU µs/req | reverse_proxy ok/s | p50 ms | p99 ms | caddy CPU µs/req | CPU ratio | others (cores) | failed |")
-		w("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+		w("| build | load | notify ok/s | p50 ms | p99 ms | caddy CPU µs/req | delivered in the phase /s | app at once | delivery attempt ms | reverse_proxy ok/s | p50 ms | p99 ms | caddy CPU µs/req | CPU ratio | others (cores) | failed |")
+		w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 		for _, bl := range r.env.notifyBuilds() {
 			for _, l := range loads {
 				n, rp := r.get("notify", bl.name, l), r.get("reverse_proxy", bl.name, l)
 				nc, _, _ := n.med(cpuRq)
 				rc, _, _ := rp.med(cpuRq)
-				w("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.1fx | %s | %d / %d |", bl.name, l,
+				w("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.1fx | %s | %d / %d |", bl.name, l,
 					n.cell(rate, "%.0f"), n.cell(p50, "%.2f"), n.cell(p99, "%.1f"), n.cell(cpuRq, "%.0f"),
+					n.cell(deliveredRate, "%.0f"), n.cell(upConc, "%.0f"), n.cell(func(p phase) float64 { return p.DeliveryMs }, "%.1f"),
 					rp.cell(rate, "%.0f"), rp.cell(p50, "%.2f"), rp.cell(p99, "%.1f"), rp.cell(cpuRq, "%.0f"),
 					nc/max(rc, 1e-9), n.cell(other, "%.2f"), n.sum(fails), rp.sum(fails))
 			}
@@ -223,7 +227,7 @@ func (r *report) markdown() string {
 		w("### API proxy path: app -> caddy (antom_api) -> simulator vs app -> simulator")
 		w("")
 		w("| build | load | via caddy ok/s | p50 ms | p99 ms | conns | direct keep-alive ok/s | p50 ms | p99 ms | of which client crypto p50 | conns | direct new conn per call ok/s | p50 ms | p99 ms | conns | others |")
-		w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+		w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 		conns := func(p phase) float64 { return float64(p.NewConns) }
 		excl := func(p phase) float64 { return p.Excluded }
 		for _, bl := range r.env.builds() {
@@ -257,18 +261,27 @@ func (r *report) markdown() string {
 		w("")
 	}
 
-	if d := r.drain; d != nil {
-		w("### Backlog drain (%s)", d.Build)
+	if len(r.drains) > 0 {
+		d0 := r.drains[0]
+		w("### Backlog drain")
 		w("")
-		w("- %d notifications acked while the app refused connections: %.0f/s, p50 %.1f ms, p99 %.1f ms, %d failed; caddy %.0f µs CPU each; app down %.1f s in all.",
-			d.Ingest.OK, d.Ingest.Rate, d.Ingest.P50, d.Ingest.P99, d.Ingest.Errors, d.Ingest.CaddyUsReq, d.AppDownSeconds)
-		w("- %d events pending when the app came back; all %d delivered %.1f s later (%d duplicates); none pending in storage after %.1f s.",
-			d.PendingAtOn, d.Delivered, d.DrainSeconds, d.Duplicates, d.RecordedSeconds)
-		w("- Distinct deliveries per second after the app came back: %s.", intsString(d.PerSecond, 40))
-		w("- caddy RSS: %.0f MiB at start, peak %.0f MiB while ingesting, peak %.0f MiB while draining, %.0f MiB at the end.",
-			d.RSSStart, d.RSSPeakIngest, d.RSSPeakDrain, d.RSSEnd)
-		if d.Note != "" {
-			w("- %s", d.Note)
+		w("%d events (%s) held back by %s, then released; the app answers after %s. Rate: distinct deliveries per second from the app's first to its last; at once: the most requests the app had in progress.",
+			d0.Events, paymentsString(d0.Payments), map[string]string{"outage": "the app refusing connections", "pause": "a paused forward"}[d0.Backlog], r.o.appDelay)
+		w("")
+		w("| build, antom_webhook settings | acked/s while held | drain s | rate /s | at once | delivery attempt ms | duplicates | caddy cores while draining | others (cores) | RSS MiB start / peak ingest / peak drain |")
+		w("|---|---|---|---|---|---|---|---|---|---|")
+		for _, d := range r.drains {
+			w("| %s | %.0f | %.1f | %.0f | %d | %.1f | %d | %.2f | %.2f | %.0f / %.0f / %.0f |", d.Build, d.Ingest.Rate, d.DrainSeconds, d.Rate, d.MaxConcurrent, d.DeliveryMs,
+				d.Duplicates, d.DrainCPU.Caddy, d.DrainCPU.Others, d.RSSStart, d.RSSPeakIngest, d.RSSPeakDrain)
+		}
+		w("")
+		for _, d := range r.drains {
+			w("- %s: %d acked (p50 %.1f ms, p99 %.1f ms, %d failed; caddy %.0f µs CPU each), held %.1f s in all; %d pending at release, %d delivered %.1f s later, none pending in storage after %.1f s. Per second: %s.",
+				d.Build, d.Ingest.OK, d.Ingest.P50, d.Ingest.P99, d.Ingest.Errors, d.Ingest.CaddyUsReq, d.AppDownSeconds,
+				d.PendingAtOn, d.Delivered, d.DrainSeconds, d.RecordedSeconds, intsString(d.PerSecond, 40))
+			if d.Note != "" {
+				w("  %s", d.Note)
+			}
 		}
 		w("")
 	}
@@ -327,11 +340,18 @@ func (r *report) targets(w func(string, ...any)) {
 			w("- API proxy throughput >= 80%% of the RSA limit (%.0f calls/s): %.0f calls/s = %.0f%%: %s.", limit, got, 100*got/limit, verdict(got >= 0.8*limit))
 		}
 	}
-	if d := r.drain; d != nil {
-		w("- Drain of %d events < 60 s: %.1f s: %s. Memory flat: RSS %.0f MiB at start, %.0f MiB peak while draining.",
-			d.Events, d.DrainSeconds, verdict(d.DrainSeconds < 60 && d.Delivered == d.Events), d.RSSStart, d.RSSPeakDrain)
+	for _, d := range r.drains {
+		w("- Drain of %d events (%s) < 60 s: %.1f s: %s. Memory flat: RSS %.0f MiB at start, %.0f MiB peak while draining.",
+			d.Events, d.Build, d.DrainSeconds, verdict(d.DrainSeconds < 60 && d.Delivered == d.Events), d.RSSStart, d.RSSPeakDrain)
 	}
 	w("")
+}
+
+func paymentsString(n int) string {
+	if n == 0 {
+		return "one payment each"
+	}
+	return fmt.Sprintf("of %d payments", n)
 }
 
 // rsaLimit is the API proxy calls per second this machine's RSA allows for build, and the
