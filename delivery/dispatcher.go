@@ -71,6 +71,8 @@ type Dispatcher struct {
 	held     held.Set            // events whose last outcome the store failed to record
 	gates    map[string]*gate    // per route id: its max_in_flight and rate
 	parked   map[string]parking  // events Run passes over: their route is paused, or an earlier event of their payment is pending
+	loads    map[string]*load    // per route id: Run's deliveries under way
+	full     map[string]string   // event id -> route id: left by Run while its route had max_in_flight of them
 	order    orderIndex          // pending events with an OrderKey, in the order received
 	pruning  atomic.Bool
 
@@ -118,6 +120,8 @@ func NewDispatcher(store outbox.EventStore, fwd *Forwarder, routes func(id strin
 		inflight: map[string]struct{}{},
 		gates:    map[string]*gate{},
 		parked:   map[string]parking{},
+		loads:    map[string]*load{},
+		full:     map[string]string{},
 	}
 }
 
@@ -182,7 +186,12 @@ func (d *Dispatcher) fill(ctx context.Context, wg *sync.WaitGroup) {
 			d.passOver(ctx, ev, parking{route: ev.Route})
 			continue
 		}
+		if !d.startOn(ev) {
+			d.handBack(ctx, ev) // its forward has max_in_flight of Run's deliveries: others go first
+			continue
+		}
 		if !d.claim(ev.ID) {
+			d.endOn(ev.Route)
 			continue // DeliverNow took it meanwhile
 		}
 		d.sem <- struct{}{} // never blocks: only this goroutine takes slots
@@ -191,6 +200,7 @@ func (d *Dispatcher) fill(ctx context.Context, wg *sync.WaitGroup) {
 			defer wg.Done()
 			defer func() {
 				d.release(ev.ID)
+				d.endOn(ev.Route)
 				<-d.sem
 				d.Kick()
 			}()
@@ -415,6 +425,65 @@ func (d *Dispatcher) prune(ctx context.Context, wg *sync.WaitGroup) {
 	}()
 }
 
+// load counts Run's deliveries to one route. Run starts no more of them than the forward's
+// max_in_flight, so that a forward held back by its rate or a slow app takes no more of Run's
+// slots than that, and the other forwards' events are delivered meanwhile.
+type load struct{ running, max int }
+
+// startOn counts ev as one of Run's deliveries to its route, unless the route has max_in_flight
+// of them already: then ev is left (busy skips it) until one of them ends.
+func (d *Dispatcher) startOn(ev *outbox.Event) bool {
+	max := d.opts.Concurrency // an unknown route: process reschedules it at once
+	if route, ok := d.routes(ev.Route); ok {
+		max = route.maxInFlight()
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	l := d.loads[ev.Route]
+	if l == nil {
+		l = &load{}
+		d.loads[ev.Route] = l
+	}
+	l.max = max
+	if l.running >= l.max {
+		d.full[ev.ID] = ev.Route
+		return false
+	}
+	l.running++
+	delete(d.full, ev.ID)
+	return true
+}
+
+// endOn counts the end of one of Run's deliveries to routeID.
+func (d *Dispatcher) endOn(routeID string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if l := d.loads[routeID]; l != nil {
+		if l.running--; l.running <= 0 {
+			delete(d.loads, routeID)
+			for id, r := range d.full { // none of them waits any more (some may be gone)
+				if r == routeID {
+					delete(d.full, id)
+				}
+			}
+		}
+	}
+}
+
+// waitsForRoute reports whether the event with id was left because its route was full and
+// still is; d.mu is held.
+func (d *Dispatcher) waitsForRoute(id string) bool {
+	routeID, ok := d.full[id]
+	if !ok {
+		return false
+	}
+	if l := d.loads[routeID]; l != nil && l.running >= l.max {
+		return true
+	}
+	delete(d.full, id)
+	return false
+}
+
 func (d *Dispatcher) claim(id string) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -432,13 +501,15 @@ func (d *Dispatcher) release(id string) {
 }
 
 // busy reports whether Run must leave the event with id alone at t: it is being delivered,
-// its route is paused, or it is held back after its outcome could not be recorded.
+// its route is paused or has max_in_flight of Run's deliveries, or it is held back after its
+// outcome could not be recorded.
 func (d *Dispatcher) busy(id string, t time.Time) bool {
 	d.mu.Lock()
 	_, busy := d.inflight[id]
 	p, parked := d.parked[id]
+	full := d.waitsForRoute(id)
 	d.mu.Unlock()
-	return busy || (parked && (p.until.IsZero() || t.Before(p.until))) || d.held.Waiting(id, t)
+	return busy || full || (parked && (p.until.IsZero() || t.Before(p.until))) || d.held.Waiting(id, t)
 }
 
 func (d *Dispatcher) paused(routeID string) bool {
@@ -461,14 +532,19 @@ func (d *Dispatcher) park(id string, p parking) {
 	d.mu.Unlock()
 }
 
-// passOver parks an event Run got from the store but may not deliver now, and hands it back
-// to the store unchanged: a store with leases (PostgreSQL) would otherwise keep renewing this
-// instance's lease on it, and no instance could take it up again.
+// passOver parks an event Run got from the store but may not deliver now, and hands it back.
 func (d *Dispatcher) passOver(ctx context.Context, ev *outbox.Event, p parking) {
 	d.park(ev.ID, p)
+	d.handBack(ctx, ev)
+}
+
+// handBack returns an event Run got from the store, unchanged: a store with leases
+// (PostgreSQL) would otherwise keep renewing this instance's lease on it, and no instance could
+// take it up again.
+func (d *Dispatcher) handBack(ctx context.Context, ev *outbox.Event) {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.opts.StoreTimeout)
 	defer cancel()
-	if err := d.store.Reschedule(sctx, ev, ev.NextAttempt, ev.LastError, ev.LastStatus); err != nil && ctx.Err() == nil {
+	if err := d.store.Release(sctx, ev); err != nil && ctx.Err() == nil {
 		d.log.Debug("handing an event back to the store", zap.String("id", ev.ID), zap.Error(err))
 	}
 }

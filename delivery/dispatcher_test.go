@@ -608,8 +608,10 @@ func TestPausedRoute(t *testing.T) {
 	f.run(t)
 	time.Sleep(50 * time.Millisecond) // Run polls; it may deliver nothing
 	for _, ev := range evs {
-		if st := get(t, f.store, ev.ID); st.State != outbox.StatePending || st.Attempts != 0 || st.NextAttempt.After(f.clock.Now()) {
-			t.Fatalf("event of a paused route: %+v, want pending, due, no attempt", st)
+		// Run hands the events it passes over back unchanged: the history keeps the one step
+		// of the paused first attempt, no made-up retry.
+		if st := get(t, f.store, ev.ID); st.State != outbox.StatePending || st.Attempts != 0 || st.NextAttempt.After(f.clock.Now()) || len(st.History) != 1 {
+			t.Fatalf("event of a paused route: %+v, want pending, due, no attempt, one history step", st)
 		}
 	}
 	if n := f.app.maxRun.Load(); n != 0 {
@@ -784,5 +786,66 @@ func TestPaymentOrderAcrossPause(t *testing.T) {
 	defer f.mu.Unlock()
 	if want := []string{first.ID, second.ID}; fmt.Sprint(f.delivered) != fmt.Sprint(want) {
 		t.Fatalf("delivered %v, want the order received %v", f.delivered, want)
+	}
+}
+
+// A forward held back by its rate takes no more of Run's slots than its max_in_flight: another
+// forward's event, due after the whole backlog of the slow one, is delivered while that backlog
+// drains, not after it. (Before, Run's 16 slots all waited at the slow forward's gate.)
+func TestThrottledForwardDoesNotHoldOthers(t *testing.T) {
+	f := newFixture(t, DispatcherOptions{PollInterval: 5 * time.Millisecond})
+	f.route.MaxInFlight, f.route.Rate = 1, 20 // one delivery every 50 ms
+	other := newApp(t)
+	otherRoute := Route{ID: RouteID("shop", other.srv.URL), Profile: "shop", URL: other.srv.URL, Secrets: []Secret{testSecret(t)}, MaxAge: 24 * time.Hour}
+	routes := func(id string) (Route, bool) {
+		switch id {
+		case f.route.ID:
+			return f.route, true
+		case otherRoute.ID:
+			return otherRoute, true
+		}
+		return Route{}, false
+	}
+	var mu sync.Mutex
+	var order []string // the route of each delivery, in order
+	f.disp = NewDispatcher(f.store, &Forwarder{Timeout: 5 * time.Second}, routes, zaptest.NewLogger(t), DispatcherOptions{
+		PollInterval: 5 * time.Millisecond,
+		OnDelivered: func(ev *outbox.Event, a Attempt) {
+			mu.Lock()
+			order = append(order, ev.Route)
+			mu.Unlock()
+		},
+	})
+	const backlog = 30
+	for i := range backlog {
+		ev := testEvent(fmt.Sprint("slow-", i))
+		ev.Route = f.route.ID
+		ev.ReceivedAt, ev.NextAttempt = f.clock.Now().Add(-time.Hour), f.clock.Now().Add(time.Duration(i-100)*time.Second)
+		if _, err := f.store.Add(context.Background(), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ev := testEvent("other")
+	ev.Route = otherRoute.ID
+	ev.ReceivedAt, ev.NextAttempt = f.clock.Now().Add(-time.Hour), f.clock.Now().Add(-time.Second) // due after every slow one
+	if _, err := f.store.Add(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	f.run(t)
+	eventually(t, "the other forward's event delivered", func() bool {
+		other.mu.Lock()
+		defer other.mu.Unlock()
+		return other.ok[ev.ID] == 1
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	slowBefore := 0
+	for _, r := range order {
+		if r == f.route.ID {
+			slowBefore++
+		}
+	}
+	if slowBefore > backlog/3 {
+		t.Fatalf("the other forward's event came after %d of the throttled forward's %d deliveries; want it while they drain", slowBefore, backlog)
 	}
 }

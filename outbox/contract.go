@@ -36,6 +36,10 @@ type EventStore interface {
 	// after cursor, and the cursor of the next page (zero: this was the last).
 	Search(ctx context.Context, f Filter, cursor Cursor, limit int) ([]*Event, Cursor, error)
 	DueExcept(ctx context.Context, at time.Time, limit int, skip func(id string) bool) ([]*Event, error)
+	// Release hands back, unchanged, an event DueExcept returned that this instance will not
+	// deliver now (its forward is paused or full): a store whose claims are leases ends this
+	// instance's claim, so that the event is not held by it until it comes back.
+	Release(ctx context.Context, ev *Event) error
 	MarkDelivered(ctx context.Context, ev *Event, at time.Time) error
 	MarkDead(ctx context.Context, ev *Event, at time.Time, reason string) error
 	Reschedule(ctx context.Context, ev *Event, next time.Time, lastErr string, status int) error

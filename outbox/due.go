@@ -54,6 +54,10 @@ func (s *Store) DueExcept(ctx context.Context, at time.Time, limit int, skip fun
 	return out, nil
 }
 
+// Release does nothing: DueExcept hands events out without a claim (one instance, the leader,
+// delivers).
+func (s *Store) Release(context.Context, *Event) error { return nil }
+
 // dueCandidate loads a pending event that the index says is due; nil if
 // storage disagrees (the index is then corrected).
 func (s *Store) dueCandidate(ctx context.Context, id string, at time.Time) (*Event, error) {

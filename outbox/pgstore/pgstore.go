@@ -278,6 +278,13 @@ func (s *Store) DueExcept(ctx context.Context, at time.Time, limit int, skip fun
 	return out, nil
 }
 
+// Release ends this instance's claim on ev without changing it.
+func (s *Store) Release(ctx context.Context, ev *outbox.Event) error {
+	s.release(ev.ID)
+	_, err := s.exec(ctx, `UPDATE antom_events SET lease_until = NULL WHERE id = $1 AND state = 'pending'`, ev.ID)
+	return err
+}
+
 // MarkDelivered records a delivery.
 func (s *Store) MarkDelivered(ctx context.Context, ev *outbox.Event, at time.Time) error {
 	ev.MarkDelivered(at)

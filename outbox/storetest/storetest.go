@@ -36,6 +36,7 @@ func Run(t *testing.T, open Open) {
 		{"Redrive", redrive},
 		{"PaymentTimeline", paymentTimeline},
 		{"Pauses", pauses},
+		{"Release", release},
 		{"Activities", activities},
 		{"TimelineActivities", timelineActivities},
 		{"Backlogs", backlogs},
@@ -799,6 +800,35 @@ func backlogs(t *testing.T, open Open) {
 			if g := got[route]; g.Pending != w.Pending || g.Dead != w.Dead || !g.OldestPending.Equal(w.OldestPending) {
 				t.Errorf("%s: Backlogs[%s] = %+v, want %+v", name, route, g, w)
 			}
+		}
+	}
+}
+
+// release: an event DueExcept handed out and Release handed back is unchanged (no history step)
+// and due again at once, for this handle and another (no claim left on it).
+func release(t *testing.T, open Open) {
+	s, another := open(t)
+	now := time.Now()
+	ev := event("rel")
+	ev.ReceivedAt, ev.NextAttempt = now.Add(-time.Second), now.Add(-time.Second)
+	mustAdd(t, s, ev)
+	due, err := s.DueExcept(ctx, now, 10, nil)
+	if err != nil || len(due) != 1 {
+		t.Fatalf("DueExcept = %v, %v", ids(due), err)
+	}
+	if err := s.Release(ctx, due[0]); err != nil {
+		t.Fatal(err)
+	}
+	got := state(t, s, ev.ID)
+	if got.State != outbox.StatePending || len(got.History) != 0 || got.Attempts != 0 || !got.NextAttempt.Equal(ev.NextAttempt) {
+		t.Fatalf("after Release: %+v; want it unchanged", got)
+	}
+	for name, st := range map[string]outbox.EventStore{"this handle": s, "another handle": another()} {
+		if due, err := st.DueExcept(ctx, now, 10, nil); err != nil || len(due) != 1 || due[0].ID != ev.ID {
+			t.Fatalf("DueExcept through %s after Release = %v, %v; want the event again", name, ids(due), err)
+		}
+		if err := st.Release(ctx, due[0]); err != nil {
+			t.Fatal(err)
 		}
 	}
 }
