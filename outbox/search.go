@@ -178,11 +178,6 @@ func Page(evs []*Event, limit int) ([]*Event, Cursor) {
 // events other instances wrote), reads only the events it has not indexed yet (the first search
 // after a start reads them all), and then only the events of the page.
 func (s *Store) Search(ctx context.Context, f Filter, cursor Cursor, limit int) ([]*Event, Cursor, error) {
-	type hit struct {
-		id string
-		st State
-		at time.Time
-	}
 	var hits []hit
 	err := s.eachIndexed(ctx, []State{StatePending, StateDelivered, StateDead}, func(id string, st State, k searchKey) {
 		if f.match(st, k) && cursor.admits(k.receivedAt, id) {
@@ -192,12 +187,56 @@ func (s *Store) Search(ctx context.Context, f Filter, cursor Cursor, limit int) 
 	if err != nil {
 		return nil, Cursor{}, err
 	}
-	sort.Slice(hits, func(i, j int) bool {
-		if !hits[i].at.Equal(hits[j].at) {
-			return hits[i].at.After(hits[j].at)
+	// Only the page's events are read: sorting the newest few hits is enough, unless events
+	// moved away meanwhile leave the page short.
+	if limit > 0 && len(hits) > 4*(limit+1) {
+		if out, err := s.loadHits(ctx, newest(hits, 2*(limit+1)), limit); err != nil || len(out) > limit {
+			page, next := Page(out, limit)
+			return page, next, err
 		}
-		return hits[i].id > hits[j].id
-	})
+	}
+	slices.SortFunc(hits, hit.newerFirst)
+	out, err := s.loadHits(ctx, hits, limit)
+	if err != nil {
+		return nil, Cursor{}, err
+	}
+	page, next := Page(out, limit)
+	return page, next, nil
+}
+
+// hit is an event a search found in the index.
+type hit struct {
+	id string
+	st State
+	at time.Time
+}
+
+func (a hit) newerFirst(b hit) int {
+	if c := b.at.Compare(a.at); c != 0 {
+		return c
+	}
+	return strings.Compare(b.id, a.id)
+}
+
+// newest returns the n newest hits, newest first, without sorting them all.
+func newest(hits []hit, n int) []hit {
+	top := make([]hit, 0, n+1) // sorted newest first
+	for _, h := range hits {
+		if len(top) == n && h.newerFirst(top[n-1]) >= 0 {
+			continue
+		}
+		i, _ := slices.BinarySearchFunc(top, h, hit.newerFirst)
+		top = slices.Insert(top, i, h)
+		if len(top) > n {
+			top = top[:n]
+		}
+	}
+	return top
+}
+
+// loadHits reads the events of hits (sorted newest first) that are still in the state they were
+// found in, up to one more than limit (limit <= 0: all).
+func (s *Store) loadHits(ctx context.Context, hits []hit, limit int) ([]*Event, error) {
 	var out []*Event
 	for _, h := range hits {
 		if limit > 0 && len(out) > limit {
@@ -208,36 +247,31 @@ func (s *Store) Search(ctx context.Context, f Filter, cursor Cursor, limit int) 
 			continue
 		}
 		if err != nil {
-			return nil, Cursor{}, err
+			return nil, err
 		}
 		// A copy left behind by an interrupted move is not the event's state.
 		if cur, err := s.current(ctx, h.id, ev); err != nil {
-			return nil, Cursor{}, err
+			return nil, err
 		} else if cur.State == h.st {
 			out = append(out, ev)
 		}
 	}
-	page, next := Page(out, limit)
-	return page, next, nil
+	return out, nil
 }
 
 // eachIndexed calls fn with the search key of every event listed in the folders of states, from
-// the index, reading only the events it has not indexed yet. It lists all three state folders,
-// so the index forgets pruned events.
+// the index, reading only the events it has not indexed yet. It lists only those folders; an
+// indexed event last seen in one of them and not listed there now (moved or pruned) is
+// forgotten, and read again should it be listed elsewhere.
 func (s *Store) eachIndexed(ctx context.Context, states []State, fn func(id string, st State, k searchKey)) error {
-	listed := map[string]bool{}
-	for _, st := range []State{StatePending, StateDelivered, StateDead} {
+	gen := s.keys.nextGen()
+	for _, st := range states {
 		ids, err := s.listIDs(ctx, eventsPrefix+"/"+string(st), ValidEventID)
 		if err != nil {
 			return err
 		}
-		wanted := slices.Contains(states, st)
 		for _, id := range ids {
-			listed[id] = true
-			if !wanted {
-				continue
-			}
-			k, ok := s.keys.get(id)
+			k, ok := s.keys.see(id, st, gen)
 			if !ok {
 				ev, err := s.loadEvent(ctx, st, id)
 				if errors.Is(err, fs.ErrNotExist) {
@@ -247,12 +281,12 @@ func (s *Store) eachIndexed(ctx context.Context, states []State, fn func(id stri
 					return err
 				}
 				k = searchKeyOf(ev)
-				s.keys.put(id, k)
+				s.keys.put(id, k, st, gen)
 			}
 			fn(id, st, k)
 		}
 	}
-	s.keys.keepOnly(listed) // forget pruned events
+	s.keys.forget(states, gen)
 	return nil
 }
 
@@ -268,33 +302,55 @@ func (s *Store) Backlogs(ctx context.Context) (map[string]Backlog, error) {
 	return out, err
 }
 
-// searchKeys is the Store's index of searchKey by event id.
+// searchKeys is the Store's index of searchKey by event id, with the state folder each event was
+// last listed in.
 type searchKeys struct {
-	mu sync.Mutex
-	m  map[string]searchKey
+	mu  sync.Mutex
+	m   map[string]indexed
+	gen uint64 // of the last listing
 }
 
-func (x *searchKeys) get(id string) (searchKey, bool) {
+type indexed struct {
+	key   searchKey
+	state State  // the folder it was last listed in
+	seen  uint64 // the listing that saw it last
+}
+
+// nextGen starts a listing.
+func (x *searchKeys) nextGen() uint64 {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	k, ok := x.m[id]
-	return k, ok
+	x.gen++
+	return x.gen
 }
 
-func (x *searchKeys) put(id string, k searchKey) {
+// see returns the key of id, listed in st's folder by listing gen, if it is indexed.
+func (x *searchKeys) see(id string, st State, gen uint64) (searchKey, bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	e, ok := x.m[id]
+	if ok {
+		e.state, e.seen = st, gen
+		x.m[id] = e
+	}
+	return e.key, ok
+}
+
+func (x *searchKeys) put(id string, k searchKey, st State, gen uint64) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if x.m == nil {
-		x.m = map[string]searchKey{}
+		x.m = map[string]indexed{}
 	}
-	x.m[id] = k
+	x.m[id] = indexed{k, st, gen}
 }
 
-func (x *searchKeys) keepOnly(ids map[string]bool) {
+// forget drops the events last seen in the folders of states that listing gen did not see there.
+func (x *searchKeys) forget(states []State, gen uint64) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	for id := range x.m {
-		if !ids[id] {
+	for id, e := range x.m {
+		if e.seen != gen && slices.Contains(states, e.state) {
 			delete(x.m, id)
 		}
 	}
