@@ -447,27 +447,32 @@ func (s *Store) move(ctx context.Context, ev *Event, from State) error {
 // copy that was never replayed loses to any final one). have, if not nil,
 // stands for the stored copy in its state. ErrNotFound if there is none.
 func (s *Store) current(ctx context.Context, id string, have *Event) (*Event, error) {
-	var best *Event
-	for _, st := range []State{StateDelivered, StateDead, StatePending} {
-		ev := have
-		if have == nil || have.State != st {
-			var err error
-			ev, err = s.loadEvent(ctx, st, id)
-			if errors.Is(err, fs.ErrNotExist) {
-				continue
+	// A move writes the new copy before it deletes the old one, but a reader can look for the
+	// new copy just before it is written and for the old one just after it is deleted: finding
+	// none, it looks once more.
+	for range 2 {
+		var best *Event
+		for _, st := range []State{StateDelivered, StateDead, StatePending} {
+			ev := have
+			if have == nil || have.State != st {
+				var err error
+				ev, err = s.loadEvent(ctx, st, id)
+				if errors.Is(err, fs.ErrNotExist) {
+					continue
+				}
+				if err != nil {
+					return nil, err
+				}
 			}
-			if err != nil {
-				return nil, err
+			if best == nil || ev.StateTime().After(best.StateTime()) {
+				best = ev
 			}
 		}
-		if best == nil || ev.StateTime().After(best.StateTime()) {
-			best = ev
+		if best != nil {
+			return best, nil
 		}
 	}
-	if best == nil {
-		return nil, fmt.Errorf("event %s: %w", id, ErrNotFound)
-	}
-	return best, nil
+	return nil, fmt.Errorf("event %s: %w", id, ErrNotFound)
 }
 
 func (s *Store) putEvent(ctx context.Context, ev *Event) error {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -552,5 +553,53 @@ func TestReplayCrashAtEveryStep(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// movingStorage moves the event from pending to delivered, as MarkDelivered does (new copy
+// first, then the old one deleted), just after a reader found no delivered copy.
+type movingStorage struct {
+	certmagic.Storage
+	id    string
+	moved bool
+}
+
+func (s *movingStorage) Load(ctx context.Context, key string) ([]byte, error) {
+	b, err := s.Storage.Load(ctx, key)
+	if key == eventKey(StateDelivered, s.id) && errors.Is(err, fs.ErrNotExist) && !s.moved {
+		s.moved = true
+		pending, lerr := s.Storage.Load(ctx, eventKey(StatePending, s.id))
+		if lerr != nil {
+			return nil, lerr
+		}
+		var ev Event
+		if err := json.Unmarshal(pending, &ev); err != nil {
+			return nil, err
+		}
+		ev.MarkDelivered(now())
+		moved, _ := json.Marshal(&ev)
+		if err := s.Storage.Store(ctx, eventKey(StateDelivered, s.id), moved); err != nil {
+			return nil, err
+		}
+		if err := s.Storage.Delete(ctx, eventKey(StatePending, s.id)); err != nil {
+			return nil, err
+		}
+	}
+	return b, err
+}
+
+// An event being moved is found in its new state, never "not found", whenever the reader looks
+// (the reader missed the new copy, then the old one: the test that once failed this way was
+// TestStoreFailureBacksOff).
+func TestGetDuringAMove(t *testing.T) {
+	ctx := context.Background()
+	files := &certmagic.FileStorage{Path: t.TempDir()}
+	ev := testEvent("p", "moving", `{"a":1}`)
+	if _, err := New(files).Add(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	got, err := New(&movingStorage{Storage: files, id: ev.ID}).Get(ctx, ev.ID)
+	if err != nil || got.State != StateDelivered {
+		t.Fatalf("Get during the move = %+v, %v; want the delivered copy", got, err)
 	}
 }
