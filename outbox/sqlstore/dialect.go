@@ -39,6 +39,9 @@ type dialect interface {
 	activities() string
 	activityArg(field, id string) any
 	pruneActivities(ctx context.Context, tx *sql.Tx, cutoff time.Time) (int, error)
+	// unreachable reports whether err means the database could not be asked (as opposed to an
+	// answer from it).
+	unreachable(err error) bool
 	// afterPrune reclaims the space pruning freed ("" for nothing to do).
 	afterPrune() string
 }
