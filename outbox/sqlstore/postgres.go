@@ -76,6 +76,8 @@ func (postgresDialect) t(t time.Time) any {
 func (postgresDialect) jsonText(field string) string { return "doc->>'" + field + "'" }
 func (postgresDialect) afterPrune() string           { return "" }
 
+func (postgresDialect) groupCommit() bool { return false }
+
 // unreachable: anything but an answer of the server, a caller that gave up, or a store error.
 func (postgresDialect) unreachable(err error) bool {
 	var pgErr *pgconn.PgError

@@ -84,6 +84,8 @@ func (sqliteDialect) t(t time.Time) any {
 func (sqliteDialect) jsonText(field string) string { return "json_extract(doc, '$." + field + "')" }
 func (sqliteDialect) afterPrune() string           { return "PRAGMA incremental_vacuum" }
 
+func (sqliteDialect) groupCommit() bool { return true }
+
 // unreachable: an embedded database always answers.
 func (sqliteDialect) unreachable(error) bool { return false }
 

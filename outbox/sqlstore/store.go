@@ -6,9 +6,10 @@
 // Events, payments under reconciliation, activities, paused routes and deduplication identities
 // (the events' primary keys: an insert that finds its id is a duplicate) are rows. Claims are
 // leases on the database's clock, held by a claim token that every write of a claimed event
-// checks. Writes go through one writer goroutine that gathers the writes waiting (group
-// commit): they share one transaction and one durable commit, and each caller is answered only
-// after the commit holding its write.
+// checks. On SQLite, writes go through one writer goroutine that gathers the writes waiting
+// (group commit): they share one transaction and one durable commit (one fsync), and each caller
+// is answered only after the commit holding its write. On PostgreSQL each write is a transaction
+// of its own (see dialect.groupCommit).
 package sqlstore
 
 import (
@@ -147,6 +148,9 @@ func (s *Store) write(ctx context.Context, fn func(ctx context.Context, tx *sql.
 	if err := s.ensureSchema(ctx); err != nil {
 		return err
 	}
+	if !s.d.groupCommit() {
+		return s.health.observe(s.alone(ctx, fn))
+	}
 	j := &job{fn: fn, err: make(chan error, 1)}
 	select {
 	case s.jobs <- j:
@@ -177,6 +181,26 @@ func (s *Store) writeRetrying(ctx context.Context, fn func(ctx context.Context, 
 		}
 		wait = min(2*wait, 2*time.Second)
 	}
+}
+
+// alone runs fn in a transaction of its own.
+func (s *Store) alone(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	select {
+	case <-s.stop:
+		return errClosed
+	default:
+	}
+	ctx, cancel := context.WithTimeout(ctx, DefaultOpTimeout)
+	defer cancel()
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(ctx, tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
 }
 
 // writer gathers the writes waiting into one transaction, commits it, and answers each.
