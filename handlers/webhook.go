@@ -73,8 +73,11 @@ type Webhook struct {
 	// Caddyfile, forward_secret given again.
 	ForwardSecrets []string `json:"forward_secrets,omitempty"`
 
-	// SyncTimeout is how long the first delivery may take before Antom is answered; the event is
-	// stored either way and later attempts run in the background. Default: 3s.
+	// SyncTimeout is how long Antom's answer waits for the first delivery attempt; the event is
+	// stored either way and later attempts run in the background. A slower first attempt is not
+	// cut short: the event is stored pending and Antom answered, the attempt goes on (within the
+	// forward's 30 s timeout), its outcome is recorded, and no other attempt starts meanwhile.
+	// Default: 3s.
 	SyncTimeout caddy.Duration `json:"sync_timeout,omitempty"`
 
 	// MaxBody is the largest notification accepted, in bytes (413 above). Default: 64 KiB, ten
