@@ -70,7 +70,7 @@ type Dispatcher struct {
 	sem  chan struct{} // Run's delivery slots
 
 	mu       sync.Mutex
-	inflight map[string]int     // ids being delivered by this Dispatcher: how many hold each (claim, retain)
+	inflight map[string]int     // ids being delivered by this Dispatcher: their holds (claim; a first attempt that outlived DeliverNow)
 	late     int                // DeliverNow's attempts that outlived their caller, not yet recorded
 	settled  *sync.Cond         // on mu: late fell to 0
 	held     held.Set           // events whose last outcome the store failed to record
@@ -147,7 +147,7 @@ func (d *Dispatcher) Kick() {
 // timeout and its outcome is recorded before Run returns, so the next
 // config or leader does not send it again. A delivery not yet sent (waiting
 // for its forward's max_in_flight or rate) is dropped: the event stays due
-// for them.
+// for the next config or leader.
 func (d *Dispatcher) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
