@@ -41,7 +41,7 @@ type fakeApp struct {
 	defStatus int
 	delay     time.Duration
 	body      string
-	bodies    []string // answered in order, then body
+	bodies    []string      // answered in order, then body
 	changed   chan struct{} // closed and replaced on every recorded request
 	inFlight  int           // requests being answered now
 	maxFlight int           // the most inFlight ever was
