@@ -40,7 +40,7 @@ type Route struct {
 	Format string
 	// AntomSigner re-signs each delivery in Antom's format as Antom signs a
 	// notification; nil passes Antom's own signature through.
-	AntomSigner *antom.Signer
+	AntomSigner *antom.Signer `json:"-"`
 	// MaxAge is how long after ReceivedAt delivery is retried before the
 	// event goes dead; <= 0 means DefaultMaxAge.
 	MaxAge time.Duration
