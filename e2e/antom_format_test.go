@@ -7,6 +7,8 @@ package e2e
 import (
 	"encoding/base64"
 	"encoding/pem"
+	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -14,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddy-antom/caddy-antom/antom"
 	"github.com/caddy-antom/caddy-antom/outbox"
@@ -235,5 +238,116 @@ func TestAntomFormatPassThroughPathRefused(t *testing.T) {
 				t.Errorf("%s: the error does not say %q:\n%s", c.name, w, out)
 			}
 		}
+	}
+}
+
+// afStartShop starts the PHP shop (examples/php-shop) under php -S with its Antom-format notify
+// handler verifying with publicKey (ANTOM_PUBLIC_KEY), and returns its base URL.
+func afStartShop(t testing.TB, publicKey string) string {
+	t.Helper()
+	php := requireTool(t, "php")
+	addr := freeAddr(t)
+	cmd := exec.Command(php, "-S", addr, filepath.Join(repoRoot, "examples", "php-shop", "router.php"))
+	cmd.Dir = repoRoot
+	cmd.Env = append(os.Environ(), "SHOP_DATA_DIR="+t.TempDir(), "ANTOM_PUBLIC_KEY="+publicKey)
+	log := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = log, log
+	stop := owned(t, cmd, nil)
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting php -S: %v", err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		stop()
+		<-exited
+		if t.Failed() {
+			t.Logf("---- php shop %s log ----\n%s", addr, log.String())
+		}
+	})
+	waitFor(t, 30*time.Second, "php -S on "+addr, func() bool {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	return "http://" + addr
+}
+
+// The PHP shop's notify handler, written as against Antom itself (openssl_verify, Antom's ack),
+// takes both modes: Antom's signature passed through with Antom's public key, Caddy's with the
+// forward key's public half. With the wrong key it answers SIGNATURE_INVALID, which Caddy retries
+// and shows in the timeline.
+func TestAntomFormatPHPShopHandler(t *testing.T) {
+	t.Parallel()
+	keys := t.TempDir()
+	if out, err := runCaddy(t, nil, "antom", "keygen", "--out", keys); err != nil {
+		t.Fatalf("caddy antom keygen: %v\n%s", err, out)
+	}
+	forwardPublic, err := os.ReadFile(filepath.Join(keys, "merchant_public_key.b64"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	antomShop := afStartShop(t, antomSimPublicKey(t))     // keeps Antom's public key
+	resignedShop := afStartShop(t, string(forwardPublic)) // its key is now the forward key's
+	forwardKey := "{file." + filepath.Join(keys, "merchant_private_key.pem") + "}"
+
+	const handler = "/antom/notify.php"
+	conf := whConf{
+		AppURL: antomShop, ForwardPath: handler, NoSecret: true,
+		Webhook: "forward_format antom\nnotify_path " + handler,
+		Site: fmt.Sprintf(`	antom_webhook /resigned {
+		forward        %s%s
+		forward_format antom
+		forward_key    %s
+	}
+	antom_webhook /wrong-key {
+		forward        %s%s?via=wrong-key
+		forward_format antom
+		forward_key    %s
+		max_age        2m
+	}
+`, resignedShop, handler, forwardKey, antomShop, handler, forwardKey),
+	}
+	conf.defaults(t)
+	// The site's main antom_webhook answers on whNotifyPath; pass-through needs the handler's path.
+	caddyfile := strings.Replace(conf.caddyfile(), "antom_webhook "+whNotifyPath+" {", "antom_webhook "+handler+" {", 1)
+	p := startCaddy(t, caddyfile, whEnv(t))
+	base := fmt.Sprintf("http://127.0.0.1:%d", conf.Port)
+
+	// PAYMENT_PENDING: the shop takes it (nothing to change in an order) and acks.
+	pending := func(id string) []byte {
+		return []byte(`{"notifyType":"PAYMENT_PENDING","result":{"resultCode":"PAYMENT_IN_PROCESS","resultStatus":"U","resultMessage":"in process"},` +
+			`"paymentRequestId":"pay_` + id + `","paymentId":"20240101194010800100188` + id + `"}`)
+	}
+	for _, c := range []struct{ path, id string }{{handler, "AFPHP01"}, {"/resigned", "AFPHP02"}} {
+		body := pending(c.id)
+		status, h, resp := postNotification(t, base+c.path, whClientID, body)
+		whRequireAck(t, c.path, status, h, resp)
+		ev := whWaitState(t, p, whEventID(t, body), "delivered")
+		if ev.LastStatus != http.StatusOK {
+			t.Errorf("%s: delivered with HTTP %d, want 200", c.path, ev.LastStatus)
+		}
+	}
+
+	body := pending("AFPHP03")
+	status, h, resp := postNotification(t, base+"/wrong-key", whClientID, body)
+	whRequireAck(t, "/wrong-key", status, h, resp)
+	id := whEventID(t, body)
+	var tl outbox.Timeline
+	waitFor(t, whWait, "the shop's SIGNATURE_INVALID in the timeline", func() bool {
+		tl = outbox.Timeline{}
+		p.AdminGetJSON("/antom/timeline?paymentRequestId=pay_AFPHP03", &tl)
+		for _, e := range tl.Entries {
+			if e.What == outbox.StepRetry && e.EventID == id && strings.Contains(e.Detail, `resultCode "SIGNATURE_INVALID"`) &&
+				strings.Contains(e.Detail, "signature does not verify") {
+				return true
+			}
+		}
+		return false
+	})
+	if ev, _, _ := whGetEvent(t, p, id); ev.State != "pending" {
+		t.Errorf("a notification the shop refused is %s, want pending (retried)", ev.State)
 	}
 }
