@@ -176,8 +176,9 @@ func TestAntomFormatResignedRetriesUntilAck(t *testing.T) {
 	}
 }
 
-// Without forward_key, Antom's own request-time and signature reach the app unchanged and verify
-// with Antom's public key over the notify path; forward_secret adds the Standard Webhooks headers.
+// Without forward_key, Antom's own request-time and signature reach the app unchanged, also on a
+// retry read back from the store, and verify with Antom's public key over the notify path;
+// forward_secret adds the Standard Webhooks headers.
 func TestAntomFormatPassThrough(t *testing.T) {
 	t.Parallel()
 	s := whStart(t, whConf{
@@ -185,27 +186,28 @@ func TestAntomFormatPassThrough(t *testing.T) {
 		Webhook:     "forward_format antom\nnotify_path " + whNotifyPath,
 	})
 	s.app.SetBody(string(whAck(t)))
+	s.app.SetBodies(afRefusal) // the retry reads the event back from the store
 	body := whBody("AFPASS0001")
 	id := whEventID(t, body)
 	sent := signNotification(t, whNotifyPath, whClientID, "", body)
 	status, h, resp := httpDo(t, http.MethodPost, s.Notify, sent, body)
 	whRequireAck(t, "notification", status, h, resp)
-	reqs := s.app.WaitRequests(1, whWait)
+	reqs := s.app.WaitRequests(2, whWait)
 	whWaitState(t, s.p, id, "delivered")
 
-	r := reqs[0]
-	requestTime, signature := afCheckAntomHeaders(t, r, antomSimPublicKey(t), whNotifyPath, "1", id)
-	if requestTime != sent.Get("request-time") || signature != sent.Get("signature") {
-		t.Errorf("request-time %q, signature %q; want Antom's own, %q and %q", requestTime, signature, sent.Get("request-time"), sent.Get("signature"))
-	}
-	if err := verifyStandardWebhookIfAvailable(t, r); err != nil {
-		t.Errorf("forward_secret given, but the Standard Webhooks signature does not verify: %v", err)
-	}
-	if r.Header.Get("webhook-signature") == "" {
-		t.Errorf("forward_secret given, but no webhook-signature")
-	}
-	if _, err := antom.ParseRequestTime(requestTime); err != nil {
-		t.Errorf("request-time %q: %v", requestTime, err)
+	for i, r := range reqs {
+		requestTime, signature := afCheckAntomHeaders(t, r, antomSimPublicKey(t), whNotifyPath, "1", id)
+		if requestTime != sent.Get("request-time") || signature != sent.Get("signature") {
+			t.Errorf("attempt %d: request-time %q, signature %q; want Antom's own, %q and %q", i+1, requestTime, signature, sent.Get("request-time"), sent.Get("signature"))
+		}
+		if r.Header.Get("webhook-signature") == "" {
+			t.Errorf("attempt %d: forward_secret given, but no webhook-signature", i+1)
+		} else if err := verifyStandardWebhookIfAvailable(t, r); err != nil {
+			t.Errorf("attempt %d: forward_secret given, but the Standard Webhooks signature does not verify: %v", i+1, err)
+		}
+		if _, err := antom.ParseRequestTime(requestTime); err != nil {
+			t.Errorf("request-time %q: %v", requestTime, err)
+		}
 	}
 }
 
