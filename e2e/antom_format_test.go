@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -351,5 +352,41 @@ func TestAntomFormatPHPShopHandler(t *testing.T) {
 	})
 	if ev, _, _ := whGetEvent(t, p, id); ev.State != "pending" {
 		t.Errorf("a notification the shop refused is %s, want pending (retried)", ev.State)
+	}
+}
+
+// The README's migration Caddyfile loads as printed (pass-through), and in the re-signed form its
+// text describes (forward_key instead of notify_path).
+func TestAntomFormatREADMEMigrationCaddyfile(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "\n## Migrating an existing Antom integration\n")
+	_, block, ok2 := strings.Cut(section, "```caddyfile\n")
+	site, _, _ := strings.Cut(block, "\n```")
+	if !ok || !ok2 || !strings.Contains(site, "shop.example.com {") || !strings.Contains(site, "notify_path") {
+		t.Fatalf("README.md has no migration section with a shop.example.com Caddyfile using notify_path; update this test:\n%s", site)
+	}
+	keys := t.TempDir()
+	if out, err := runCaddy(t, nil, "antom", "keygen", "--out", keys); err != nil {
+		t.Fatalf("caddy antom keygen: %v\n%s", err, out)
+	}
+	resigned := regexp.MustCompile(`(?m)^\s*notify_path .*$`).ReplaceAllString(site,
+		"\t\tforward_key {file."+filepath.Join(keys, "merchant_private_key.pem")+"}")
+	if strings.Contains(resigned, "notify_path") || !strings.Contains(resigned, "forward_key") {
+		t.Fatalf("the re-signed form still has notify_path or lacks forward_key:\n%s", resigned)
+	}
+	for name, s := range map[string]string{"pass-through": site, "re-signed": resigned} {
+		conf := "{\n\tskip_install_trust\n\tantom {\n\t\tclient_id " + whClientID + "\n\t\tantom_public_key {env.ANTOM_PUBLIC_KEY}\n\t}\n}\n\n" +
+			strings.Replace(s, "shop.example.com {", "http://127.0.0.1:9 {", 1)
+		file := filepath.Join(t.TempDir(), "Caddyfile")
+		if err := os.WriteFile(file, []byte(conf), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := runCaddy(t, whEnv(t), "validate", "--adapter", "caddyfile", "--config", file); err != nil {
+			t.Errorf("the README's migration Caddyfile (%s) does not load: %v\n%s\n%s", name, err, conf, out)
+		}
 	}
 }
