@@ -202,7 +202,7 @@ func (h *Webhook) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	forwardKey, err := h.parseForwardKey(forward)
+	forwardKey, err := h.parseForwardKey()
 	if err != nil {
 		return err
 	}
@@ -303,7 +303,7 @@ func (h *Webhook) parseSecrets() ([]delivery.Secret, error) {
 // parseForwardKey checks the antom format's options: it resolves and parses forward_key (nil
 // without one), or, without it, checks that Antom's signature passed through can verify at
 // forward. Errors never contain the key.
-func (h *Webhook) parseForwardKey(forward *url.URL) (*rsa.PrivateKey, error) {
+func (h *Webhook) parseForwardKey() (*rsa.PrivateKey, error) {
 	if h.ForwardFormat != delivery.FormatAntom {
 		if h.ForwardKey != "" || h.ForwardKeyVersion != "" {
 			return nil, fmt.Errorf("antom_webhook: forward_key and forward_key_version sign deliveries in Antom's format; add forward_format antom, or remove them")
@@ -314,7 +314,7 @@ func (h *Webhook) parseForwardKey(forward *url.URL) (*rsa.PrivateKey, error) {
 		if h.ForwardKeyVersion != "" {
 			return nil, fmt.Errorf("antom_webhook: forward_key_version is given without forward_key; add forward_key, or remove forward_key_version to pass Antom's own signature through")
 		}
-		return nil, h.checkPassThroughPath(forward)
+		return nil, h.checkPassThroughPath()
 	}
 	if h.ForwardKeyVersion == "" {
 		h.ForwardKeyVersion = "1"
@@ -332,8 +332,11 @@ func (h *Webhook) parseForwardKey(forward *url.URL) (*rsa.PrivateKey, error) {
 
 // checkPassThroughPath refuses a pass-through forward whose path is not the one Antom signs:
 // the app would verify Antom's signature over another path and refuse every delivery.
-func (h *Webhook) checkPassThroughPath(forward *url.URL) error {
-	path := forward.RequestURI()
+func (h *Webhook) checkPassThroughPath() error {
+	path, err := delivery.SignedPath(h.Forward)
+	if err != nil {
+		return fmt.Errorf("antom_webhook: forward: %v", err)
+	}
 	if h.NotifyPath == "" {
 		return fmt.Errorf("antom_webhook: forward_format antom without forward_key passes Antom's own signature through, which covers the path Antom posts to; "+
 			"set notify_path to that path (your notify URL's path, e.g. %s) so Caddy can check that the forward URL has it too, or add forward_key to sign deliveries with a key of your own", path)
