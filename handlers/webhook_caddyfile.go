@@ -10,8 +10,8 @@ import "github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 //		forward_format  standard_webhooks|antom      # how the app receives events (default standard_webhooks)
 //		forward_secret  {env.ANTOM_FORWARD_SECRET}   # Standard Webhooks secret, whsec_<base64> (required in
 //		                                             # standard_webhooks; given again for rotation: one signature per secret)
-//		forward_key     {file./etc/caddy/forward.pem} # antom format: RSA private key Caddy signs deliveries with
-//		                                             # (none: Antom's own signature passed through)
+//		forward_key     {file./etc/forward.pem}      # antom format: RSA private key Caddy signs deliveries with
+//		                                             # (none: Antom's own signature passed through; needs notify_path)
 //		forward_key_version <n>                      # keyVersion of forward_key (default 1)
 //		sync_timeout    <duration>                   # how long to wait for the app before answering Antom (default 3s)
 //		max_body        <size>                       # default 64KiB
