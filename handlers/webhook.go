@@ -140,6 +140,7 @@ type Webhook struct {
 
 	// NotifyPath is the path (and query, if any) Antom signed, for when a rewrite or strip_prefix
 	// changed the request before it reached this handler. Default: the request URI as received.
+	// Required by ForwardFormat antom without ForwardKey, whose Forward URL must have this path.
 	NotifyPath string `json:"notify_path,omitempty"`
 
 	app    App
