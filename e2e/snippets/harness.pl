@@ -1,9 +1,10 @@
 # perl harness.pl <examples/verify> <cases>: see README.md.
 use strict;
 use warnings;
+use File::Spec;
 use MIME::Base64 qw(decode_base64);
-require "$ARGV[0]/standard_webhooks.pl";
-require "$ARGV[0]/antom_signature.pl";
+require File::Spec->rel2abs("$ARGV[0]/standard_webhooks.pl");
+require File::Spec->rel2abs("$ARGV[0]/antom_signature.pl");
 open my $in, '<', $ARGV[1] or die "$ARGV[1]: $!";
 while (my $line = <$in>) {
     chomp $line;
