@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -15,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/caddy-antom/caddy-antom/antom"
 )
 
 // The snippets of examples/verify, one pair per language the README names (Standard Webhooks and
@@ -282,4 +286,90 @@ func TestVerifySnippetsStandardWebhooks(t *testing.T) {
 		c("future_timestamp", []string{whSecret()}, ts-301, h, body, "fail 400"),
 		c("missing_signature", []string{whSecret()}, ts, withHeader(h, "Webhook-Signature", ""), body, "fail 400"),
 	})
+}
+
+// Deliveries in Antom's format verify in every language with the public key the app would be
+// configured with: re-signed by Caddy with forward_key (key version 2, over the forward URL's
+// path and query), and passed through with Antom's own signature (key version 1). They are
+// refused with a changed body byte, signature, request-time or path, the other key, a key map
+// without their version, or a missing header; the signature header's spellings other senders use
+// (spaces after commas, lower-case hex, a raw base64) still verify.
+func TestVerifySnippetsAntomFormat(t *testing.T) {
+	t.Parallel()
+	forwardKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forwardPub, antomPub := antom.EncodePublicKey(&forwardKey.PublicKey), antomSimPublicKey(t)
+	resigned := whStartWith(t, whConf{
+		ForwardPath: "/legacy/notify.php?from=caddy",
+		Webhook:     "\t\tforward_format antom\n\t\tforward_key {env.FORWARD_KEY}\n\t\tforward_key_version 2",
+	}, caddyOpts{Env: map[string]string{"FORWARD_KEY": antom.EncodePrivateKey(forwardKey)}})
+	passed := whStart(t, whConf{ForwardPath: whNotifyPath, Webhook: "\t\tforward_format antom\n\t\tnotify_path " + whNotifyPath})
+	// Not ASCII, so every snippet must sign the exact bytes.
+	body := bytes.Replace(whBody("SNIP000002"), []byte(`"result":`), []byte(`"note":"café €5 🍵","result":`), 1)
+	var cases []snippetCase
+	for _, d := range []struct {
+		mode          string
+		s             *whStack
+		key, otherKey string
+		version       string
+	}{
+		{"resigned", resigned, forwardPub, antomPub, "2"},
+		{"passed_through", passed, antomPub, forwardPub, "1"},
+	} {
+		d.s.app.SetBody(string(whAck(t)))
+		d.s.whNotify(body)
+		r := d.s.app.WaitRequests(1, whWait)[0]
+		path := r.Path
+		if r.Query != "" {
+			path += "?" + r.Query
+		}
+		h := received(r.Header)
+		sig, err := antom.ParseSignatureHeader(h["Signature"])
+		if !bytes.Equal(r.Body, body) || err != nil || sig.KeyVersion != d.version {
+			t.Fatalf("%s: unexpected delivery to %s: signature %q (%v), body %q", d.mode, path, h["Signature"], err, r.Body)
+		}
+		b64 := base64.StdEncoding.EncodeToString(sig.Signature)
+		rt, err := strconv.ParseInt(h["Request-Time"], 10, 64)
+		if err != nil {
+			t.Fatalf("%s: request-time %q: %v", d.mode, h["Request-Time"], err)
+		}
+		c := func(name string, keys map[string]string, hdr map[string]string, p string, b []byte, want string) {
+			sc := snippetCase{name: d.mode + "_" + name, format: "antom", path: p, header: hdr, body: b, want: want}
+			for label, k := range keys {
+				sc.creds = append(sc.creds, [2]string{label, k})
+			}
+			sort.Slice(sc.creds, func(i, j int) bool { return sc.creds[i][0] < sc.creds[j][0] })
+			cases = append(cases, sc)
+		}
+		ok := "ok " + d.version
+		c("key", map[string]string{"*": d.key}, h, path, body, ok)
+		c("pem_key", map[string]string{"*": pemPublicKey(d.key)}, h, path, body, ok)
+		c("keys_by_version", map[string]string{d.version: d.key, "9": d.otherKey}, h, path, body, ok)
+		c("spaces_lower_hex", map[string]string{"*": d.key}, withHeader(h, "Signature", "algorithm=RSA256, keyVersion="+d.version+", signature="+
+			strings.NewReplacer("+", "%2b", "/", "%2f", "=", "%3d").Replace(b64)), path, body, ok)
+		c("raw_base64", map[string]string{"*": d.key}, withHeader(h, "Signature", "algorithm=RSA256,keyVersion="+d.version+",signature="+b64), path, body, ok)
+		c("other_key", map[string]string{"*": d.otherKey}, h, path, body, "fail 401")
+		c("no_key_for_version", map[string]string{"9": d.key}, h, path, body, "fail 401")
+		c("changed_body_byte", map[string]string{"*": d.key}, h, path, flipByte(body, len(body)/2), "fail 401")
+		c("changed_signature", map[string]string{"*": d.key}, withHeader(h, "Signature", antom.SignatureHeader(d.version,
+			base64.StdEncoding.EncodeToString(flipByte(sig.Signature, 9)))), path, body, "fail 401")
+		c("changed_request_time", map[string]string{"*": d.key}, withHeader(h, "Request-Time", strconv.FormatInt(rt+1, 10)), path, body, "fail 401")
+		c("other_path", map[string]string{"*": d.key}, h, "/other"+path, body, "fail 401")
+		c("missing_client_id", map[string]string{"*": d.key}, withHeader(h, "Client-Id", ""), path, body, "fail 400")
+	}
+	runSnippets(t, cases)
+}
+
+// pemPublicKey wraps a one-line base64 public key in PEM armour.
+func pemPublicKey(b64 string) string {
+	var s strings.Builder
+	s.WriteString("-----BEGIN PUBLIC KEY-----\n")
+	for len(b64) > 64 {
+		s.WriteString(b64[:64] + "\n")
+		b64 = b64[64:]
+	}
+	s.WriteString(b64 + "\n-----END PUBLIC KEY-----\n")
+	return s.String()
 }
