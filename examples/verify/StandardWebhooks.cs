@@ -3,7 +3,7 @@
 //
 //   byte[] body;                                                 // the raw bytes, never re-serialised JSON
 //   using (var ms = new MemoryStream()) { Request.InputStream.CopyTo(ms); body = ms.ToArray(); }
-//   var v = StandardWebhooks.Verify(new[] { ConfigurationManager.AppSettings["AntomForwardSecret"] },
+//   var v = StandardWebhooks.Verify(ConfigurationManager.AppSettings["AntomForwardSecret"],
 //                                   Request.Headers, body);      // ASP.NET, HttpListener: a NameValueCollection
 //   if (!v.Ok) { Response.StatusCode = v.Status; Response.Write(v.Reason); return; }
 //   // trusted: parse body, deduplicate on v.Id (the webhook-id), answer 2xx once processed
@@ -27,6 +27,11 @@ public static class StandardWebhooks
         public int Status;      // when !Ok: 400, 401 or 500
         public string Reason;   // when !Ok
         public string Id;       // when Ok: the webhook-id
+    }
+
+    public static Result Verify(string secret, NameValueCollection headers, byte[] body)
+    {
+        return Verify(new[] { secret }, headers, body);
     }
 
     public static Result Verify(IList<string> secrets, NameValueCollection headers, byte[] body)
