@@ -202,7 +202,7 @@ for (const line of fs.readFileSync(process.argv[2], 'utf8').trim().split('\n')) 
 }
 JS;
 if (($node = which('node')) !== null) {
-    check_harness_output('node', run(array($node, '-e', $NODE_HARNESS, $VERIFY_DIR . '/verify.js', $tsv)), $want);
+    check_harness_output('node', run(array($node, '-e', $NODE_HARNESS, $VERIFY_DIR . '/standard_webhooks.js', $tsv)), $want);
 } else {
     skip('node vectors', 'node not installed');
 }
@@ -210,7 +210,7 @@ if (($node = which('node')) !== null) {
 $PY_HARNESS = <<<'PY'
 import base64, sys
 sys.path.insert(0, sys.argv[1])
-from verify import verify_event
+from standard_webhooks import verify_event
 d = lambda s: base64.b64decode(s)
 for line in open(sys.argv[2]).read().strip().split("\n"):
     name, secret, mid, ts, sig, body, now = line.split("\t")
@@ -246,8 +246,8 @@ public class Harness {
             if (!s(f[4]).isEmpty()) h.put("Webhook-Signature", s(f[4]));
             int status = 200;
             try {
-                Verify.verify(s(f[1]), h, Base64.getDecoder().decode(f[5]), 300, Long.parseLong(f[6]));
-            } catch (Verify.Failure e) {
+                StandardWebhooks.verify(java.util.Collections.singletonList(s(f[1])), h, Base64.getDecoder().decode(f[5]), 300, Long.parseLong(f[6]));
+            } catch (StandardWebhooks.Failure e) {
                 status = e.status;
             }
             System.out.println(f[0] + " " + status);
@@ -259,8 +259,8 @@ if (($javac = which('javac')) !== null && ($java = which('java')) !== null) {
     $jdir = "$TMP/java";
     mkdir($jdir);
     file_put_contents("$jdir/Harness.java", $JAVA_HARNESS);
-    list($code, , $err) = run(array($javac, '-d', $jdir, $VERIFY_DIR . '/Verify.java', "$jdir/Harness.java"));
-    if (check($code === 0, 'javac compiles Verify.java', trim($err))) {
+    list($code, , $err) = run(array($javac, '-d', $jdir, $VERIFY_DIR . '/StandardWebhooks.java', "$jdir/Harness.java"));
+    if (check($code === 0, 'javac compiles StandardWebhooks.java', trim($err))) {
         check_harness_output('java', run(array($java, '-cp', $jdir, 'Harness', $tsv)), $want);
     }
 } else {
