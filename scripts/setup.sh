@@ -5,7 +5,8 @@
 #   test   the demo's needs, plus chromium (the browser tests), postgresql (the PostgreSQL event
 #          store's tests), node and npm, and the npm packages of e2e/node; and the toolchains the
 #          examples/verify snippets are tested with: a JDK (default-jdk-headless), Mono's C#
-#          compiler and runtime (mono-mcs, mono-runtime), perl and python3
+#          compiler and runtime (mono-mcs, mono-runtime), perl and python3; and openssl, the
+#          independent verifier of antom-format deliveries
 #
 # On Debian or Ubuntu, as root or with password-less sudo, it installs the missing Debian packages
 # with apt-get and says what it installs. Elsewhere it prints exactly what to install and exits 4.
@@ -18,7 +19,7 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 
 case "${1:-}" in
 demo) want=(php-cli) ;;
-test) want=(php-cli chromium postgresql nodejs npm default-jdk-headless mono-mcs mono-runtime perl python3) ;;
+test) want=(php-cli chromium postgresql nodejs npm default-jdk-headless mono-mcs mono-runtime perl python3 openssl) ;;
 *)
 	echo "usage: scripts/setup.sh demo|test" >&2
 	exit 2
@@ -56,7 +57,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 		say "install them, then run this again:"
 		say "  Debian/Ubuntu: sudo apt-get install --no-install-recommends ${missing[*]}"
 		say "  elsewhere: php 7+ (php-cli), Chromium, PostgreSQL 13+ server binaries (initdb, pg_ctl), Node.js 18+ with npm,"
-		say "             a JDK 8+ (javac, java), Mono (mcs, mono), perl 5.10+, python 3.6+"
+		say "             a JDK 8+ (javac, java), Mono (mcs, mono), perl 5.10+, python 3.6+, openssl"
 		exit 4
 	fi
 	say "installing with apt-get: ${missing[*]} (a one-time step; log in ${TMPDIR:-/tmp}/caddy-antom-apt.log)"
