@@ -64,6 +64,7 @@ type whConf struct {
 	Webhook     string // extra lines in the antom_webhook block
 	SiteAddr    string // default http://127.0.0.1:<Port>
 	Site        string // extra site lines before antom_webhook
+	NoSecret    bool   // no forward_secret line (forward_format antom needs none)
 }
 
 func (c *whConf) defaults(t testing.TB) {
@@ -85,6 +86,10 @@ func (c *whConf) defaults(t testing.TB) {
 }
 
 func (c whConf) caddyfile() string {
+	secret := "forward_secret {env.ANTOM_FORWARD_SECRET}"
+	if c.NoSecret {
+		secret = ""
+	}
 	return fmt.Sprintf(`{
 	skip_install_trust
 %s
@@ -99,13 +104,13 @@ func (c whConf) caddyfile() string {
 %s
 	antom_webhook %s {
 		forward        %s%s
-		forward_secret {env.ANTOM_FORWARD_SECRET}
+		%s
 		sync_timeout   %s
 		max_age        %s
 %s
 	}
 }
-`, c.Global, whClientID, c.Profile, c.SiteAddr, c.Site, whNotifyPath, c.AppURL, c.ForwardPath, c.SyncTimeout, c.MaxAge, c.Webhook)
+`, c.Global, whClientID, c.Profile, c.SiteAddr, c.Site, whNotifyPath, c.AppURL, c.ForwardPath, secret, c.SyncTimeout, c.MaxAge, c.Webhook)
 }
 
 // whStack is one caddy with an antom_webhook in front of one fake app.
