@@ -482,7 +482,7 @@ func (h *Webhook) orderKey(n antom.Notification) string {
 	if n.PaymentID == "" || h.Ordering == "off" {
 		return ""
 	}
-	return "payment:" + n.PaymentID
+	return outbox.PaymentOrderKey(n.PaymentID)
 }
 
 // checkRequestTime refuses a request-time that is unreadable, older than max_request_age or

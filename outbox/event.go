@@ -106,6 +106,10 @@ type AntomSignature struct {
 	Path        string `json:"path"`
 }
 
+// PaymentOrderKey is the OrderKey of the events of the payment paymentID (notifications and the
+// results reconciliation finds): the store delivers them in the order received.
+func PaymentOrderKey(paymentID string) string { return "payment:" + paymentID }
+
 // Step is one entry of an event's History.
 type Step struct {
 	At     time.Time `json:"at"`
