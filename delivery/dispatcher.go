@@ -45,6 +45,11 @@ type DispatcherOptions struct {
 	OnFailed    func(ev *outbox.Event, a Attempt, next time.Time)
 	OnDead      func(ev *outbox.Event, a Attempt)
 
+	// RouteIDs lists the ids of the configured routes (nil: only those Run delivers to now
+	// are known), so that Run claims no more of a route's events than its max_in_flight lets
+	// start.
+	RouteIDs func() []string
+
 	// Paused reports whether deliveries to a route are paused (nil: never).
 	// Its events stay pending until Resumed is called for the route.
 	Paused func(routeID string) bool
@@ -155,7 +160,9 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	defer tick.Stop()
 	lastPrune := time.Now()
 	d.log.Debug("dispatcher started", zap.Int("concurrency", d.opts.Concurrency))
-	d.loadOrder(ctx)
+	if !d.storeOrders() {
+		d.loadOrder(ctx)
+	}
 	for {
 		d.fill(ctx, &wg)
 		if d.opts.PruneInterval > 0 && time.Since(lastPrune) >= d.opts.PruneInterval {
@@ -182,7 +189,7 @@ func (d *Dispatcher) fill(ctx context.Context, wg *sync.WaitGroup) {
 	}
 	t := now()
 	d.held.Forget(t.Add(-staleHeld))
-	evs, err := d.store.DueExcept(ctx, t, free, func(id string) bool { return d.busy(id, t) })
+	evs, err := d.store.Claim(ctx, outbox.ClaimRequest{Limit: free, Free: d.room(), Others: free})
 	if err != nil {
 		// Polls repeat every second; so would this line while storage stays broken.
 		if ctx.Err() == nil && time.Since(d.fillErrAt) >= fillErrLogInterval {
@@ -192,6 +199,10 @@ func (d *Dispatcher) fill(ctx context.Context, wg *sync.WaitGroup) {
 		return
 	}
 	for _, ev := range evs {
+		if d.busy(ev.ID, t) {
+			d.handBack(ctx, ev) // held back after a failed store update, or delivered already
+			continue
+		}
 		if d.paused(ev.Route) {
 			d.passOver(ctx, ev, parking{route: ev.Route})
 			d.unparkIfResumed(ev)
@@ -526,6 +537,27 @@ func (d *Dispatcher) startOn(ev *outbox.Event) bool {
 	return true
 }
 
+// room returns, for each configured route (and each route Run delivers to now), how many more
+// of Run's deliveries to it may start: what Claim may hand out of it.
+func (d *Dispatcher) room() map[string]int {
+	var ids []string
+	if d.opts.RouteIDs != nil {
+		ids = d.opts.RouteIDs()
+	}
+	out := make(map[string]int, len(ids))
+	for _, id := range ids {
+		if r, ok := d.routes(id); ok {
+			out[id] = r.maxInFlight()
+		}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for id, l := range d.loads {
+		out[id] = max(l.max-l.running, 0)
+	}
+	return out
+}
+
 // endOn counts the end of one of Run's deliveries to routeID.
 func (d *Dispatcher) endOn(routeID string) {
 	d.mu.Lock()
@@ -724,14 +756,22 @@ func (d *Dispatcher) headOf(ctx context.Context, route Route, ev *outbox.Event) 
 	}
 }
 
-// track adds ev to the order index if its route keeps each payment's events in order, and
-// reports whether it does.
+// track adds ev to the order index if its route keeps each payment's events in order and the
+// store does not keep that order itself, and reports whether it did.
 func (d *Dispatcher) track(route Route, ev *outbox.Event) bool {
-	if ev.OrderKey == "" || route.Unordered {
+	if ev.OrderKey == "" || route.Unordered || d.storeOrders() {
 		return false
 	}
 	d.order.add(ev)
 	return true
+}
+
+// storeOrders reports whether the store keeps each payment's events in order itself (its Claim
+// never returns an event behind an earlier one, its AddDelivering never lets one go first): then
+// the order index stays empty.
+func (d *Dispatcher) storeOrders() bool {
+	k, ok := d.store.(outbox.OrderKeeper)
+	return ok && k.KeepsOrder()
 }
 
 // loadOrder fills the order index with the pending events in storage, so events of one payment
@@ -762,7 +802,18 @@ const staleHeld = maxDelay
 // event backs off like a failed delivery although storage still says it is due. The first
 // failure of an event is logged as an error, the following ones (every backoff step while
 // storage stays broken) at debug level.
+//
+// An update refused because this instance's claim ended (outbox.ErrClaimLost: its lease ran out
+// and another instance took the event, or an operator replayed it) is not held: the event is
+// someone else's now, and retrying the write would undo their work.
 func (d *Dispatcher) hold(log *zap.Logger, ev *outbox.Event, next time.Time, msg string, err error) {
+	if errors.Is(err, outbox.ErrClaimLost) {
+		d.held.Release(ev.ID)
+		log.Warn("the outcome of a delivery attempt was not recorded: this instance's claim on the event ended "+
+			"(its lease ran out and another instance took it, or it was replayed); the app may see it again with the same webhook-id",
+			zap.Error(err))
+		return
+	}
 	lvl := zap.ErrorLevel
 	if d.held.Hold(ev.ID, ev.Attempts, next) {
 		lvl = zap.DebugLevel

@@ -28,6 +28,7 @@ import (
 
 	"github.com/caddy-antom/caddy-antom/antom"
 	"github.com/caddy-antom/caddy-antom/outbox"
+	"github.com/caddy-antom/caddy-antom/outbox/sqlstore"
 )
 
 const (
@@ -686,10 +687,15 @@ func TestWebhookSurvivesSIGKILL(t *testing.T) {
 				}
 				hole.Close()
 			}
-			// The acknowledged event is on disk in Caddy's storage.
-			pendingFile := filepath.Join(s.p.DataDir, "caddy", "antom", "events", "pending", id)
-			if _, err := os.Stat(pendingFile); err != nil {
-				t.Fatalf("the acknowledged event is not in storage after SIGKILL: %v", err)
+			// The acknowledged event is on disk, in the default store's database.
+			db, err := sqlstore.OpenSQLite(filepath.Join(s.p.DataDir, "caddy", "antom", "events.db"), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ev, err := db.Get(context.Background(), id)
+			db.Close()
+			if err != nil || ev.State != "pending" {
+				t.Fatalf("the acknowledged event is not stored pending after SIGKILL: %+v, %v", ev, err)
 			}
 			if s.app.Len() != 0 {
 				t.Fatalf("the app was down but recorded requests")

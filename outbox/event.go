@@ -92,6 +92,9 @@ type Event struct {
 	// MarkDelivered, MarkDead or Reschedule records in History (the dispatcher sets it around
 	// that call); not stored itself.
 	LastLatency time.Duration `json:"-"`
+	// Claim is the token of the claim this instance holds on the event (Claim, AddDelivering),
+	// "" for none; the store's writes of the event check it. Not stored in the document.
+	Claim string `json:"-"`
 }
 
 // AntomSignature is what Antom's signature over a notification depends on besides the body:
@@ -102,6 +105,10 @@ type AntomSignature struct {
 	Signature   string `json:"signature"`
 	Path        string `json:"path"`
 }
+
+// PaymentOrderKey is the OrderKey of the events of the payment paymentID (notifications and the
+// results reconciliation finds): the store delivers them in the order received.
+func PaymentOrderKey(paymentID string) string { return "payment:" + paymentID }
 
 // Step is one entry of an event's History.
 type Step struct {

@@ -1,4 +1,4 @@
-package pgstore
+package sqlstore
 
 import (
 	"sync"
@@ -7,10 +7,12 @@ import (
 	"go.uber.org/zap"
 )
 
-// health tracks whether the database answers, so that an outage is logged once (and its end
-// once), and the background workers stop asking while it lasts, probing with backoff instead.
+// health tracks whether the database answers (PostgreSQL: a server that may be down; an
+// embedded SQLite always answers, if only with an error), so that an outage is logged once (and
+// its end once), and the background workers stop asking while it lasts, probing with backoff.
 type health struct {
-	log *zap.Logger
+	log         *zap.Logger
+	unreachable func(error) bool
 
 	mu        sync.Mutex
 	down      bool
@@ -20,21 +22,22 @@ type health struct {
 
 // observe records the outcome of an operation and returns err.
 func (h *health) observe(err error) error {
+	lost := err != nil && h.unreachable(err)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	switch {
-	case unreachable(err) && !h.down:
+	case lost && !h.down:
 		h.down = true
 		h.backoff = time.Second
 		h.nextProbe = time.Now().Add(h.backoff)
-		h.log.Error("PostgreSQL is unreachable: notifications get 503 (Antom retries them) and deliveries pause until it answers again",
+		h.log.Error("the event database is unreachable: notifications get 503 (Antom retries them) and deliveries pause until it answers again",
 			zap.Error(err))
-	case unreachable(err):
+	case lost:
 		h.backoff = min(2*h.backoff, 30*time.Second)
 		h.nextProbe = time.Now().Add(h.backoff)
 	case err == nil && h.down:
 		h.down = false
-		h.log.Info("PostgreSQL answers again; deliveries resume")
+		h.log.Info("the event database answers again; deliveries resume")
 	}
 	return err
 }
@@ -44,8 +47,11 @@ func (h *health) observe(err error) error {
 func (h *health) probeDue() bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if !h.down || time.Now().Before(h.nextProbe) {
-		return !h.down
+	if !h.down {
+		return true
+	}
+	if time.Now().Before(h.nextProbe) {
+		return false
 	}
 	h.nextProbe = time.Now().Add(h.backoff) // one probe per step, even with several workers
 	return true
