@@ -123,13 +123,17 @@ func (f *Forwarder) Deliver(ctx context.Context, route Route, ev *outbox.Event) 
 	return a
 }
 
-func (f *Forwarder) deliver(ctx context.Context, route Route, ev *outbox.Event) Attempt {
-	timeout := f.Timeout
-	if timeout <= 0 {
-		timeout = DefaultAttemptTimeout
+// AttemptTimeout is how long one attempt may take at most: Timeout, or DefaultAttemptTimeout.
+func (f *Forwarder) AttemptTimeout() time.Duration {
+	if f.Timeout > 0 {
+		return f.Timeout
 	}
+	return DefaultAttemptTimeout
+}
+
+func (f *Forwarder) deliver(ctx context.Context, route Route, ev *outbox.Event) Attempt {
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := context.WithTimeout(ctx, f.AttemptTimeout())
 	defer cancel()
 
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, route.URL, bytes.NewReader(ev.Body))

@@ -278,3 +278,10 @@ func (a *fakeApp) dump() string {
 	}
 	return s.String()
 }
+
+// InFlight is the number of requests the app is answering now.
+func (a *fakeApp) InFlight() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.inFlight
+}

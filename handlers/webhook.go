@@ -73,8 +73,11 @@ type Webhook struct {
 	// Caddyfile, forward_secret given again.
 	ForwardSecrets []string `json:"forward_secrets,omitempty"`
 
-	// SyncTimeout is how long the first delivery may take before Antom is answered; the event is
-	// stored either way and later attempts run in the background. Default: 3s.
+	// SyncTimeout is how long Antom's answer waits for the first delivery attempt; the event is
+	// stored either way and later attempts run in the background. A slower first attempt is not
+	// cut short: the event is stored pending and Antom answered, the attempt goes on (within the
+	// forward's 30 s timeout), its outcome is recorded, and no other attempt starts meanwhile.
+	// Default: 3s.
 	SyncTimeout caddy.Duration `json:"sync_timeout,omitempty"`
 
 	// MaxBody is the largest notification accepted, in bytes (413 above). Default: 64 KiB, ten
@@ -257,10 +260,12 @@ func (h *Webhook) parseSecrets() ([]delivery.Secret, error) {
 }
 
 // ServeHTTP receives one notification. What costs nothing is checked before the body is read
-// (method, client-id, the Signature header, request-time), and the body is read with a deadline
-// into memory reserved from a budget shared by all notifications being read (also after such a
-// refusal, under the same limits, only for the ids it claims: see reject).
+// (method, client-id, the Signature header, request-time), and the body is read within
+// read_timeout into memory reserved from a budget shared by all notifications being read (also
+// after such a refusal, under the same limits, only for the ids it claims: see reject). A
+// refusal that leaves the body unread closes the connection (closeIfUnread).
 func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
+	watchBody(r)
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		h.reject(w, r, http.StatusMethodNotAllowed, "method_not_allowed", "Antom notifications are POSTed; got "+r.Method, "", nil)
@@ -414,11 +419,8 @@ func (h *Webhook) readBody(w http.ResponseWriter, r *http.Request) (body []byte,
 			fmt.Sprintf("%d bytes of notification bodies are being read already; retry later", maxBodyMemory)
 	}
 	defer bodyMemory.release(size)
-	if err := http.NewResponseController(w).SetReadDeadline(time.Now().Add(time.Duration(h.ReadTimeout))); err != nil {
-		h.log.Debug("cannot set a read deadline on this connection", zap.Error(err))
-	}
 	buf := bytes.NewBuffer(make([]byte, 0, size+1)) // +1: reading EOF must not grow it
-	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, size)); err != nil {
+	if err := readWithin(w, r, buf, size, time.Duration(h.ReadTimeout), h.log); err != nil {
 		var tooBig *http.MaxBytesError
 		var netErr net.Error
 		switch {
@@ -488,6 +490,7 @@ func (h *Webhook) reject(w http.ResponseWriter, r *http.Request, status int, rea
 		act.Detail = truncateDetail(message)
 		h.app.RecordActivity(act)
 	}
+	closeIfUnread(w, r, h.log)
 	writeResult(w, status, "NOTIFICATION_REJECTED", "F", reason+": "+message)
 }
 
