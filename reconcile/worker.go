@@ -490,7 +490,7 @@ func (s *step) deliver(a *answer) {
 		if s.w.opts.Kick != nil {
 			s.w.opts.Kick()
 		}
-		s.log.Info(kindName(p)+" result found by inquiry; delivering it to the app as the missing notification",
+		s.log.Info(KindName(p)+" result found by inquiry; delivering it to the app as the missing notification",
 			zap.String("status", a.status), zap.String("webhook_id", ev.ID), zap.Int("inquiries", p.Attempts))
 	} else if old, err := s.w.store.Get(sctx, ev.ID); err == nil {
 		by = byOf(old)
@@ -517,7 +517,7 @@ func (s *step) finish(status, by, summary string) {
 		return
 	}
 	s.w.held.Release(p.ID)
-	s.log.Debug(kindName(p)+" reconciled", zap.String("status", status), zap.String("by", by))
+	s.log.Debug(KindName(p)+" reconciled", zap.String("status", status), zap.String("by", by))
 	if s.w.opts.OnFinished != nil {
 		s.w.opts.OnFinished(p, by)
 	}
@@ -563,7 +563,7 @@ func (s *step) call(c Caller, spanName, what, api string, body []byte) (*antom.R
 	ctx, span := tracing.Start(tracing.Resume(s.ctx, s.p.TraceParent), spanName)
 	defer span.End()
 	span.SetAttributes(attribute.String("antom.api", api), attribute.String("antom.payment_request_id", s.p.PaymentRequestID),
-		attribute.String("antom.reconcile.kind", kindName(s.p)))
+		attribute.String("antom.reconcile.kind", KindName(s.p)))
 	ctx, cancel := context.WithTimeout(ctx, s.w.opts.CallTimeout)
 	defer cancel()
 	act := outbox.NewActivity(what, time.Now())
@@ -607,8 +607,8 @@ func truncate(s string) string {
 	return s
 }
 
-// kindName is what p follows: "payment", "refund" or "capture".
-func kindName(p *outbox.Payment) string {
+// KindName is what p follows: "payment", "refund" or "capture".
+func KindName(p *outbox.Payment) string {
 	if p.Kind == outbox.RecordPayment {
 		return "payment"
 	}
@@ -617,7 +617,7 @@ func kindName(p *outbox.Payment) string {
 
 // logFields name p in the worker's log lines.
 func logFields(p *outbox.Payment) []zap.Field {
-	f := []zap.Field{zap.String("profile", p.Profile), zap.String("kind", kindName(p))}
+	f := []zap.Field{zap.String("profile", p.Profile), zap.String("kind", KindName(p))}
 	for _, id := range [][2]string{{"payment_request_id", p.PaymentRequestID}, {"payment_id", p.PaymentID},
 		{"refund_request_id", p.RefundRequestID}, {"capture_request_id", p.CaptureRequestID}} {
 		if id[1] != "" {
