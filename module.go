@@ -172,9 +172,13 @@ func (a *App) lead(ctx context.Context) {
 	var wg sync.WaitGroup
 	if profiles := a.reconcileProfiles(); len(profiles) > 0 {
 		for _, name := range profiles {
-			if _, err := a.RouteFor(name); err != nil {
+			if r, err := a.RouteFor(name); err != nil {
 				a.log.Error("antom_api reconciles payments of this profile, but results found by inquiry cannot be delivered until it has exactly one antom_webhook",
 					zap.String("profile", name), zap.Error(err))
+			} else if r.Format == delivery.FormatAntom && r.AntomSigner == nil {
+				a.log.Error("antom_api reconciles payments of this profile, but its antom_webhook passes Antom's signature through (forward_format antom without forward_key), "+
+					"and Antom never signed results found by inquiry as notifications: they cannot be delivered; add forward_key",
+					zap.String("profile", name))
 			}
 		}
 		a.log.Info("this instance reconciles payments whose notification is missing", zap.Strings("profiles", profiles))

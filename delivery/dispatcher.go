@@ -155,7 +155,9 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	defer tick.Stop()
 	lastPrune := time.Now()
 	d.log.Debug("dispatcher started", zap.Int("concurrency", d.opts.Concurrency))
-	d.loadOrder(ctx)
+	if !d.storeOrders() {
+		d.loadOrder(ctx)
+	}
 	for {
 		d.fill(ctx, &wg)
 		if d.opts.PruneInterval > 0 && time.Since(lastPrune) >= d.opts.PruneInterval {
@@ -739,14 +741,22 @@ func (d *Dispatcher) headOf(ctx context.Context, route Route, ev *outbox.Event) 
 	}
 }
 
-// track adds ev to the order index if its route keeps each payment's events in order, and
-// reports whether it does.
+// track adds ev to the order index if its route keeps each payment's events in order and the
+// store does not keep that order itself, and reports whether it did.
 func (d *Dispatcher) track(route Route, ev *outbox.Event) bool {
-	if ev.OrderKey == "" || route.Unordered {
+	if ev.OrderKey == "" || route.Unordered || d.storeOrders() {
 		return false
 	}
 	d.order.add(ev)
 	return true
+}
+
+// storeOrders reports whether the store keeps each payment's events in order itself (its Claim
+// never returns an event behind an earlier one, its AddDelivering never lets one go first): then
+// the order index stays empty.
+func (d *Dispatcher) storeOrders() bool {
+	k, ok := d.store.(outbox.OrderKeeper)
+	return ok && k.KeepsOrder()
 }
 
 // loadOrder fills the order index with the pending events in storage, so events of one payment

@@ -204,7 +204,7 @@ func resultEvent(p *outbox.Payment, a *answer) *outbox.Event {
 		}
 	}
 	if p.PaymentID != "" {
-		ev.OrderKey = "payment:" + p.PaymentID
+		ev.OrderKey = outbox.PaymentOrderKey(p.PaymentID) // its payment's later events wait for it
 	}
 	ev.ID = outbox.EventID(p.Profile, ev.DedupKey)
 	return ev
