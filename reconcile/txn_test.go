@@ -248,3 +248,31 @@ func TestCaptureReachesAppByInquiry(t *testing.T) {
 		}
 	})
 }
+
+// A refund recorded before a restart (or reload) is inquired by the new worker on the same
+// store, and delivered once.
+func TestRefundSurvivesRestart(t *testing.T) {
+	e := newEnv(t, Config{After: 10 * time.Second})
+	pid := e.paid("req-rf-restart")
+	_, ps := e.call("refund", map[string]any{"refundRequestId": "rf-restart", "paymentId": pid,
+		"refundAmount": map[string]string{"currency": "USD", "value": "100"}}, true)
+	e.restart()
+	e.clock.Advance(10 * time.Second)
+	e.run()
+	e.restart()
+	e.clock.Advance(time.Hour)
+	e.run()
+	p := e.payment(ps[0].ID)
+	if p.State != outbox.StateDone || p.FinalStatus != StatusSuccess || e.caller.count("inquiryRefund") != 1 {
+		t.Fatalf("refund after restarts: %+v, %d inquiries; want done SUCCESS after one", p, e.caller.count("inquiryRefund"))
+	}
+	n := 0
+	for _, ev := range e.events(outbox.StatePending) {
+		if ev.Type == refundResult {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d REFUND_RESULT events, want 1", n)
+	}
+}
