@@ -199,6 +199,15 @@ func TestReconcileRefundReachesAppOnce(t *testing.T) {
 		t.Errorf("the app got %d REFUND_RESULT, want 1", len(got))
 	}
 
+	// The metrics count the refund's inquiry and its result found by inquiry, by kind.
+	m := string(s.p.AdminGet("/metrics"))
+	for _, want := range []string{`caddy_antom_inquiries_total{kind="refund",outcome="success"} 1`,
+		`caddy_antom_payments_reconciled_total{by="inquiry",kind="refund",status="success"} 1`} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+
 	// The payment's timeline shows the refund's record and its inquiry.
 	var tl outbox.Timeline
 	s.p.AdminGetJSON("/antom/timeline?paymentRequestId="+ref, &tl)
