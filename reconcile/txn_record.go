@@ -65,6 +65,7 @@ func autoCapture(p *outbox.Payment, request []byte) *outbox.Payment {
 		PaymentRequestID: p.PaymentRequestID,
 		PaymentID:        p.PaymentID,
 		Amount:           p.Amount,
+		ExpiresAt:        p.ExpiresAt, // a payment Antom does not know after it owes no capture
 		CreatedAt:        p.CreatedAt,
 		NextInquiry:      p.NextInquiry,
 		LastResult:       "automatic capture of " + p.LastResult,

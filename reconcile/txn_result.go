@@ -17,7 +17,8 @@ const (
 )
 
 // FinalNothingOwed is the final status of an automatic capture whose card payment did not
-// succeed: there is no capture, and nothing is delivered to the app.
+// succeed (failed, cancelled, or unknown to Antom past its expiry): there is no capture, and
+// nothing is delivered to the app.
 const FinalNothingOwed = "NO_CAPTURE"
 
 // refundInquiry is what the worker reads from an inquiryRefund answer.

@@ -276,3 +276,20 @@ func TestRefundSurvivesRestart(t *testing.T) {
 		t.Errorf("%d REFUND_RESULT events, want 1", n)
 	}
 }
+
+// An automatic capture whose payment Antom does not know after its expiry (a card session
+// never used) owes nothing: it ends without an event.
+func TestAutoCaptureOfUnknownPaymentEnds(t *testing.T) {
+	e := newEnv(t, Config{After: 10 * time.Second})
+	now := e.clock.Now()
+	c := &outbox.Payment{ID: outbox.AutoCaptureRecordID(testProfile, "req-never"), Kind: outbox.RecordCapture, Profile: testProfile,
+		PaymentRequestID: "req-never", Amount: outbox.Amount{Currency: "USD", Value: "100"}, CreatedAt: now,
+		ExpiresAt: now.Add(time.Minute), NextInquiry: now.Add(10 * time.Second)}
+	if _, err := e.store.AddPayment(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	p := e.runUntilDone(c.ID, 20)
+	if p.FinalStatus != FinalNothingOwed || e.finishedBy(p.ID) != ByNothingOwed || len(e.events(outbox.StatePending)) != 0 {
+		t.Errorf("capture of an unknown payment: %+v by %q, %d events; want %s, none", p, e.finishedBy(p.ID), len(e.events(outbox.StatePending)), FinalNothingOwed)
+	}
+}

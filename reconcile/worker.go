@@ -256,7 +256,7 @@ func (w *Worker) Step(ctx context.Context, p *outbox.Payment) {
 	if !ok {
 		const why = "reconciliation is not enabled for profile "
 		if !s.now.Before(p.CreatedAt.Add(DefaultGiveUp)) {
-			s.log.Error("giving up on a payment: reconciliation stayed disabled for its profile; check it in the Antom dashboard")
+			s.log.Error("giving up on a " + KindName(p) + ": reconciliation stayed disabled for its profile; check it in the Antom dashboard")
 			s.finish(FinalUnknown, ByGiveUp, why+p.Profile)
 			return
 		}
@@ -309,13 +309,17 @@ func (w *Worker) Step(ctx context.Context, p *outbox.Payment) {
 			return
 		}
 	}
+	if a.notFound && s.expired(NotExistGrace) && p.Kind == outbox.RecordCapture {
+		s.finish(FinalNothingOwed, ByNothingOwed, a.summary) // the payment never existed
+		return
+	}
 	if a.notFound && s.expired(NotExistGrace) {
 		body, res := expiredBody(p)
 		s.deliver(&answer{final: true, status: FinalExpired, body: body, result: res, summary: a.summary})
 		return
 	}
 	if !s.now.Before(p.CreatedAt.Add(s.cfg.GiveUp)) {
-		s.log.Error("giving up on a payment: no final status within give_up; check it in the Antom dashboard and tell the app by hand",
+		s.log.Error("giving up on a "+KindName(p)+": no final status within give_up; check it in the Antom dashboard and tell the app by hand",
 			zap.String("last_result", a.summary), zap.Int("inquiries", p.Attempts), zap.Duration("give_up", s.cfg.GiveUp))
 		s.finish(FinalUnknown, ByGiveUp, a.summary)
 		return
