@@ -46,18 +46,18 @@ var (
 var (
 	paymentsPending = prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: "caddy", Subsystem: "antom", Name: "payments_pending",
-		Help: "Payments started through antom_api whose final result is not known yet (under reconciliation).",
+		Help: "Payments, refunds and captures started through antom_api whose final result is not known yet (under reconciliation).",
 	})
 
 	inquiriesTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "caddy", Subsystem: "antom", Name: "inquiries_total",
-		Help: "inquiryPayment calls made by reconciliation, by outcome (success, fail, cancelled, processing, pending, other, not_found, unknown, refused, error).",
-	}, []string{"outcome"})
+		Help: "inquiryPayment and inquiryRefund calls made by reconciliation, by what they follow (kind: payment, refund, capture) and outcome (success, fail, cancelled, processing, pending, other, not_found, nothing_owed, unknown, refused, error).",
+	}, []string{"kind", "outcome"})
 
 	paymentsReconciledTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "caddy", Subsystem: "antom", Name: "payments_reconciled_total",
-		Help: "Payments whose reconciliation ended, by how (inquiry: the result was found by inquiry and delivered because the notification was missing; notification: it had arrived; gave_up) and final status (success, fail, cancelled, expired, unknown).",
-	}, []string{"by", "status"})
+		Help: "Payments, refunds and captures whose reconciliation ended, by kind (payment, refund, capture), how (inquiry: the result was found by inquiry and delivered because the notification was missing; notification: it had arrived; gave_up; nothing_owed: an automatic capture of a card payment that failed) and final status (success, fail, cancelled, expired, unknown, no_capture).",
+	}, []string{"kind", "by", "status"})
 
 	cancelsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "caddy", Subsystem: "antom", Name: "cancels_total",
@@ -99,16 +99,19 @@ func (a *App) observe(opts *delivery.DispatcherOptions) {
 
 // observeReconcile wires the reconcile worker's hooks to the metrics and Caddy events.
 func (a *App) observeReconcile(opts *reconcile.Options) {
-	opts.OnInquiry = func(_ *outbox.Payment, outcome string) {
-		inquiriesTotal.WithLabelValues(outcome).Inc()
+	opts.OnInquiry = func(p *outbox.Payment, outcome string) {
+		inquiriesTotal.WithLabelValues(reconcile.KindName(p), outcome).Inc()
 	}
 	opts.OnCancel = func(_ *outbox.Payment, outcome string) {
 		cancelsTotal.WithLabelValues(outcome).Inc()
 	}
 	opts.OnFinished = func(p *outbox.Payment, by string) {
-		paymentsReconciledTotal.WithLabelValues(by, strings.ToLower(p.FinalStatus)).Inc()
+		paymentsReconciledTotal.WithLabelValues(reconcile.KindName(p), by, strings.ToLower(p.FinalStatus)).Inc()
 		a.Emit("antom.payment_reconciled", map[string]any{
+			"kind":               reconcile.KindName(p),
 			"profile":            p.Profile,
+			"refund_request_id":  p.RefundRequestID,
+			"capture_request_id": p.CaptureRequestID,
 			"payment_request_id": p.PaymentRequestID,
 			"payment_id":         p.PaymentID,
 			"final_status":       p.FinalStatus,

@@ -127,7 +127,7 @@ var Catalogue = []Family{
 		Recognised: "`notifyType` `CAPTURE_RESULT`",
 		Key:        "`capture:<captureId>` when `resultStatus` is S or F; otherwise body",
 		match:      func(f fields) bool { return f.oneOf("notifyType", "CAPTURE_RESULT") },
-		idKey:      finalIDKey("captureId", func(id string) string { return "capture:" + id }),
+		idKey:      finalIDKey("captureId", CaptureResultDedupKey),
 	},
 	{
 		// An ABA direct refund reports PROCESSING before its final status under one refundId.
@@ -145,7 +145,7 @@ var Catalogue = []Family{
 		Recognised: "`notifyType` `REFUND_RESULT`",
 		Key:        "`refund:<refundId>` when `resultStatus` is S or F; otherwise body",
 		match:      func(f fields) bool { return f.oneOf("notifyType", "REFUND_RESULT") },
-		idKey:      finalIDKey("refundId", func(id string) string { return "refund:" + id }),
+		idKey:      finalIDKey("refundId", RefundResultDedupKey),
 	},
 	{
 		Name: "vaulting", SDKClass: "AlipayVaultingNotify", Kind: KindVaulting,

@@ -38,6 +38,14 @@ func PaymentResultDedupKey(paymentID string) string {
 	return "payment:" + paymentID + ":PAYMENT_RESULT"
 }
 
+// RefundResultDedupKey is the DedupKey of a final REFUND_RESULT notification for refundID,
+// which a refund result learnt from inquiryRefund shares.
+func RefundResultDedupKey(refundID string) string { return "refund:" + refundID }
+
+// CaptureResultDedupKey is the DedupKey of a final CAPTURE_RESULT notification for captureID,
+// which a capture result learnt from inquiryPayment shares.
+func CaptureResultDedupKey(captureID string) string { return "capture:" + captureID }
+
 // BodyDedupKey is the key of every notification without a provably unique id:
 // a hash of the exact body bytes, which Antom's retries resend unchanged.
 func BodyDedupKey(body []byte) string {

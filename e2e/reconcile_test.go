@@ -170,11 +170,12 @@ func (s *rcStack) payments(t testing.TB, state string) []outbox.Payment {
 	return ps
 }
 
-// payment returns caddy's record of the payment with this paymentRequestId in a state.
+// payment returns caddy's record of the payment with this paymentRequestId in a state (not
+// the record of its automatic capture, which names it too).
 func (s *rcStack) payment(t testing.TB, state, ref string) (outbox.Payment, bool) {
 	t.Helper()
 	for _, p := range s.payments(t, state) {
-		if p.PaymentRequestID == ref {
+		if p.PaymentRequestID == ref && p.Kind == outbox.RecordPayment { // not its automatic capture
 			return p, true
 		}
 	}

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -312,26 +313,33 @@ func (h *API) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Hand
 	return nil
 }
 
-// record stores a payment (with the trace of ctx, which its inquiries join) Antom did not refuse (resp nil: no trusted answer) so that its result
-// is reconciled if the notification never arrives. A failure is logged and does not change the
-// app's answer: the payment exists at Antom, or not, either way.
+// record stores the payment, refund or capture (reconcile.Records, with the trace of ctx,
+// which its inquiries join) Antom did not refuse (resp nil: no trusted answer) so that its
+// result is reconciled if the notification never arrives. A failure is logged and does not
+// change the app's answer: the payment exists at Antom, or not, either way.
 func (h *API) record(ctx context.Context, api string, body []byte, resp *antom.Response) {
-	p := reconcile.Started(h.Profile, api, body, resp, time.Now(), h.Reconcile.config())
-	if p == nil {
+	ps := reconcile.Records(h.Profile, api, body, resp, time.Now(), h.Reconcile.config())
+	if len(ps) == 0 {
 		return
 	}
-	p.TraceParent = tracing.Parent(ctx)
+	parent := tracing.Parent(ctx)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
-	added, err := h.app.Store().AddPayment(ctx, p)
-	if err != nil {
-		h.log.Error("recording a payment for reconciliation failed; if its notification is lost, the app will not learn its result from Caddy",
-			zap.String("payment_request_id", p.PaymentRequestID), zap.Error(err))
-		return
-	}
-	if added {
-		h.log.Debug("payment recorded for reconciliation", zap.String("payment_request_id", p.PaymentRequestID),
-			zap.Time("expires_at", p.ExpiresAt), zap.Time("first_inquiry", p.NextInquiry))
+	for _, p := range ps {
+		p.TraceParent = parent
+		kind := cmp.Or(p.Kind, "payment")
+		ids := []zap.Field{zap.String("kind", kind), zap.String("payment_request_id", p.PaymentRequestID),
+			zap.String("payment_id", p.PaymentID), zap.String("refund_request_id", p.RefundRequestID), zap.String("capture_request_id", p.CaptureRequestID)}
+		added, err := h.app.Store().AddPayment(ctx, p)
+		if err != nil {
+			h.log.Error("recording a "+kind+" for reconciliation failed; if its notification is lost, the app will not learn its result from Caddy",
+				append(ids, zap.Error(err))...)
+			continue
+		}
+		if added {
+			h.log.Debug(kind+" recorded for reconciliation",
+				append(ids, zap.Time("expires_at", p.ExpiresAt), zap.Time("first_inquiry", p.NextInquiry))...)
+		}
 	}
 }
 

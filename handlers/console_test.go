@@ -255,3 +255,37 @@ func TestConsoleHealthRecount(t *testing.T) {
 	check(t0.Add(outcomesEvery-time.Second), 0, 0, t0)
 	check(t0.Add(outcomesEvery), 0, 1, t0.Add(outcomesEvery))
 }
+
+// A payment's timeline in the console shows the reconciliation records of its refund and of
+// its automatic capture, and the refund's inquiries, next to the payment's own.
+func TestConsoleTimelineShowsRefundAndCaptureRecords(t *testing.T) {
+	ctx := context.Background()
+	c, app := newTestConsole(t)
+	t0 := time.Now().Add(-time.Hour)
+	records := []*outbox.Payment{
+		{Profile: "default", PaymentRequestID: "ORDER-7", PaymentID: "P7", Amount: outbox.Amount{Currency: "USD", Value: "3000"}, CreatedAt: t0},
+		{ID: outbox.AutoCaptureRecordID("default", "ORDER-7"), Kind: outbox.RecordCapture, Profile: "default", PaymentRequestID: "ORDER-7",
+			PaymentID: "P7", Amount: outbox.Amount{Currency: "USD", Value: "3000"}, CreatedAt: t0},
+		{ID: outbox.RefundRecordID("default", "RF-7"), Kind: outbox.RecordRefund, Profile: "default", RefundRequestID: "RF-7",
+			PaymentID: "P7", Amount: outbox.Amount{Currency: "USD", Value: "400"}, CreatedAt: t0.Add(time.Minute)},
+	}
+	for _, p := range records {
+		if _, err := app.store.AddPayment(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	act := outbox.NewActivity(outbox.ActivityInquiry, t0.Add(2*time.Minute))
+	act.Profile, act.API, act.Result = "default", "v1/payments/inquiryRefund", "inquiry: refund SUCCESS"
+	act.Name("paymentId", "P7")
+	act.Name("refundRequestId", "RF-7")
+	if err := app.store.AddActivity(ctx, act); err != nil {
+		t.Fatal(err)
+	}
+	body := consoleGet(t, c, "/ops/?view=timeline&paymentRequestId=ORDER-7").Body.String()
+	for _, want := range []string{"reconciliation of the payment of 3000 USD", "reconciliation of the capture of 3000 USD",
+		"reconciliation of the refund of 400 USD", "v1/payments/inquiryRefund", "inquiry: refund SUCCESS"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the timeline does not show %q:\n%s", want, body)
+		}
+	}
+}

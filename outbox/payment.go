@@ -21,13 +21,29 @@ type Amount struct {
 	Value    string `json:"value"`
 }
 
-// Payment is a payment started through antom_api that is under
-// reconciliation: if no final notification arrives, the reconcile loop
+// Kinds of reconciliation records (Payment.Kind).
+const (
+	RecordPayment = ""        // a payment: inquiryPayment until its PAYMENT_RESULT
+	RecordRefund  = "refund"  // a refund: inquiryRefund until its REFUND_RESULT
+	RecordCapture = "capture" // a capture, asked or automatic: inquiryPayment until its CAPTURE_RESULT
+)
+
+// Payment is a payment, refund or capture started through antom_api that is
+// under reconciliation: if no final notification arrives, the reconcile loop
 // inquires about it until it is final or expired.
 type Payment struct {
-	// ID is PaymentRecordID(Profile, PaymentRequestID).
-	ID               string    `json:"id"`
-	Profile          string    `json:"profile"`
+	// ID is PaymentRecordID(Profile, PaymentRequestID) for a payment, RefundRecordID or
+	// CaptureRecordID for a refund or capture, AutoCaptureRecordID for an automatic capture.
+	ID      string `json:"id"`
+	Kind    string `json:"kind,omitempty"` // RecordPayment, RecordRefund or RecordCapture
+	Profile string `json:"profile"`
+	// RefundRequestID and RefundID name a refund; CaptureRequestID and CaptureID a capture
+	// (an automatic capture has no request id until Antom reports it). PaymentID is the
+	// payment they belong to, Amount their own amount.
+	RefundRequestID  string    `json:"refundRequestId,omitempty"`
+	RefundID         string    `json:"refundId,omitempty"`
+	CaptureRequestID string    `json:"captureRequestId,omitempty"`
+	CaptureID        string    `json:"captureId,omitempty"`
 	PaymentRequestID string    `json:"paymentRequestId"`
 	PaymentID        string    `json:"paymentId,omitempty"`
 	Amount           Amount    `json:"amount"`
@@ -46,6 +62,23 @@ type Payment struct {
 // the first 32 hex digits of sha256(profile + "\n" + paymentRequestID).
 func PaymentRecordID(profile, paymentRequestID string) string {
 	return hashID("pay_", profile, paymentRequestID)
+}
+
+// RefundRecordID is the id of a refund's reconciliation record.
+func RefundRecordID(profile, refundRequestID string) string {
+	return hashID("pay_", profile, "refund\n"+refundRequestID)
+}
+
+// CaptureRecordID is the id of the reconciliation record of a capture asked with
+// captureRequestID.
+func CaptureRecordID(profile, captureRequestID string) string {
+	return hashID("pay_", profile, "capture\n"+captureRequestID)
+}
+
+// AutoCaptureRecordID is the id of the reconciliation record of the automatic capture of the
+// card payment paymentRequestID.
+func AutoCaptureRecordID(profile, paymentRequestID string) string {
+	return hashID("pay_", profile, "auto-capture\n"+paymentRequestID)
 }
 
 // ValidPaymentRecordID reports whether id has the form PaymentRecordID produces.

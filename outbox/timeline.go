@@ -128,9 +128,9 @@ func (b *timelineBuilder) lookUp(ctx context.Context, ref [2]string) error {
 			}
 		}
 	}
-	if field == "paymentRequestId" {
-		for _, profile := range b.profiles {
-			p, err := b.s.GetPayment(ctx, PaymentRecordID(profile, id))
+	for _, profile := range b.profiles {
+		for _, rid := range recordIDs(field, profile, id) {
+			p, err := b.s.GetPayment(ctx, rid)
 			if errors.Is(err, ErrNotFound) {
 				continue
 			}
@@ -154,6 +154,19 @@ func (b *timelineBuilder) lookUp(ctx context.Context, ref [2]string) error {
 	return nil
 }
 
+// recordIDs are the ids of the reconciliation records a request id of field may name.
+func recordIDs(field, profile, id string) []string {
+	switch field {
+	case "paymentRequestId":
+		return []string{PaymentRecordID(profile, id), AutoCaptureRecordID(profile, id)}
+	case "refundRequestId":
+		return []string{RefundRecordID(profile, id)}
+	case "captureRequestId":
+		return []string{CaptureRecordID(profile, id)}
+	}
+	return nil
+}
+
 func (b *timelineBuilder) addEvent(ev *Event) {
 	b.want(ev.RequestIDField, ev.RequestID)
 	b.want("paymentId", ev.PaymentID())
@@ -171,9 +184,16 @@ func (b *timelineBuilder) addEvent(ev *Event) {
 func (b *timelineBuilder) addPayment(p *Payment) {
 	b.tl.Payments = append(b.tl.Payments, p)
 	b.want("paymentId", p.PaymentID)
+	b.want("paymentRequestId", p.PaymentRequestID)
+	b.want("refundRequestId", p.RefundRequestID)
+	b.want("captureRequestId", p.CaptureRequestID)
+	what := "payment"
+	if p.Kind != RecordPayment {
+		what = p.Kind
+	}
 	b.add(Entry{At: p.CreatedAt, What: EntryReconcile, Profile: p.Profile, Result: p.FinalStatus,
-		Detail: fmt.Sprintf("reconciliation of %s %s: %d inquiries, last result %q, final status %q",
-			p.Amount.Value, p.Amount.Currency, p.Attempts, p.LastResult, p.FinalStatus)})
+		Detail: fmt.Sprintf("reconciliation of the %s of %s %s: %d inquiries, last result %q, final status %q",
+			what, p.Amount.Value, p.Amount.Currency, p.Attempts, p.LastResult, p.FinalStatus)})
 }
 
 func (b *timelineBuilder) addActivity(a *Activity) {

@@ -22,6 +22,11 @@
 //     duplicate and is not delivered again.
 //  5. At expiry one more inquiry; with Config.CancelUnpaid an unpaid payment is cancelled. After
 //     Config.GiveUp without a final status the payment is given up (logged; never guessed).
+//
+// Refunds and captures follow the same steps as records of another kind (Records): a refund
+// is inquired with inquiryRefund, a capture (asked, or the automatic capture of a card
+// payment) with inquiryPayment's transactions, and the result becomes the REFUND_RESULT or
+// CAPTURE_RESULT notification, under its deduplication key and in its payment's order.
 package reconcile
 
 import (

@@ -36,6 +36,7 @@ const (
 	ByInquiry      = "inquiry"      // the result was found by inquiryPayment and delivered as an event
 	ByNotification = "notification" // Antom's notification had arrived; nothing more to deliver
 	ByGiveUp       = "gave_up"      // GiveUp passed without a final status
+	ByNothingOwed  = "nothing_owed" // an automatic capture of a card payment that did not succeed
 )
 
 // Options configure a Worker. Profile and Route are required.
@@ -250,13 +251,12 @@ type step struct {
 // then deliver the final result, cancel an unpaid expired payment, give up, or schedule the
 // next inquiry. It records the outcome in the store.
 func (w *Worker) Step(ctx context.Context, p *outbox.Payment) {
-	s := &step{w: w, ctx: ctx, p: p, now: w.opts.Now(),
-		log: w.log.With(zap.String("profile", p.Profile), zap.String("payment_request_id", p.PaymentRequestID))}
+	s := &step{w: w, ctx: ctx, p: p, now: w.opts.Now(), log: w.log.With(logFields(p)...)}
 	prof, ok := w.opts.Profile(p.Profile)
 	if !ok {
 		const why = "reconciliation is not enabled for profile "
 		if !s.now.Before(p.CreatedAt.Add(DefaultGiveUp)) {
-			s.log.Error("giving up on a payment: reconciliation stayed disabled for its profile; check it in the Antom dashboard")
+			s.log.Error("giving up on a " + KindName(p) + ": reconciliation stayed disabled for its profile; check it in the Antom dashboard")
 			s.finish(FinalUnknown, ByGiveUp, why+p.Profile)
 			return
 		}
@@ -267,15 +267,16 @@ func (w *Worker) Step(ctx context.Context, p *outbox.Payment) {
 	}
 	s.cfg = prof.Config.WithDefaults()
 
-	// The notification may have arrived meanwhile: its webhook-id follows from the paymentId.
-	if p.PaymentID != "" {
-		ev, err := w.store.Get(ctx, outbox.EventID(p.Profile, antom.PaymentResultDedupKey(p.PaymentID)))
+	// The notification may have arrived meanwhile: its webhook-id follows from the paymentId
+	// (refundId, captureId).
+	if key := notificationKey(p); key != "" {
+		ev, err := w.store.Get(ctx, outbox.EventID(p.Profile, key))
 		if err == nil {
 			status := StatusFail
 			if ev.ResultStatus == antom.StatusSuccess {
 				status = StatusSuccess
 			}
-			s.finish(status, byOf(ev), "PAYMENT_RESULT "+ev.ResultStatus+" "+ev.Source+" "+ev.ID)
+			s.finish(status, byOf(ev), ev.Type+" "+ev.ResultStatus+" "+ev.Source+" "+ev.ID)
 			return
 		}
 		if !errors.Is(err, outbox.ErrNotFound) {
@@ -291,6 +292,10 @@ func (w *Worker) Step(ctx context.Context, p *outbox.Payment) {
 		s.deliver(a)
 		return
 	}
+	if a.nothingOwed {
+		s.finish(FinalNothingOwed, ByNothingOwed, a.summary)
+		return
+	}
 	if a.unpaid && s.cfg.CancelUnpaid && s.expired(ExpiryMargin) {
 		if !s.cancel(prof.Client) {
 			s.reschedule(backoff(p.Attempts), a.summary)
@@ -304,13 +309,17 @@ func (w *Worker) Step(ctx context.Context, p *outbox.Payment) {
 			return
 		}
 	}
+	if a.notFound && s.expired(NotExistGrace) && p.Kind == outbox.RecordCapture {
+		s.finish(FinalNothingOwed, ByNothingOwed, a.summary) // the payment never existed
+		return
+	}
 	if a.notFound && s.expired(NotExistGrace) {
 		body, res := expiredBody(p)
 		s.deliver(&answer{final: true, status: FinalExpired, body: body, result: res, summary: a.summary})
 		return
 	}
 	if !s.now.Before(p.CreatedAt.Add(s.cfg.GiveUp)) {
-		s.log.Error("giving up on a payment: no final status within give_up; check it in the Antom dashboard and tell the app by hand",
+		s.log.Error("giving up on a "+KindName(p)+": no final status within give_up; check it in the Antom dashboard and tell the app by hand",
 			zap.String("last_result", a.summary), zap.Int("inquiries", p.Attempts), zap.Duration("give_up", s.cfg.GiveUp))
 		s.finish(FinalUnknown, ByGiveUp, a.summary)
 		return
@@ -320,20 +329,30 @@ func (w *Worker) Step(ctx context.Context, p *outbox.Payment) {
 
 // answer is what an inquiry taught.
 type answer struct {
-	final     bool   // a final paymentStatus, in a signed S answer
-	unpaid    bool   // paymentStatus PROCESSING in a signed S answer: safe to cancel
-	notFound  bool   // ORDER_NOT_EXIST
-	status    string // the final status (or FinalExpired)
-	paymentID string
-	body      []byte       // the notification-shaped event body, when final
-	result    antom.Result // its result
-	summary   string       // for LastResult and logs
+	final    bool // a final paymentStatus, in a signed S answer
+	unpaid   bool // paymentStatus PROCESSING in a signed S answer: safe to cancel
+	notFound bool // ORDER_NOT_EXIST
+	// nothingOwed: an automatic capture's payment failed or was cancelled: no capture
+	nothingOwed bool
+	status      string // the final status (or FinalExpired)
+	paymentID   string
+	body        []byte       // the notification-shaped event body, when final
+	result      antom.Result // its result
+	summary     string       // for LastResult and logs
 }
 
-// inquire calls inquiryPayment once; nil means the call was cut short by shutdown.
+// inquire calls inquiryPayment (inquiryRefund for a refund) once; nil means the call was cut
+// short by shutdown.
 func (s *step) inquire(c Caller) *answer {
 	p := s.p
-	resp, act, err := s.call(c, "antom.inquiry", outbox.ActivityInquiry, "v1/payments/inquiryPayment", antom.MustMarshal(map[string]string{"paymentRequestId": p.PaymentRequestID}))
+	api, ask := "v1/payments/inquiryPayment", map[string]string{"paymentRequestId": p.PaymentRequestID}
+	switch {
+	case p.Kind == outbox.RecordRefund:
+		api, ask = "v1/payments/inquiryRefund", map[string]string{"refundRequestId": p.RefundRequestID}
+	case p.PaymentRequestID == "": // a capture asked by paymentId
+		ask = map[string]string{"paymentId": p.PaymentID}
+	}
+	resp, act, err := s.call(c, "antom.inquiry", outbox.ActivityInquiry, api, antom.MustMarshal(ask))
 	if err != nil && s.ctx.Err() != nil {
 		return nil
 	}
@@ -347,7 +366,7 @@ func (s *step) inquire(c Caller) *answer {
 	if s.w.opts.OnInquiry != nil {
 		s.w.opts.OnInquiry(p, outcome)
 	}
-	s.log.Debug("inquiryPayment", zap.Int("attempt", p.Attempts), zap.String("outcome", outcome), zap.String("result", a.summary))
+	s.log.Debug(api[len("v1/payments/"):], zap.Int("attempt", p.Attempts), zap.String("outcome", outcome), zap.String("result", a.summary))
 	return a
 }
 
@@ -367,11 +386,21 @@ func (s *step) classify(resp *antom.Response, err error, a *answer) string {
 			a.notFound = true
 			return "not_found"
 		}
-		s.log.Warn("inquiryPayment refused; check the profile's keys and permissions", zap.String("result_code", r.ResultCode), zap.String("message", r.ResultMessage))
+		s.log.Warn("inquiry refused; check the profile's keys and permissions", zap.String("result_code", r.ResultCode), zap.String("message", r.ResultMessage))
 		return "refused"
 	case antom.StatusSuccess:
 	default:
 		return "unknown"
+	}
+	if !resp.Signed {
+		a.summary = "inquiry: unsigned SUCCESS answer"
+		return "error"
+	}
+	switch s.p.Kind {
+	case outbox.RecordRefund:
+		return s.classifyRefund(resp.Body, a)
+	case outbox.RecordCapture:
+		return s.classifyCapture(resp.Body, a)
 	}
 	var q inquiry
 	if err := json.Unmarshal(resp.Body, &q); err != nil || !resp.Signed {
@@ -447,30 +476,11 @@ func (s *step) deliver(a *answer) {
 		s.reschedule(MaxInterval, a.summary+"; not delivered: "+err.Error())
 		return
 	}
-	key := antom.BodyDedupKey(a.body)
-	if p.PaymentID != "" {
-		key = antom.PaymentResultDedupKey(p.PaymentID)
-	}
 	learnt := s.w.opts.Now() // after the inquiry, which the timeline shows before its result
-	ev := &outbox.Event{
-		ID:             outbox.EventID(p.Profile, key),
-		Profile:        p.Profile,
-		Route:          route,
-		Source:         outbox.SourceInquiry,
-		Kind:           antom.KindPayment,
-		Type:           paymentResult,
-		ResultStatus:   a.result.ResultStatus,
-		RequestIDField: "paymentRequestId",
-		RequestID:      p.PaymentRequestID,
-		DedupKey:       key,
-		Body:           a.body,
-		ReceivedAt:     learnt,
-		NextAttempt:    learnt, // due at once: the dispatcher of this (leader) instance sends it
-		TraceParent:    p.TraceParent,
-	}
-	if pid := ev.PaymentID(); pid != "" {
-		ev.OrderKey = outbox.PaymentOrderKey(pid) // its payment's later events wait for it
-	}
+	ev := resultEvent(p, a)
+	ev.Route = route
+	ev.ReceivedAt = learnt
+	ev.NextAttempt = learnt // due at once: the dispatcher of this (leader) instance sends it
 	sctx, cancel := s.storeCtx()
 	defer cancel()
 	added, err := s.w.store.Add(sctx, ev)
@@ -484,7 +494,7 @@ func (s *step) deliver(a *answer) {
 		if s.w.opts.Kick != nil {
 			s.w.opts.Kick()
 		}
-		s.log.Info("payment result found by inquiry; delivering it to the app as the missing notification",
+		s.log.Info(KindName(p)+" result found by inquiry; delivering it to the app as the missing notification",
 			zap.String("status", a.status), zap.String("webhook_id", ev.ID), zap.Int("inquiries", p.Attempts))
 	} else if old, err := s.w.store.Get(sctx, ev.ID); err == nil {
 		by = byOf(old)
@@ -511,7 +521,7 @@ func (s *step) finish(status, by, summary string) {
 		return
 	}
 	s.w.held.Release(p.ID)
-	s.log.Debug("payment reconciled", zap.String("status", status), zap.String("by", by))
+	s.log.Debug(KindName(p)+" reconciled", zap.String("status", status), zap.String("by", by))
 	if s.w.opts.OnFinished != nil {
 		s.w.opts.OnFinished(p, by)
 	}
@@ -556,7 +566,8 @@ func (s *step) expired(margin time.Duration) bool {
 func (s *step) call(c Caller, spanName, what, api string, body []byte) (*antom.Response, *outbox.Activity, error) {
 	ctx, span := tracing.Start(tracing.Resume(s.ctx, s.p.TraceParent), spanName)
 	defer span.End()
-	span.SetAttributes(attribute.String("antom.api", api), attribute.String("antom.payment_request_id", s.p.PaymentRequestID))
+	span.SetAttributes(attribute.String("antom.api", api), attribute.String("antom.payment_request_id", s.p.PaymentRequestID),
+		attribute.String("antom.reconcile.kind", KindName(s.p)))
 	ctx, cancel := context.WithTimeout(ctx, s.w.opts.CallTimeout)
 	defer cancel()
 	act := outbox.NewActivity(what, time.Now())
@@ -571,8 +582,7 @@ func (s *step) call(c Caller, spanName, what, api string, body []byte) (*antom.R
 		span.SetAttributes(attribute.String("antom.result_status", resp.Result.ResultStatus), attribute.String("antom.result_code", resp.Result.ResultCode))
 	}
 	act.Profile, act.API = s.p.Profile, api
-	act.Name("paymentRequestId", s.p.PaymentRequestID)
-	act.Name("paymentId", s.p.PaymentID)
+	nameIDs(act, s.p)
 	if err == nil {
 		act.Status = resp.StatusCode
 	}
@@ -583,7 +593,7 @@ func (s *step) call(c Caller, spanName, what, api string, body []byte) (*antom.R
 func (s *step) record(act *outbox.Activity, result string) {
 	if s.w.opts.Record != nil {
 		act.Result = result
-		act.Name("paymentId", s.p.PaymentID) // the inquiry may have taught it
+		nameIDs(act, s.p) // the inquiry may have taught some
 		s.w.opts.Record(act)
 	}
 }
@@ -599,4 +609,35 @@ func truncate(s string) string {
 		return strings.ToValidUTF8(s[:300], "") + "..."
 	}
 	return s
+}
+
+// KindName is what p follows: "payment", "refund" or "capture".
+func KindName(p *outbox.Payment) string {
+	if p.Kind == outbox.RecordPayment {
+		return "payment"
+	}
+	return p.Kind
+}
+
+// logFields name p in the worker's log lines.
+func logFields(p *outbox.Payment) []zap.Field {
+	f := []zap.Field{zap.String("profile", p.Profile), zap.String("kind", KindName(p))}
+	for _, id := range [][2]string{{"payment_request_id", p.PaymentRequestID}, {"payment_id", p.PaymentID},
+		{"refund_request_id", p.RefundRequestID}, {"capture_request_id", p.CaptureRequestID}} {
+		if id[1] != "" {
+			f = append(f, zap.String(id[0], id[1]))
+		}
+	}
+	return f
+}
+
+// nameIDs gives act the ids p knows, for the timelines of the payment and of its refund or
+// capture.
+func nameIDs(act *outbox.Activity, p *outbox.Payment) {
+	act.Name("paymentRequestId", p.PaymentRequestID)
+	act.Name("paymentId", p.PaymentID)
+	act.Name("refundRequestId", p.RefundRequestID)
+	act.Name("refundId", p.RefundID)
+	act.Name("captureRequestId", p.CaptureRequestID)
+	act.Name("captureId", p.CaptureID)
 }

@@ -32,7 +32,7 @@ Control:
   GET  /simulator/payments/{paymentRequestId}      one payment (JSON; ?clientId= if ambiguous)
   POST /simulator/payments/{paymentRequestId}/pay  also /fail and /cancel: act as the buyer
   GET  /simulator/notifications                    notifications with attempts and acks (JSON)
-  POST /simulator/drop_notifications               {"drop":true|false}
+  POST /simulator/drop_notifications               {"drop":true|false}, optionally "types":["REFUND_RESULT",...]
 Magic amounts (last 4 digits of amount.value): 4001 PROCESS_FAIL, 4002 first answer UNKNOWN_EXCEPTION,
   4003 first answer delayed, 4004 unsigned UNKNOWN_EXCEPTION, 4005 broken signature,
   4006 the buyer's balance is not enough (USER_BALANCE_NOT_ENOUGH when the buyer pays).
@@ -57,19 +57,27 @@ func (s *Simulator) serveNotifications(w http.ResponseWriter, r *http.Request) {
 	}{s.DropNotifications(), s.Notifications()})
 }
 
-// serveDrop reads (GET) or sets (POST {"drop":bool}) the drop switch.
+// serveDrop reads (GET) or sets (POST {"drop":bool, "types":[notifyType...]}) the drop switch;
+// types, if given, limits it to those notifyTypes (an empty list: every type again).
 func (s *Simulator) serveDrop(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPost {
 		var req struct {
-			Drop *bool `json:"drop"`
+			Drop  *bool     `json:"drop"`
+			Types *[]string `json:"types"`
 		}
 		if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&req); err != nil || req.Drop == nil {
-			writeError(w, http.StatusBadRequest, `expected {"drop":true} or {"drop":false}`)
+			writeError(w, http.StatusBadRequest, `expected {"drop":true} or {"drop":false}, optionally with "types":["REFUND_RESULT",...]`)
 			return
+		}
+		if req.Types != nil {
+			s.SetDropTypes(*req.Types...)
 		}
 		s.SetDropNotifications(*req.Drop)
 	}
-	writeJSON(w, http.StatusOK, map[string]bool{"drop": s.DropNotifications()})
+	writeJSON(w, http.StatusOK, struct {
+		Drop  bool     `json:"drop"`
+		Types []string `json:"types,omitempty"`
+	}{s.DropNotifications(), s.DropTypes()})
 }
 
 // Payments returns a snapshot of every payment, oldest first.

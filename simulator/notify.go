@@ -95,7 +95,7 @@ func (s *Simulator) notifyAfterLocked(after *Notification, clientID, notifyURL, 
 	switch {
 	case notifyURL == "":
 		n.finalLocked(NotifySkipped)
-	case s.drop.Load():
+	case s.dropping(typ):
 		n.finalLocked(NotifyDropped)
 	case !s.goLocked(func() { s.deliver(n) }):
 		n.finalLocked(NotifyStopped)
@@ -135,7 +135,7 @@ func (s *Simulator) deliver(n *Notification) {
 				return
 			}
 		}
-		if s.drop.Load() {
+		if s.dropping(n.Type) {
 			s.finish(n, NotifyDropped)
 			return
 		}

@@ -203,3 +203,42 @@ func TestNotificationSignedWithVectorKey(t *testing.T) {
 		t.Fatalf("ParseNotification: %+v, %v", info, err)
 	}
 }
+
+// TestDropTypes: a drop switch limited to REFUND_RESULT drops the refund's notification and
+// sends the payment's, so a test can lose just the refund's.
+func TestDropTypes(t *testing.T) {
+	h := newHarness(t, Config{})
+	rc := newReceiver(t, h.srv.PublicKey())
+	resp, err := http.Post(h.srv.URL+"/simulator/drop_notifications", "application/json", bytes.NewReader([]byte(`{"drop":true,"types":["REFUND_RESULT"]}`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Drop  bool     `json:"drop"`
+		Types []string `json:"types"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&st)
+	resp.Body.Close()
+	if !st.Drop || len(st.Types) != 1 || st.Types[0] != "REFUND_RESULT" {
+		t.Fatalf("drop switch %+v; want on for REFUND_RESULT", st)
+	}
+	id := h.paid("DROP_T", "1000", rc.url())
+	h.expect("v1/payments/refund", refundReq("DROP_T_RF", id, "100", rc.url()), "SUCCESS", "S")
+	waitFor(t, 5*time.Second, "the PAYMENT_RESULT", func() bool { return len(rc.ofType("PAYMENT_RESULT")) == 1 })
+	if n, ok := notificationOf(h.srv.Simulator, "REFUND_RESULT"); !ok || n.State != NotifyDropped {
+		t.Fatalf("REFUND_RESULT %+v; want dropped", n)
+	}
+
+	// An empty list drops every type again.
+	h.srv.SetDropTypes()
+	h.expect("v1/payments/refund", refundReq("DROP_T_RF2", id, "100", rc.url()), "SUCCESS", "S")
+	h.paid("DROP_T2", "1000", rc.url())
+	for _, n := range h.srv.Notifications()[2:] {
+		if n.State != NotifyDropped {
+			t.Errorf("%s %s; want dropped by the unlimited switch", n.Type, n.State)
+		}
+	}
+	if got := rc.requests(); len(got) != 1 {
+		t.Errorf("%d notifications sent, want only the first PAYMENT_RESULT", len(got))
+	}
+}

@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -59,6 +60,11 @@ type Config struct {
 	// reconciliation by inquiry. It can be toggled at run time (SetDropNotifications, or
 	// POST /simulator/drop_notifications).
 	DropNotifications bool
+	// DropTypes limits the drop switch to the notifications of these notifyTypes (e.g.
+	// REFUND_RESULT, CAPTURE_RESULT), to exercise the reconciliation of refunds and captures
+	// while payment results still arrive. Empty: every notification. Settable at run time
+	// (SetDropTypes, or POST /simulator/drop_notifications with "types").
+	DropTypes []string
 	// NotifyClient sends notifications. nil means a client with a 10 s timeout that verifies
 	// TLS against the system roots and does not follow redirects.
 	NotifyClient *http.Client
@@ -101,7 +107,8 @@ type Simulator struct {
 	now             func() time.Time
 	mux             *http.ServeMux
 
-	drop atomic.Bool
+	drop      atomic.Bool
+	dropTypes atomic.Pointer[[]string] // nil or empty: the drop switch drops every type
 
 	// ctx is cancelled by Close; it bounds every notification goroutine and attempt.
 	ctx       context.Context
@@ -189,6 +196,7 @@ func New(cfg Config) (*Simulator, error) {
 		s.now = time.Now
 	}
 	s.drop.Store(cfg.DropNotifications)
+	s.SetDropTypes(cfg.DropTypes...)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.mux = s.routes()
 
@@ -255,6 +263,30 @@ func (s *Simulator) SetDropNotifications(drop bool) { s.drop.Store(drop) }
 
 // DropNotifications reports the drop switch.
 func (s *Simulator) DropNotifications() bool { return s.drop.Load() }
+
+// SetDropTypes limits the drop switch to notifications of the given notifyTypes; none: it
+// drops every notification.
+func (s *Simulator) SetDropTypes(types ...string) {
+	t := slices.Clone(types)
+	s.dropTypes.Store(&t)
+}
+
+// DropTypes returns the notifyTypes the drop switch is limited to (none: every type).
+func (s *Simulator) DropTypes() []string {
+	if t := s.dropTypes.Load(); t != nil {
+		return slices.Clone(*t)
+	}
+	return nil
+}
+
+// dropping reports whether a notification of notifyType typ is to be dropped now.
+func (s *Simulator) dropping(typ string) bool {
+	if !s.drop.Load() {
+		return false
+	}
+	t := s.dropTypes.Load()
+	return t == nil || len(*t) == 0 || slices.Contains(*t, typ)
+}
 
 // Close stops the notification goroutines and waits for them; notifications not yet
 // acknowledged are marked "stopped". The handler keeps answering API calls after Close, but
