@@ -87,6 +87,8 @@ type Dispatcher struct {
 	pruning  atomic.Bool
 
 	fillErrAt time.Time // when Run last logged a failure to look for due events
+	fillFails int       // failures to look for due events in a row
+	fillRetry time.Time // no looking before this while the store fails
 }
 
 // NewDispatcher returns a Dispatcher. routes resolves an event's route id to
@@ -188,16 +190,26 @@ func (d *Dispatcher) fill(ctx context.Context, wg *sync.WaitGroup) {
 		return
 	}
 	t := now()
+	if t.Before(d.fillRetry) {
+		return // the store failed: every notification's kick would otherwise ask it again
+	}
 	d.held.Forget(t.Add(-staleHeld))
 	evs, err := d.store.Claim(ctx, outbox.ClaimRequest{Limit: free, Free: d.room(), Others: free})
 	if err != nil {
-		// Polls repeat every second; so would this line while storage stays broken.
-		if ctx.Err() == nil && time.Since(d.fillErrAt) >= fillErrLogInterval {
+		if ctx.Err() != nil {
+			return
+		}
+		d.fillFails++
+		d.fillRetry = t.Add(min(NextDelay(d.fillFails, 0, d.opts.Rand), maxClaimBackoff))
+		// Logged at most once a minute while storage stays broken.
+		if time.Since(d.fillErrAt) >= fillErrLogInterval {
 			d.fillErrAt = time.Now()
-			d.log.Error("looking for due events", zap.Error(err), zap.Duration("logged_at_most_every", fillErrLogInterval))
+			d.log.Error("looking for due events", zap.Error(err), zap.Time("next_try", d.fillRetry),
+				zap.Duration("logged_at_most_every", fillErrLogInterval))
 		}
 		return
 	}
+	d.fillFails, d.fillRetry = 0, time.Time{}
 	for _, ev := range evs {
 		if d.busy(ev.ID, t) {
 			d.handBack(ctx, ev) // held back after a failed store update, or delivered already
@@ -792,6 +804,10 @@ func (d *Dispatcher) loadOrder(ctx context.Context) {
 
 // fillErrLogInterval is how often a persisting failure to look for due events is logged.
 const fillErrLogInterval = time.Minute
+
+// maxClaimBackoff caps the wait between looks for due events while the store keeps failing, so
+// deliveries resume soon after it recovers.
+const maxClaimBackoff = 30 * time.Second
 
 // staleHeld is how long after its next attempt a held event is forgotten if Run never got
 // to it again: storage no longer lists it as due (another instance finished it, or an admin

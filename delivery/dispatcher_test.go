@@ -969,3 +969,60 @@ func TestThrottledForwardDoesNotHoldOthers(t *testing.T) {
 		t.Fatalf("the other forward's event came after %d of the throttled forward's %d deliveries; want it while they drain", slowBefore, backlog)
 	}
 }
+
+// claimFailingStore fails every Claim while failing is set, counting the calls.
+type claimFailingStore struct {
+	*outbox.Store
+	failing atomic.Bool
+	calls   atomic.Int32
+}
+
+func (s *claimFailingStore) Claim(ctx context.Context, req outbox.ClaimRequest) ([]*outbox.Event, error) {
+	s.calls.Add(1)
+	if s.failing.Load() {
+		return nil, errors.New("disk I/O error")
+	}
+	return s.Store.Claim(ctx, req)
+}
+
+// While the store fails, Run asks it once per backoff step, however often notifications kick
+// it, and delivers as soon as a look succeeds again.
+func TestClaimFailureBacksOff(t *testing.T) {
+	f := newFixture(t, DispatcherOptions{})
+	ev := f.add(t, "after-outage", 0)
+	f.clock.Advance(outbox.DefaultGrace)
+	store := &claimFailingStore{Store: f.store}
+	store.failing.Store(true)
+	routes := func(id string) (Route, bool) { return f.route, id == f.route.ID }
+	// Jitter 0: the waits are exactly 0.5s, 1s, 2s...
+	f.disp = NewDispatcher(store, &Forwarder{Timeout: 5 * time.Second}, routes, zaptest.NewLogger(t),
+		DispatcherOptions{PollInterval: time.Millisecond, Rand: func() float64 { return 0 }})
+	f.run(t)
+
+	// kicks kicks Run as a stream of notifications would, while the clock stands still, and
+	// returns how many times the store was asked meanwhile.
+	kicks := func() int32 {
+		before := store.calls.Load()
+		for range 200 {
+			f.disp.Kick()
+			time.Sleep(time.Millisecond)
+		}
+		return store.calls.Load() - before
+	}
+	eventually(t, "the first look", func() bool { return store.calls.Load() >= 1 })
+	if n := kicks(); n != 0 {
+		t.Fatalf("the failing store was asked %d more times within its first backoff step; want 0", n)
+	}
+	f.clock.Advance(500 * time.Millisecond)
+	eventually(t, "the second look", func() bool { return store.calls.Load() >= 2 })
+	if n := kicks(); n != 0 {
+		t.Fatalf("the failing store was asked %d more times within its second backoff step; want 0", n)
+	}
+	store.failing.Store(false)
+	f.clock.Advance(time.Second)
+	eventually(t, "delivery after the store recovered", func() bool {
+		f.app.mu.Lock()
+		defer f.app.mu.Unlock()
+		return len(f.app.seen[ev.ID]) == 1
+	})
+}
