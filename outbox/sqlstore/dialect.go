@@ -17,8 +17,6 @@ type dialect interface {
 	// now is the database's clock as a stored time; later is now plus ? microseconds.
 	now() string
 	later() string
-	// free is a table (route, n) read from ?, a JSON object of route ids to numbers.
-	free() string
 	// lock ends the subquery that selects the rows a claim takes: row locks skipping those
 	// locked by another transaction, where the engine has them.
 	lock() string

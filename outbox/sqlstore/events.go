@@ -123,28 +123,80 @@ func (s *Store) mayGo(ctx context.Context, tx *sql.Tx, ev *outbox.Event) (bool, 
 	return !blocked, err
 }
 
-// claimSQL claims the due events a ClaimRequest admits. The inner query ranks, per route, the
-// due events that no lease holds, whose route is not paused and has room, and that no earlier
-// pending event of their route and order key precedes; the middle one takes the first Limit
-// within each route's room (and locks them where the engine can); the update claims them.
+// pendingRoutesSQL lists the routes that have pending events, one index probe per route (a loose
+// scan of antom_events_state_route), however many events wait.
+const pendingRoutesSQL = `WITH RECURSIVE r(route) AS (
+	SELECT MIN(route) FROM antom_events WHERE state = 'pending'
+	UNION ALL
+	SELECT (SELECT MIN(route) FROM antom_events WHERE state = 'pending' AND route > r.route) FROM r WHERE r.route IS NOT NULL
+) SELECT route FROM r WHERE route IS NOT NULL`
+
+// routeDueSQL selects, in due order, up to ? events of one route that a claim may take: due, no
+// lease holds them, and no earlier pending event of their route and order key precedes them. It
+// walks antom_events_route_due and stops at the limit, so a claim costs what it takes, not what
+// waits (and locks the rows, skipping those another transaction holds, where the engine can).
+const routeDueSQL = `SELECT e.id FROM antom_events e
+	WHERE e.state = 'pending' AND e.route = ? AND e.next_attempt <= {now}
+		AND (e.lease_until IS NULL OR e.lease_until <= {now})
+		AND (e.order_key = '' OR NOT EXISTS (SELECT 1 FROM antom_events o
+			WHERE o.state = 'pending' AND o.route = e.route AND o.order_key = e.order_key
+			AND (o.received_at < e.received_at OR (o.received_at = e.received_at AND o.id < e.id))))
+	ORDER BY e.next_attempt, e.id LIMIT ?{lock}`
+
+// claimSQL claims the first ? of the candidates ({ids}) in due order.
 const claimSQL = `UPDATE antom_events SET claim = ?, lease_until = {later}
 WHERE id IN (
-	SELECT id FROM antom_events WHERE id IN (
-		SELECT id FROM (
-			SELECT e.id, e.next_attempt,
-				row_number() OVER (PARTITION BY e.route ORDER BY e.next_attempt, e.id) AS n,
-				COALESCE(f.n, ?) AS room
-			FROM antom_events e LEFT JOIN ({free}) f ON f.route = e.route
-			WHERE e.state = 'pending' AND e.next_attempt <= {now}
-				AND (e.lease_until IS NULL OR e.lease_until <= {now})
-				AND COALESCE(f.n, ?) > 0
-				AND NOT EXISTS (SELECT 1 FROM antom_paused_routes p WHERE p.route_id = e.route)
-				AND (e.order_key = '' OR NOT EXISTS (SELECT 1 FROM antom_events o
-					WHERE o.state = 'pending' AND o.route = e.route AND o.order_key = e.order_key
-					AND (o.received_at < e.received_at OR (o.received_at = e.received_at AND o.id < e.id))))
-		) ranked WHERE n <= room ORDER BY next_attempt, id LIMIT ?
-	) AND state = 'pending' AND (lease_until IS NULL OR lease_until <= {now}){lock}
+	SELECT id FROM antom_events WHERE id IN ({ids}) AND state = 'pending'
+		AND (lease_until IS NULL OR lease_until <= {now})
+	ORDER BY next_attempt, id LIMIT ?
 ) RETURNING id, doc, state`
+
+// claimable returns the ids of the events req admits, per route: paused routes are left out,
+// each configured route gets at most its room in req.Free, each other route req.Others.
+func (s *Store) claimable(ctx context.Context, tx *sql.Tx, req outbox.ClaimRequest) ([]string, error) {
+	routes, err := queryStrings(ctx, tx, s.q(pendingRoutesSQL))
+	if err != nil {
+		return nil, err
+	}
+	paused, err := queryStrings(ctx, tx, s.q(`SELECT route_id FROM antom_paused_routes`))
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, route := range routes {
+		room, known := req.Free[route]
+		if !known {
+			room = req.Others
+		}
+		if room = min(room, req.Limit); room <= 0 || slices.Contains(paused, route) {
+			continue
+		}
+		got, err := queryStrings(ctx, tx, s.q(routeDueSQL), route, room)
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, got...)
+	}
+	return ids, nil
+}
+
+// queryStrings returns the one text column q selects.
+func queryStrings(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
 
 // Claim claims the due events req admits; see outbox.ClaimRequest. A record among them that
 // cannot be decoded is set aside dead (outbox.ReasonUnreadable) in a statement of its own,
@@ -157,20 +209,22 @@ func (s *Store) Claim(ctx context.Context, req outbox.ClaimRequest) ([]*outbox.E
 	if lease <= 0 {
 		lease = DefaultLease
 	}
-	free := req.Free
-	if free == nil {
-		free = map[string]int{}
-	}
-	freeJSON, err := json.Marshal(free)
-	if err != nil {
-		return nil, err
-	}
 	claim := s.newClaim()
 	var evs []*outbox.Event
 	var bad []string
-	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		evs, bad = nil, nil
-		rows, err := tx.QueryContext(ctx, s.q(claimSQL), claim, lease.Microseconds(), req.Others, string(freeJSON), req.Others, req.Limit)
+		ids, err := s.claimable(ctx, tx, req)
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		args := []any{claim, lease.Microseconds()}
+		for _, id := range ids {
+			args = append(args, id)
+		}
+		args = append(args, req.Limit)
+		q := strings.Replace(claimSQL, "{ids}", strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", "), 1)
+		rows, err := tx.QueryContext(ctx, s.q(q), args...)
 		if err != nil {
 			return err
 		}

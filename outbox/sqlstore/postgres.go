@@ -62,9 +62,6 @@ func (postgresDialect) now() string { return "now()" }
 func (postgresDialect) later() string {
 	return "(now() + CAST(? AS bigint) * interval '1 microsecond')"
 }
-func (postgresDialect) free() string {
-	return "SELECT key AS route, CAST(value AS int) AS n FROM jsonb_each_text(CAST(? AS jsonb))"
-}
 func (postgresDialect) lock() string      { return " FOR UPDATE SKIP LOCKED" }
 func (postgresDialect) orderLock() string { return "SELECT pg_advisory_xact_lock(hashtext(?))" }
 func (postgresDialect) t(t time.Time) any {
@@ -158,6 +155,8 @@ var pgMigrations = []string{
 	CREATE INDEX antom_events_state_route ON antom_events (state, route, received_at);
 	DROP INDEX antom_events_type;
 	CREATE INDEX antom_events_type ON antom_events (type, received_at, id);`,
+	// claims walk each route's due events in order and stop at its room
+	`CREATE INDEX antom_events_route_due ON antom_events (route, next_attempt, id) WHERE state = 'pending';`,
 }
 
 // schemaLock is the advisory lock key under which instances migrate, one at a time.

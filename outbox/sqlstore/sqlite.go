@@ -72,9 +72,6 @@ func (sqliteDialect) now() string            { return "CAST(unixepoch('subsec') 
 func (sqliteDialect) later() string {
 	return "(CAST(unixepoch('subsec') * 1000000 AS INTEGER) + ?)"
 }
-func (sqliteDialect) free() string {
-	return "SELECT key AS route, CAST(value AS INTEGER) AS n FROM json_each(?)"
-}
 func (sqliteDialect) lock() string      { return "" }
 func (sqliteDialect) orderLock() string { return "" }
 func (sqliteDialect) t(t time.Time) any {
@@ -152,6 +149,8 @@ var sqliteMigrations = []string{
 		PRIMARY KEY (key, activity_id)
 	) WITHOUT ROWID;
 	CREATE INDEX antom_activity_ids_activity ON antom_activity_ids (activity_id);`,
+	// claims walk each route's due events in order and stop at its room
+	`CREATE INDEX antom_events_route_due ON antom_events (route, next_attempt, id) WHERE state = 'pending';`,
 }
 
 func (sqliteDialect) migrate(ctx context.Context, db *sql.DB) error {

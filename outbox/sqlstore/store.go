@@ -320,11 +320,10 @@ func (s *Store) ensureSchema(ctx context.Context) error {
 	return nil
 }
 
-// q expands the dialect's pieces in a shared statement ({now}, {later}, {free}, {lock}) and
+// q expands the dialect's pieces in a shared statement ({now}, {later}, {lock}) and
 // its placeholders.
 func (s *Store) q(q string) string {
-	q = strings.NewReplacer("{now}", s.d.now(), "{later}", s.d.later(), "{free}", s.d.free(),
-		"{lock}", s.d.lock()).Replace(q)
+	q = strings.NewReplacer("{now}", s.d.now(), "{later}", s.d.later(), "{lock}", s.d.lock()).Replace(q)
 	return s.d.rebind(q)
 }
 
