@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/caddy-antom/caddy-antom/outbox"
-	"github.com/caddy-antom/caddy-antom/outbox/pgstore"
+	"github.com/caddy-antom/caddy-antom/outbox/sqlstore"
 )
 
 func newCopyStoreCommand() *cobra.Command {
@@ -37,7 +37,7 @@ app twice, with the same webhook-id.`,
 			if dsn == "" {
 				return fmt.Errorf("the environment variable %s is empty; set it to the PostgreSQL DSN the config's antom_store uses", dsnEnv)
 			}
-			dst, err := pgstore.New(dsn, 4, nil)
+			dst, err := sqlstore.OpenPostgres(dsn, 4, nil)
 			if err != nil {
 				return err
 			}
@@ -53,7 +53,7 @@ app twice, with the same webhook-id.`,
 }
 
 // copyStore copies src's pending records, and its final ones that settled after since, to dst.
-func copyStore(ctx context.Context, w io.Writer, src *outbox.Store, dst *pgstore.Store, since time.Time) error {
+func copyStore(ctx context.Context, w io.Writer, src *outbox.Store, dst *sqlstore.Store, since time.Time) error {
 	for _, st := range []outbox.State{outbox.StatePending, outbox.StateDelivered, outbox.StateDead} {
 		evs, err := src.List(ctx, st, 0)
 		if err != nil {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/caddy-antom/caddy-antom/internal/pgtest"
 	"github.com/caddy-antom/caddy-antom/outbox"
-	"github.com/caddy-antom/caddy-antom/outbox/pgstore"
+	"github.com/caddy-antom/caddy-antom/outbox/sqlstore"
 )
 
 // copy-store moves pending events and payments, and recent final events with their ids, so the
@@ -43,7 +43,7 @@ func TestCopyStoreFileToPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	dst, err := pgstore.New(pgtest.Start(t).DSN(), 2, nil)
+	dst, err := sqlstore.OpenPostgres(pgtest.Start(t).DSN(), 2, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestCopyStoreFileToPostgres(t *testing.T) {
 	}
 	t.Log(out.String())
 
-	if due, err := dst.DueExcept(ctx, now, 10, nil); err != nil || len(due) != 1 || due[0].ID != pending.ID || string(due[0].Body) != `{"k":"pending"}` {
+	if due, err := dst.Claim(ctx, outbox.ClaimRequest{Limit: 10, Others: 10}); err != nil || len(due) != 1 || due[0].ID != pending.ID || string(due[0].Body) != `{"k":"pending"}` {
 		t.Fatalf("due after copy = %v, %v; want the pending event", due, err)
 	}
 	if added, err := dst.Add(ctx, &outbox.Event{Profile: "p", DedupKey: "delivered", Body: []byte(`{}`)}); err != nil || added {

@@ -11,7 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 
 	"github.com/caddy-antom/caddy-antom/outbox"
-	"github.com/caddy-antom/caddy-antom/outbox/pgstore"
+	"github.com/caddy-antom/caddy-antom/outbox/sqlstore"
 )
 
 func init() {
@@ -103,7 +103,7 @@ type PostgresStore struct {
 	// the number of CPUs).
 	MaxConns int `json:"max_conns,omitempty"`
 
-	store *pgstore.Store
+	store *sqlstore.Store
 }
 
 // CaddyModule returns the Caddy module information.
@@ -121,7 +121,7 @@ func (p *PostgresStore) Provision(ctx caddy.Context) error {
 	if p.MaxConns < 0 {
 		return errors.New("antom_store postgres: max_conns must be positive")
 	}
-	store, err := pgstore.New(dsn, p.MaxConns, ctx.Logger())
+	store, err := sqlstore.OpenPostgres(dsn, p.MaxConns, ctx.Logger())
 	if err != nil {
 		return fmt.Errorf("antom_store postgres: %v", err)
 	}

@@ -172,7 +172,7 @@ func (d *Dispatcher) fill(ctx context.Context, wg *sync.WaitGroup) {
 	}
 	t := now()
 	d.held.Forget(t.Add(-staleHeld))
-	evs, err := d.store.DueExcept(ctx, t, free, func(id string) bool { return d.busy(id, t) })
+	evs, err := d.store.Claim(ctx, outbox.ClaimRequest{Limit: free, Free: d.room(), Others: free})
 	if err != nil {
 		// Polls repeat every second; so would this line while storage stays broken.
 		if ctx.Err() == nil && time.Since(d.fillErrAt) >= fillErrLogInterval {
@@ -182,6 +182,10 @@ func (d *Dispatcher) fill(ctx context.Context, wg *sync.WaitGroup) {
 		return
 	}
 	for _, ev := range evs {
+		if d.busy(ev.ID, t) {
+			d.handBack(ctx, ev) // held back after a failed store update, or delivered already
+			continue
+		}
 		if d.paused(ev.Route) {
 			d.passOver(ctx, ev, parking{route: ev.Route})
 			continue
@@ -452,6 +456,17 @@ func (d *Dispatcher) startOn(ev *outbox.Event) bool {
 	l.running++
 	delete(d.full, ev.ID)
 	return true
+}
+
+// room returns, for each route Run delivers to now, how many more of its deliveries may start.
+func (d *Dispatcher) room() map[string]int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make(map[string]int, len(d.loads))
+	for id, l := range d.loads {
+		out[id] = max(l.max-l.running, 0)
+	}
+	return out
 }
 
 // endOn counts the end of one of Run's deliveries to routeID.

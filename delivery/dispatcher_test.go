@@ -122,6 +122,7 @@ func newFixture(t *testing.T, opts DispatcherOptions) *fixture {
 func newFixtureOn(t *testing.T, storage certmagic.Storage, log *zap.Logger, opts DispatcherOptions) *fixture {
 	f := &fixture{clock: useFakeClock(t), app: newApp(t)}
 	f.store = outbox.New(storage)
+	f.store.Clock = func() time.Time { return now() }
 	f.route = Route{ID: RouteID("shop", f.app.srv.URL), Profile: "shop", URL: f.app.srv.URL, Secrets: []Secret{testSecret(t)}, MaxAge: 24 * time.Hour}
 	opts.OnDelivered = func(ev *outbox.Event, a Attempt) { f.record(&f.delivered, ev.ID) }
 	opts.OnFailed = func(ev *outbox.Event, a Attempt, next time.Time) { f.record(&f.failed, ev.ID) }

@@ -316,14 +316,17 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 		RequestID:      n.RequestID,
 		SubscriptionID: n.SubscriptionID,
 		DedupKey:       n.DedupKey,
-		OrderKey:       orderKey(n),
+		OrderKey:       h.orderKey(n),
 		Body:           body,
 		ReceivedAt:     time.Now(),
 		TraceParent:    tracing.Parent(r.Context()),
 	}
-	// The first delivery runs before the event is stored, so that one delivered at once is
-	// written once, delivered (see outbox.EventStore's AddDelivering).
+	// The store decides, in the transaction that stores the event, whether its first attempt
+	// may go now (see outbox.EventStore's AddDelivering); an event that waits for its payment's
+	// earlier one or a paused forward is not delivered here.
+	emitted := false
 	deliver := func() {
+		emitted = true
 		h.app.Emit("antom.notification_verified", ev.Summary())
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), time.Duration(h.SyncTimeout))
 		defer cancel()
@@ -345,6 +348,9 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	if ev.RequestIDField != "" {
 		fields = append(fields, zap.String(ev.RequestIDField, ev.RequestID))
 	}
+	if added && !emitted {
+		h.app.Emit("antom.notification_verified", ev.Summary())
+	}
 	if !added {
 		countNotification("duplicate")
 		h.log.Info("duplicate notification acknowledged, not delivered again", fields...)
@@ -365,9 +371,10 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	return nil
 }
 
-// orderKey is the key of the events to deliver in the order received: those of one payment.
-func orderKey(n antom.Notification) string {
-	if n.PaymentID == "" {
+// orderKey is the key of the events to deliver in the order received: those of one payment
+// ("" with ordering off: the store then lets them overtake each other).
+func (h *Webhook) orderKey(n antom.Notification) string {
+	if n.PaymentID == "" || h.Ordering == "off" {
 		return ""
 	}
 	return "payment:" + n.PaymentID

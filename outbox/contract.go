@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"go.uber.org/zap"
@@ -19,9 +20,16 @@ import (
 //     event's only write; a store may also write it pending first).
 //   - Every state change is one atomic step or, where storage has no transactions, resolves after
 //     a crash to either the old or the new state (never none).
-//   - DueExcept hands out pending events whose NextAttempt has passed; a store shared by
-//     instances that all deliver (see Lead) hands each due event to one of them until its lease
-//     ends or its outcome is recorded.
+//   - Claim hands out only what the caller will deliver now (see ClaimRequest), each event to
+//     one claimant at a time until its lease ends or its outcome is recorded; AddDelivering
+//     claims the event it inserts for its first attempt only when Claim could have returned
+//     it (its route is not paused and no earlier event of its OrderKey on its route is
+//     pending), and otherwise stores it due at once, unclaimed, and does not call deliver
+//     (the Store on Caddy storage, which has no claims, always calls it).
+//   - Every write of a pending event (MarkDelivered, MarkDead, Reschedule, Release) changes it
+//     only while the caller's claim (Event.Claim) still holds it, or, for an event written
+//     without a claim, while no live claim holds it; otherwise it changes nothing and returns
+//     ErrClaimLost. An event no longer pending is never changed by them.
 type EventStore interface {
 	Add(ctx context.Context, ev *Event) (added bool, err error)
 	AddDelivering(ctx context.Context, ev *Event, deliver func()) (added bool, err error)
@@ -35,10 +43,11 @@ type EventStore interface {
 	// Search returns up to limit events matching f (limit <= 0: all), newest first, starting
 	// after cursor, and the cursor of the next page (zero: this was the last).
 	Search(ctx context.Context, f Filter, cursor Cursor, limit int) ([]*Event, Cursor, error)
-	DueExcept(ctx context.Context, at time.Time, limit int, skip func(id string) bool) ([]*Event, error)
-	// Release hands back, unchanged, an event DueExcept returned that this instance will not
-	// deliver now (its forward is paused or full): a store whose claims are leases ends this
-	// instance's claim, so that the event is not held by it until it comes back.
+	// Claim claims, for req.Lease, the due events this instance is to deliver now; see
+	// ClaimRequest. The events come back earliest NextAttempt first, each with its Claim set.
+	Claim(ctx context.Context, req ClaimRequest) ([]*Event, error)
+	// Release ends this instance's claim on ev without changing the event (nothing to do for
+	// an event without a claim): it is due again for every instance.
 	Release(ctx context.Context, ev *Event) error
 	MarkDelivered(ctx context.Context, ev *Event, at time.Time) error
 	MarkDead(ctx context.Context, ev *Event, at time.Time, reason string) error
@@ -70,6 +79,36 @@ type EventStore interface {
 	// a store whose claims are leases runs them on every instance.
 	Lead(ctx context.Context, log *zap.Logger, fn func(ctx context.Context))
 }
+
+// ClaimRequest says which due events Claim may hand out. An event is claimed when it is
+// pending, its NextAttempt has passed, no live lease holds it (leases and due times are read on
+// the store's clock, the database's, so instances with skewed clocks agree), its route is not
+// paused, no earlier-received event of the same route and OrderKey is pending (per-payment
+// order, enforced by the store across instances, reloads and restarts), and its route has free
+// capacity left: the earliest due events of each route first, at most Free[route] of them, and
+// at most Others of each route Free does not name. Nothing is claimed only to be passed over,
+// so one route's backlog never delays another route's due event.
+type ClaimRequest struct {
+	// Limit bounds the events claimed in all.
+	Limit int
+	// Free is, per configured route id, how many more deliveries to it may start now.
+	Free map[string]int
+	// Others is how many events of each route Free does not name may be claimed (routes no
+	// longer configured here, which the caller sets aside as unroutable).
+	Others int
+	// Lease is how long the claim holds without being renewed (zero: the store's default).
+	// A store renews the leases of the claims it handed out until their outcome is recorded.
+	Lease time.Duration
+}
+
+// ErrClaimLost is returned (wrapped) by a write of a claimed event that changed nothing: the
+// caller's claim ended (its lease expired and another instance claimed the event, or an
+// operator replayed it) or the event is no longer pending. The write must not be retried.
+var ErrClaimLost = errors.New("outbox: the event is no longer held by this claim")
+
+// ReasonUnreadable is the LastError (and dead reason) of a stored record that cannot be
+// decoded: it is set aside dead so that it never stops the other deliveries.
+const ReasonUnreadable = "unreadable_record"
 
 // Backlog is what waits for one forward (route).
 type Backlog struct {

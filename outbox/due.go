@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -308,4 +309,55 @@ func (k *keyedMutex) lock(id string) (unlock func()) {
 		}
 		k.mu.Unlock()
 	}
+}
+
+// Claim hands out the due events req admits (outbox.ClaimRequest), for the single instance that
+// delivers from this store (the holder of antom/leader): it has no leases, so Claim is
+// DueExcept passing over paused routes, routes without room, and events behind an earlier
+// pending one of their route and order key. It lists the pending events to know those: this
+// store is kept for moving to the SQL stores (copy-store), not for large backlogs.
+func (s *Store) Claim(ctx context.Context, req ClaimRequest) ([]*Event, error) {
+	pending, err := s.List(ctx, StatePending, 0) // oldest first
+	if err != nil {
+		return nil, err
+	}
+	paused, err := s.PausedRoutes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]*Event, len(pending))
+	head := map[string]string{} // route + order key -> its earliest pending event
+	for _, ev := range pending {
+		byID[ev.ID] = ev
+		if k := ev.Route + "\n" + ev.OrderKey; ev.OrderKey != "" && head[k] == "" {
+			head[k] = ev.ID
+		}
+	}
+	room := map[string]int{}
+	skip := func(id string) bool {
+		ev, ok := byID[id]
+		if !ok {
+			return true // not pending when listed: DueExcept loads it again next time
+		}
+		if slices.Contains(paused, ev.Route) || (ev.OrderKey != "" && head[ev.Route+"\n"+ev.OrderKey] != id) {
+			return true
+		}
+		n, seen := room[ev.Route]
+		if !seen {
+			n = req.Others
+			if free, named := req.Free[ev.Route]; named {
+				n = free
+			}
+		}
+		if n <= 0 {
+			return true
+		}
+		room[ev.Route] = n - 1
+		return false
+	}
+	at := now()
+	if s.Clock != nil {
+		at = s.Clock()
+	}
+	return s.DueExcept(ctx, at, req.Limit, skip)
 }

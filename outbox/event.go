@@ -87,6 +87,9 @@ type Event struct {
 	// MarkDelivered, MarkDead or Reschedule records in History (the dispatcher sets it around
 	// that call); not stored itself.
 	LastLatency time.Duration `json:"-"`
+	// Claim is the token of the claim this instance holds on the event (Claim, AddDelivering),
+	// "" for none; the store's writes of the event check it. Not stored in the document.
+	Claim string `json:"-"`
 }
 
 // Step is one entry of an event's History.

@@ -57,6 +57,9 @@ type Store struct {
 	// Grace is what Add adds to ReceivedAt when the event has no
 	// NextAttempt (see DefaultGrace). Zero means DefaultGrace.
 	Grace time.Duration
+	// Clock is the time Claim finds events due at (nil: the system clock); a store on a
+	// database reads the database's instead.
+	Clock func() time.Time
 	// RescanInterval: see DefaultRescanInterval. Zero means the default.
 	RescanInterval time.Duration
 

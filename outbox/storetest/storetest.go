@@ -18,8 +18,12 @@ import (
 // (another config generation or instance).
 type Open func(t *testing.T) (store outbox.EventStore, another func() outbox.EventStore)
 
-// Run runs the contract tests against the stores open makes.
-func Run(t *testing.T, open Open) {
+// Corrupt makes the stored record of the event id undecodable, behind the store's back.
+type Corrupt func(t *testing.T, s outbox.EventStore, id string)
+
+// Run runs the contract tests against the stores open makes; corrupt (nil: those tests are
+// not run) damages a record for the unreadable-record tests.
+func Run(t *testing.T, open Open, corrupt Corrupt) {
 	for _, tc := range []struct {
 		name string
 		fn   func(t *testing.T, open Open)
@@ -40,9 +44,14 @@ func Run(t *testing.T, open Open) {
 		{"Activities", activities},
 		{"TimelineActivities", timelineActivities},
 		{"Backlogs", backlogs},
+		{"ClaimPassesOverFullAndPausedRoutes", claimPassesOverFullAndPausedRoutes},
+		{"ClaimKeepsOrder", claimKeepsOrder},
+		{"AddDeliveringKeepsOrder", addDeliveringKeepsOrder},
+		{"ClaimsAreExclusive", claimsAreExclusive},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
 	}
+	t.Run("UnreadableRecordSetAside", func(t *testing.T) { unreadableRecordSetAside(t, open, corrupt) })
 }
 
 func event(key string) *outbox.Event {
@@ -55,6 +64,11 @@ func event(key string) *outbox.Event {
 }
 
 var ctx = context.Background()
+
+// claim claims up to limit due events, every route having room for all of them.
+func claim(s outbox.EventStore, limit int) ([]*outbox.Event, error) {
+	return s.Claim(ctx, outbox.ClaimRequest{Limit: limit, Others: limit})
+}
 
 func mustAdd(t *testing.T, s outbox.EventStore, ev *outbox.Event) {
 	t.Helper()
@@ -161,7 +175,7 @@ func addDelivering(t *testing.T, open Open) {
 	}
 
 	failed := event("failed")
-	next := at.Add(time.Minute)
+	next := at // due again at once, to be claimed below
 	if added, err := s.AddDelivering(ctx, failed, func() {
 		failed.Attempts = 1
 		if err := s.Reschedule(ctx, failed, next, "503 from the app", 503); err != nil {
@@ -174,8 +188,8 @@ func addDelivering(t *testing.T, open Open) {
 		!got.NextAttempt.Equal(next) {
 		t.Fatalf("failed at once: %+v", got)
 	}
-	if due, err := s.DueExcept(ctx, next, 10, nil); err != nil || len(due) != 1 || due[0].ID != failed.ID {
-		t.Fatalf("DueExcept after the failed first attempt = %v, %v", ids(due), err)
+	if due, err := claim(s, 10); err != nil || len(due) != 1 || due[0].ID != failed.ID {
+		t.Fatalf("Claim after the failed first attempt = %v, %v", ids(due), err)
 	}
 
 	dead := event("dead")
@@ -246,20 +260,21 @@ func concurrentAddDeliveringOneDelivery(t *testing.T, open Open) {
 
 func lifecycle(t *testing.T, open Open) {
 	s, _ := open(t)
-	now := time.Now()
+	now := time.Now().Add(-time.Hour) // every time below has passed: Claim reads the store's clock
 	a, b := event("a"), event("b")
 	a.ReceivedAt, a.NextAttempt = now.Add(-2*time.Second), now.Add(-2*time.Second)
 	b.ReceivedAt, b.NextAttempt = now.Add(-time.Second), now.Add(-time.Second)
 	mustAdd(t, s, b)
 	mustAdd(t, s, a)
 	later := event("later")
-	later.NextAttempt = now.Add(time.Hour)
+	later.NextAttempt = now.Add(2 * time.Hour)
 	mustAdd(t, s, later)
 
-	due, err := s.DueExcept(ctx, now, 10, nil)
+	due, err := claim(s, 10)
 	if err != nil || len(due) != 2 || due[0].ID != a.ID || due[1].ID != b.ID {
-		t.Fatalf("DueExcept = %v, %v; want a then b", ids(due), err)
+		t.Fatalf("Claim = %v, %v; want a then b", ids(due), err)
 	}
+	bev := due[1]
 	if pending, err := s.List(ctx, outbox.StatePending, 0); err != nil || len(pending) != 3 || pending[0].ID != a.ID {
 		t.Fatalf("List(pending) = %v, %v", ids(pending), err)
 	}
@@ -274,9 +289,9 @@ func lifecycle(t *testing.T, open Open) {
 		got.LastError != "503 from the app" || !got.NextAttempt.Equal(now.Add(time.Minute)) {
 		t.Fatalf("after Reschedule: %+v", got)
 	}
-	due, err = s.DueExcept(ctx, now.Add(time.Minute), 10, func(id string) bool { return id == b.ID })
+	due, err = claim(s, 10) // b is still claimed
 	if err != nil || len(due) != 1 || due[0].ID != a.ID {
-		t.Fatalf("DueExcept skipping b, a minute later = %v, %v", ids(due), err)
+		t.Fatalf("Claim while b is claimed, a minute later = %v, %v", ids(due), err)
 	}
 
 	// Delivered.
@@ -287,7 +302,6 @@ func lifecycle(t *testing.T, open Open) {
 		t.Fatalf("after MarkDelivered: %+v", got)
 	}
 	// Dead.
-	bev := state(t, s, b.ID)
 	if err := s.MarkDead(ctx, bev, now, "gave up"); err != nil {
 		t.Fatal(err)
 	}
@@ -323,7 +337,7 @@ func lifecycle(t *testing.T, open Open) {
 	if n, err := s.ReplayDead(ctx); err != nil || n != 1 {
 		t.Fatalf("ReplayDead = %d, %v", n, err)
 	}
-	due, err = s.DueExcept(ctx, now.Add(2*time.Minute), 10, nil) // a was delivered "at" now+1m: replayed after that
+	due, err = claim(s, 10)
 	if err != nil || len(due) != 2 {
 		t.Fatalf("replayed events due = %v, %v", ids(due), err)
 	}
@@ -343,13 +357,13 @@ func rescheduleLeavesFinal(t *testing.T, open Open) {
 	if err := another().MarkDelivered(ctx, theirs, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Reschedule(ctx, mine, time.Now().Add(time.Minute), "timeout", 0); err != nil {
-		t.Fatal(err)
+	if err := s.Reschedule(ctx, mine, time.Now().Add(time.Minute), "timeout", 0); !errors.Is(err, outbox.ErrClaimLost) {
+		t.Fatalf("Reschedule after delivery elsewhere = %v, want ErrClaimLost", err)
 	}
 	if got := state(t, s, ev.ID); got.State != outbox.StateDelivered {
 		t.Fatalf("Reschedule after delivery elsewhere left the event %s", got.State)
 	}
-	if due, _ := s.DueExcept(ctx, time.Now().Add(time.Hour), 10, nil); len(due) != 0 {
+	if due, _ := claim(s, 10); len(due) != 0 {
 		t.Fatalf("a delivered event is due: %v", ids(due))
 	}
 }
@@ -804,7 +818,7 @@ func backlogs(t *testing.T, open Open) {
 	}
 }
 
-// release: an event DueExcept handed out and Release handed back is unchanged (no history step)
+// release: an event Claim handed out and Release handed back is unchanged (no history step)
 // and due again at once, for this handle and another (no claim left on it).
 func release(t *testing.T, open Open) {
 	s, another := open(t)
@@ -812,9 +826,9 @@ func release(t *testing.T, open Open) {
 	ev := event("rel")
 	ev.ReceivedAt, ev.NextAttempt = now.Add(-time.Second), now.Add(-time.Second)
 	mustAdd(t, s, ev)
-	due, err := s.DueExcept(ctx, now, 10, nil)
+	due, err := claim(s, 10)
 	if err != nil || len(due) != 1 {
-		t.Fatalf("DueExcept = %v, %v", ids(due), err)
+		t.Fatalf("Claim = %v, %v", ids(due), err)
 	}
 	if err := s.Release(ctx, due[0]); err != nil {
 		t.Fatal(err)
@@ -824,10 +838,11 @@ func release(t *testing.T, open Open) {
 		t.Fatalf("after Release: %+v; want it unchanged", got)
 	}
 	for name, st := range map[string]outbox.EventStore{"this handle": s, "another handle": another()} {
-		if due, err := st.DueExcept(ctx, now, 10, nil); err != nil || len(due) != 1 || due[0].ID != ev.ID {
-			t.Fatalf("DueExcept through %s after Release = %v, %v; want the event again", name, ids(due), err)
+		again, err := claim(st, 10)
+		if err != nil || len(again) != 1 || again[0].ID != ev.ID {
+			t.Fatalf("Claim through %s after Release = %v, %v; want the event again", name, ids(again), err)
 		}
-		if err := st.Release(ctx, due[0]); err != nil {
+		if err := st.Release(ctx, again[0]); err != nil {
 			t.Fatal(err)
 		}
 	}

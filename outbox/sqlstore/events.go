@@ -1,0 +1,542 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-antom/caddy-antom/outbox"
+)
+
+// insertEventSQL inserts an event (insertEvent gives the arguments).
+const insertEventSQL = `INSERT INTO antom_events
+	(id, profile, state, type, request_id, payment_id, route, order_key, received_at, next_attempt, state_at, lease_until, claim, doc)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {later}, ?, ?) ON CONFLICT (id) DO NOTHING`
+
+// insertEvent inserts ev unless its id exists, claimed by claim for lease ("": unclaimed), and
+// reports whether it did.
+func (s *Store) insertEvent(ctx context.Context, tx *sql.Tx, ev *outbox.Event, claim string, lease time.Duration) (bool, error) {
+	doc, err := json.Marshal(ev)
+	if err != nil {
+		return false, err
+	}
+	var c any
+	var l int64
+	if claim != "" {
+		c, l = claim, lease.Microseconds()
+	}
+	q := s.q(insertEventSQL)
+	if claim == "" {
+		q = s.q(replaceLater(insertEventSQL))
+	}
+	args := []any{ev.ID, ev.Profile, string(ev.State), ev.Type, ev.RequestID, ev.PaymentID(), ev.Route, ev.OrderKey,
+		s.d.t(ev.ReceivedAt), s.d.t(ev.NextAttempt), s.d.t(ev.StateTime())}
+	if claim != "" {
+		args = append(args, l)
+	}
+	args = append(args, c, string(doc))
+	res, err := tx.ExecContext(ctx, q, args...)
+	if err != nil {
+		return false, fmt.Errorf("storing event %s: %w", ev.ID, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// replaceLater makes insertEventSQL insert no lease.
+func replaceLater(q string) string { return strings.Replace(q, "{later}", "NULL", 1) }
+
+// Add inserts ev as pending unless its id exists; the answer comes after the commit.
+func (s *Store) Add(ctx context.Context, ev *outbox.Event) (bool, error) {
+	if err := ev.PrepareAdd(s.grace()); err != nil {
+		return false, err
+	}
+	var added bool
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
+		added, err = s.insertEvent(ctx, tx, ev, "", 0)
+		return err
+	})
+	return added && err == nil, err
+}
+
+// AddDelivering adds ev and, if it was new, calls deliver. In the transaction that inserts it,
+// the store decides whether its first attempt may go now: its route is not paused and no other
+// event of its route and order key is pending. Then the event is stored claimed by this
+// instance (ev.Claim) with NextAttempt after the grace, and deliver's outcome is written with
+// that claim; otherwise it is stored due at once and unclaimed, so that Claim hands it out when
+// its turn comes, and deliver is not called.
+func (s *Store) AddDelivering(ctx context.Context, ev *outbox.Event, deliver func()) (bool, error) {
+	if err := ev.PrepareAdd(s.grace()); err != nil {
+		return false, err
+	}
+	claim := s.newClaim()
+	var added, mayGo bool
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var err error
+		mayGo, err = s.mayGo(ctx, tx, ev)
+		if err != nil {
+			return err
+		}
+		if mayGo {
+			added, err = s.insertEvent(ctx, tx, ev, claim, DefaultLease)
+			return err
+		}
+		waiting := *ev
+		waiting.NextAttempt = ev.ReceivedAt
+		added, err = s.insertEvent(ctx, tx, &waiting, "", 0)
+		return err
+	})
+	if err != nil || !added {
+		return false, err
+	}
+	if !mayGo {
+		ev.NextAttempt = ev.ReceivedAt
+		return true, nil
+	}
+	ev.Claim = claim
+	s.hold(claim, ev.ID, DefaultLease)
+	if deliver != nil {
+		deliver()
+	}
+	return true, nil
+}
+
+// mayGo reports whether ev, about to be inserted, may be delivered at once.
+func (s *Store) mayGo(ctx context.Context, tx *sql.Tx, ev *outbox.Event) (bool, error) {
+	if ev.OrderKey != "" && s.d.orderLock() != "" {
+		if _, err := tx.ExecContext(ctx, s.q(s.d.orderLock()), ev.Route+"\n"+ev.OrderKey); err != nil {
+			return false, err
+		}
+	}
+	var blocked bool
+	err := tx.QueryRowContext(ctx, s.q(`SELECT EXISTS (SELECT 1 FROM antom_paused_routes WHERE route_id = ?)
+		OR (? <> '' AND EXISTS (SELECT 1 FROM antom_events WHERE state = 'pending' AND route = ? AND order_key = ? AND id <> ?))`),
+		ev.Route, ev.OrderKey, ev.Route, ev.OrderKey, ev.ID).Scan(&blocked)
+	return !blocked, err
+}
+
+// claimSQL claims the due events a ClaimRequest admits. The inner query ranks, per route, the
+// due events that no lease holds, whose route is not paused and has room, and that no earlier
+// pending event of their route and order key precedes; the middle one takes the first Limit
+// within each route's room (and locks them where the engine can); the update claims them.
+const claimSQL = `UPDATE antom_events SET claim = ?, lease_until = {later}
+WHERE id IN (
+	SELECT id FROM antom_events WHERE id IN (
+		SELECT id FROM (
+			SELECT e.id, e.next_attempt,
+				row_number() OVER (PARTITION BY e.route ORDER BY e.next_attempt, e.id) AS n,
+				COALESCE(f.n, ?) AS room
+			FROM antom_events e LEFT JOIN ({free}) f ON f.route = e.route
+			WHERE e.state = 'pending' AND e.next_attempt <= {now}
+				AND (e.lease_until IS NULL OR e.lease_until <= {now})
+				AND COALESCE(f.n, ?) > 0
+				AND NOT EXISTS (SELECT 1 FROM antom_paused_routes p WHERE p.route_id = e.route)
+				AND (e.order_key = '' OR NOT EXISTS (SELECT 1 FROM antom_events o
+					WHERE o.state = 'pending' AND o.route = e.route AND o.order_key = e.order_key
+					AND (o.received_at < e.received_at OR (o.received_at = e.received_at AND o.id < e.id))))
+		) ranked WHERE n <= room ORDER BY next_attempt, id LIMIT ?
+	) AND state = 'pending' AND (lease_until IS NULL OR lease_until <= {now}){lock}
+) RETURNING id, doc, state`
+
+// Claim claims the due events req admits; see outbox.ClaimRequest. A record among them that
+// cannot be decoded is set aside dead (outbox.ReasonUnreadable) in a statement of its own,
+// logged and counted, and the others are returned.
+func (s *Store) Claim(ctx context.Context, req outbox.ClaimRequest) ([]*outbox.Event, error) {
+	if req.Limit <= 0 {
+		return nil, nil
+	}
+	lease := req.Lease
+	if lease <= 0 {
+		lease = DefaultLease
+	}
+	free := req.Free
+	if free == nil {
+		free = map[string]int{}
+	}
+	freeJSON, err := json.Marshal(free)
+	if err != nil {
+		return nil, err
+	}
+	claim := s.newClaim()
+	var evs []*outbox.Event
+	var bad []string
+	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		evs, bad = nil, nil
+		rows, err := tx.QueryContext(ctx, s.q(claimSQL), claim, lease.Microseconds(), req.Others, string(freeJSON), req.Others, req.Limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id, state string
+			var doc []byte
+			if err := rows.Scan(&id, &doc, &state); err != nil {
+				return err
+			}
+			ev, err := decodeEvent(doc, state)
+			if err != nil || ev.ID != id {
+				bad = append(bad, id)
+				continue
+			}
+			ev.Claim = claim
+			evs = append(evs, ev)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claiming due events: %w", err)
+	}
+	for _, id := range bad {
+		s.setAside(ctx, id)
+	}
+	sort.Slice(evs, func(i, j int) bool {
+		if !evs[i].NextAttempt.Equal(evs[j].NextAttempt) {
+			return evs[i].NextAttempt.Before(evs[j].NextAttempt)
+		}
+		return evs[i].ID < evs[j].ID
+	})
+	for _, ev := range evs {
+		s.hold(claim, ev.ID, lease)
+	}
+	return evs, nil
+}
+
+// setAside marks the unreadable record id dead, in its own statement.
+func (s *Store) setAside(ctx context.Context, id string) {
+	_, err := s.exec(ctx, `UPDATE antom_events SET state = 'dead', state_at = {now}, next_attempt = NULL,
+		lease_until = NULL, claim = NULL, dead_reason = ? WHERE id = ?`, outbox.ReasonUnreadable, id)
+	if err != nil {
+		s.log.Error("an event record cannot be read, and setting it aside failed; it is claimed again when its lease ends",
+			zap.String("id", id), zap.Error(err))
+		return
+	}
+	s.unreadable.Add(1)
+	if s.OnUnreadable != nil {
+		s.OnUnreadable()
+	}
+	s.log.Error("an event record cannot be read; it is set aside as dead (unreadable_record) and the other events go on; "+
+		"inspect it in the database, fix or delete it",
+		zap.String("id", id))
+}
+
+// claimCond is the condition a write of ev adds: its claim still holds it, or (no claim) no
+// live claim does.
+func claimCond(ev *outbox.Event) (string, []any) {
+	if ev.Claim != "" {
+		return "claim = ?", []any{ev.Claim}
+	}
+	return "(claim IS NULL OR lease_until IS NULL OR lease_until <= {now})", nil
+}
+
+// update writes upd (a changed copy of ev) with the columns set says, if ev's claim still holds
+// the event; then ev becomes upd and the claim ends. Zero rows: outbox.ErrClaimLost.
+func (s *Store) update(ctx context.Context, ev, upd *outbox.Event, set string, args ...any) error {
+	doc, err := json.Marshal(upd)
+	if err != nil {
+		return err
+	}
+	cond, cargs := claimCond(ev)
+	args = append(args, string(doc), ev.ID)
+	args = append(args, cargs...)
+	n, err := s.exec(ctx, `UPDATE antom_events SET `+set+`, lease_until = NULL, claim = NULL, doc = ?
+		WHERE id = ? AND state = 'pending' AND `+cond, args...)
+	if err != nil {
+		return fmt.Errorf("recording the outcome of event %s: %w", ev.ID, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("event %s: %w", ev.ID, outbox.ErrClaimLost)
+	}
+	s.unhold(ev.Claim, ev.ID)
+	*ev = *upd
+	ev.Claim = ""
+	return nil
+}
+
+func changed(ev *outbox.Event) *outbox.Event {
+	upd := *ev
+	upd.History = slices.Clone(ev.History)
+	return &upd
+}
+
+// MarkDelivered records a delivery.
+func (s *Store) MarkDelivered(ctx context.Context, ev *outbox.Event, at time.Time) error {
+	upd := changed(ev)
+	upd.MarkDelivered(at)
+	upd.LastLatency = 0
+	return s.update(ctx, ev, upd, "state = 'delivered', state_at = ?, next_attempt = NULL", s.d.t(at))
+}
+
+// MarkDead records that delivery was given up.
+func (s *Store) MarkDead(ctx context.Context, ev *outbox.Event, at time.Time, reason string) error {
+	upd := changed(ev)
+	upd.MarkDead(at, reason)
+	upd.LastLatency = 0
+	return s.update(ctx, ev, upd, "state = 'dead', state_at = ?, next_attempt = NULL, dead_reason = ?", s.d.t(at), reason)
+}
+
+// Reschedule keeps ev pending with a new NextAttempt.
+func (s *Store) Reschedule(ctx context.Context, ev *outbox.Event, next time.Time, lastErr string, status int) error {
+	upd := changed(ev)
+	upd.Reschedule(time.Now(), next, lastErr, status)
+	upd.LastLatency = 0
+	return s.update(ctx, ev, upd, "next_attempt = ?", s.d.t(next))
+}
+
+// Release ends this instance's claim on ev without changing the event.
+func (s *Store) Release(ctx context.Context, ev *outbox.Event) error {
+	if ev.Claim == "" {
+		return nil
+	}
+	s.unhold(ev.Claim, ev.ID)
+	_, err := s.exec(ctx, `UPDATE antom_events SET lease_until = NULL, claim = NULL WHERE id = ? AND claim = ?`, ev.ID, ev.Claim)
+	if err == nil {
+		ev.Claim = ""
+	}
+	return err
+}
+
+// Get returns the event with id.
+func (s *Store) Get(ctx context.Context, id string) (*outbox.Event, error) {
+	if !outbox.ValidEventID(id) {
+		return nil, fmt.Errorf("%w: %q", outbox.ErrInvalidID, id)
+	}
+	ctx, cancel, err := s.read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	var doc []byte
+	var state string
+	err = s.r.QueryRowContext(ctx, s.q(`SELECT doc, state FROM antom_events WHERE id = ?`), id).Scan(&doc, &state)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("event %s: %w", id, outbox.ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	ev, err := decodeEvent(doc, state)
+	if err != nil {
+		return nil, fmt.Errorf("event %s: %s: %w", id, outbox.ReasonUnreadable, err)
+	}
+	return ev, nil
+}
+
+// List returns up to limit events in state, oldest ReceivedAt first (limit <= 0: all).
+func (s *Store) List(ctx context.Context, state outbox.State, limit int) ([]*outbox.Event, error) {
+	return s.queryEvents(ctx, `SELECT doc, state FROM antom_events WHERE state = ? ORDER BY received_at, id LIMIT ?`,
+		string(state), limitOrAll(limit))
+}
+
+// limitOrAll is a LIMIT argument: limit, or all rows.
+func limitOrAll(limit int) int64 {
+	if limit <= 0 {
+		return 1<<63 - 1
+	}
+	return int64(limit)
+}
+
+// Counts returns the number of events per state.
+func (s *Store) Counts(ctx context.Context) (map[outbox.State]int, error) {
+	ctx, cancel, err := s.read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	rows, err := s.r.QueryContext(ctx, `SELECT state, count(*) FROM antom_events GROUP BY state`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[outbox.State]int{}
+	for rows.Next() {
+		var st string
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, err
+		}
+		out[outbox.State(st)] = n
+	}
+	return out, rows.Err()
+}
+
+// Backlogs counts the pending and dead events per route, and finds the oldest pending one's
+// receipt time, on the (state, route, received_at) index.
+func (s *Store) Backlogs(ctx context.Context) (map[string]outbox.Backlog, error) {
+	ctx, cancel, err := s.read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	rows, err := s.r.QueryContext(ctx, `SELECT route, state, count(*), min(received_at) FROM antom_events
+		WHERE state IN ('pending', 'dead') GROUP BY route, state`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]outbox.Backlog{}
+	for rows.Next() {
+		var route, st string
+		var n int
+		var oldest any
+		if err := rows.Scan(&route, &st, &n, &oldest); err != nil {
+			return nil, err
+		}
+		b := out[route]
+		if outbox.State(st) == outbox.StatePending {
+			b.Pending, b.OldestPending = n, timeOf(oldest)
+		} else {
+			b.Dead = n
+		}
+		out[route] = b
+	}
+	return out, rows.Err()
+}
+
+// Replay moves a delivered or dead event back to pending, due now, in one transaction.
+func (s *Store) Replay(ctx context.Context, id string) (*outbox.Event, error) {
+	if !outbox.ValidEventID(id) {
+		return nil, fmt.Errorf("%w: %q", outbox.ErrInvalidID, id)
+	}
+	var ev *outbox.Event
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var doc []byte
+		var state string
+		err := tx.QueryRowContext(ctx, s.q(`SELECT doc, state FROM antom_events WHERE id = ?`), id).Scan(&doc, &state)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("event %s: %w", id, outbox.ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		if ev, err = decodeEvent(doc, state); err != nil {
+			return fmt.Errorf("event %s: %s: %w", id, outbox.ReasonUnreadable, err)
+		}
+		if ev.State == outbox.StatePending {
+			return fmt.Errorf("event %s: %w", id, outbox.ErrAlreadyPending)
+		}
+		t := ev.PrepareReplay(time.Now())
+		if doc, err = json.Marshal(ev); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, s.q(`UPDATE antom_events SET state = 'pending', next_attempt = ?, state_at = NULL,
+			lease_until = NULL, claim = NULL, dead_reason = NULL, doc = ? WHERE id = ?`), s.d.t(t), string(doc), id)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ev, nil
+}
+
+// ReplayDead replays every dead event and returns how many it replayed.
+func (s *Store) ReplayDead(ctx context.Context) (int, error) {
+	dead, err := s.List(ctx, outbox.StateDead, 0)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, ev := range dead {
+		if _, err := s.Replay(ctx, ev.ID); err != nil {
+			if errors.Is(err, outbox.ErrNotFound) || errors.Is(err, outbox.ErrAlreadyPending) {
+				continue
+			}
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// Prune deletes delivered and dead events, done payments and activities older than retention,
+// pruneBatch rows per transaction, then reclaims the space (SQLite). It returns how many events
+// and payments it deleted.
+func (s *Store) Prune(ctx context.Context, at time.Time, retention time.Duration) (int, error) {
+	if retention <= 0 {
+		retention = outbox.DefaultRetention
+	}
+	cutoff := s.d.t(at.Add(-retention))
+	total := 0
+	for _, q := range []string{
+		`DELETE FROM antom_events WHERE id IN (SELECT id FROM antom_events
+			WHERE state IN ('delivered', 'dead') AND state_at < ? LIMIT ?)`,
+		`DELETE FROM antom_payments WHERE id IN (SELECT id FROM antom_payments
+			WHERE state = 'done' AND created_at < ? LIMIT ?)`,
+	} {
+		for {
+			n, err := s.exec(ctx, q, cutoff, pruneBatch)
+			total += n
+			if err != nil {
+				return total, err
+			}
+			if n < pruneBatch {
+				break
+			}
+		}
+	}
+	for {
+		var n int
+		err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
+			n, err = s.d.pruneActivities(ctx, tx, at.Add(-retention))
+			return err
+		})
+		if err != nil {
+			return total, err
+		}
+		if n < pruneBatch {
+			break
+		}
+	}
+	if q := s.d.afterPrune(); q != "" {
+		if _, err := s.exec(ctx, q); err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+func (s *Store) queryEvents(ctx context.Context, q string, args ...any) ([]*outbox.Event, error) {
+	ctx, cancel, err := s.read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	rows, err := s.r.QueryContext(ctx, s.q(q), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var evs []*outbox.Event
+	for rows.Next() {
+		var doc []byte
+		var state string
+		if err := rows.Scan(&doc, &state); err != nil {
+			return nil, err
+		}
+		ev, err := decodeEvent(doc, state)
+		if err != nil {
+			continue // set aside when claimed; a listing shows what can be read
+		}
+		evs = append(evs, ev)
+	}
+	return evs, rows.Err()
+}
+
+func decodeEvent(doc []byte, state string) (*outbox.Event, error) {
+	var ev outbox.Event
+	if err := json.Unmarshal(doc, &ev); err != nil {
+		return nil, err
+	}
+	if !outbox.ValidEventID(ev.ID) {
+		return nil, fmt.Errorf("%w: %q", outbox.ErrInvalidID, ev.ID)
+	}
+	ev.State = outbox.State(state) // the column is the truth
+	return &ev, nil
+}

@@ -1,0 +1,13 @@
+package sqlstore
+
+import "context"
+
+// Corrupt overwrites the document of the event id with bytes that do not decode as an event.
+func Corrupt(s *Store, id string) error {
+	doc := `not json`
+	if _, ok := s.d.(postgresDialect); ok {
+		doc = `{"id": 42}` // jsonb only holds JSON: one that is not an event
+	}
+	_, err := s.exec(context.Background(), `UPDATE antom_events SET doc = ? WHERE id = ?`, doc, id)
+	return err
+}

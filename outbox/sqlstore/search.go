@@ -1,0 +1,79 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/caddy-antom/caddy-antom/outbox"
+)
+
+func jsonMarshal(v any) ([]byte, error)   { return json.Marshal(v) }
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+func errInvalidActivity(id string) error  { return fmt.Errorf("%w: %q", outbox.ErrInvalidID, id) }
+
+// Search returns up to limit events matching f, newest first, after cursor. The state, type,
+// route, request id and payment id filters use the indexes of their columns; source and kind
+// are read from the documents of the rows those leave.
+func (s *Store) Search(ctx context.Context, f outbox.Filter, cursor outbox.Cursor, limit int) ([]*outbox.Event, outbox.Cursor, error) {
+	var where []string
+	var args []any
+	for _, c := range []struct{ sql, v string }{
+		{"state = ?", string(f.State)},
+		{"type = ?", f.Type},
+		{"request_id = ?", f.RequestID},
+		{"payment_id = ?", f.PaymentID},
+		{"route = ?", f.Route},
+		{s.d.jsonText("source") + " = ?", f.Source},
+		{s.d.jsonText("kind") + " = ?", f.Kind},
+	} {
+		if c.v != "" {
+			where, args = append(where, c.sql), append(args, c.v)
+		}
+	}
+	if !f.Since.IsZero() {
+		where, args = append(where, "received_at >= ?"), append(args, s.d.t(f.Since))
+	}
+	if !f.Until.IsZero() {
+		where, args = append(where, "received_at < ?"), append(args, s.d.t(f.Until))
+	}
+	if cursor.ID != "" {
+		where = append(where, "(received_at < ? OR (received_at = ? AND id < ?))")
+		args = append(args, s.d.t(cursor.At), s.d.t(cursor.At), cursor.ID)
+	}
+	q := `SELECT doc, state FROM antom_events`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	// One row more than the page tells whether there is a next one.
+	n := limitOrAll(limit)
+	if limit > 0 {
+		n++
+	}
+	args = append(args, n)
+	evs, err := s.queryEvents(ctx, q+" ORDER BY received_at DESC, id DESC LIMIT ?", args...)
+	if err != nil {
+		return nil, outbox.Cursor{}, err
+	}
+	page, next := outbox.Page(evs, limit)
+	return page, next, nil
+}
+
+// Import copies ev, in whatever state it is, unless an event with its id exists: what moving a
+// shop from another store needs (pending events to deliver, delivered and dead ones to keep
+// deduplicating). It reports whether ev was copied.
+func (s *Store) Import(ctx context.Context, ev *outbox.Event) (bool, error) {
+	var added bool
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
+		added, err = s.insertEvent(ctx, tx, ev, "", 0)
+		return err
+	})
+	return added && err == nil, err
+}
+
+// ImportPayment copies p, in whatever state it is, unless a payment with its id exists.
+func (s *Store) ImportPayment(ctx context.Context, p *outbox.Payment) (bool, error) {
+	return s.insertPayment(ctx, p)
+}

@@ -1,0 +1,380 @@
+// Package sqlstore is the event store (outbox.EventStore) on a SQL database: SQLite, embedded in
+// the process (OpenSQLite, the default store), or PostgreSQL, shared by several instances
+// (OpenPostgres). Both run one queue design; the SQL that differs between them is in one file
+// per engine (sqlite.go, postgres.go), everything else is shared.
+//
+// Events, payments under reconciliation, activities, paused routes and deduplication identities
+// (the events' primary keys: an insert that finds its id is a duplicate) are rows. Claims are
+// leases on the database's clock, held by a claim token that every write of a claimed event
+// checks. Writes go through one writer goroutine that gathers the writes waiting (group
+// commit): they share one transaction and one durable commit, and each caller is answered only
+// after the commit holding its write.
+package sqlstore
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-antom/caddy-antom/outbox"
+)
+
+// Defaults.
+const (
+	// DefaultOpTimeout bounds one operation whose context has no earlier deadline.
+	DefaultOpTimeout = 10 * time.Second
+	// DefaultLease is how long a claim holds unless renewed; the claimant renews it every
+	// third of it while the outcome is not recorded, so a dead instance's events are free
+	// again within it.
+	DefaultLease = 15 * time.Second
+	// paymentLease is the claim on a due payment: one reconciliation step fits in it.
+	paymentLease = time.Minute
+	// paymentBatch is how many payments DuePayments claims when not told.
+	paymentBatch = 8
+	// maxHold ends the renewal of a claim whose outcome is never recorded.
+	maxHold = 10 * time.Minute
+	// pruneBatch is how many rows one pruning statement deletes.
+	pruneBatch = 500
+	// maxBatch bounds the writes one group commit carries.
+	maxBatch = 256
+)
+
+// Store is an outbox.EventStore on SQLite or PostgreSQL. Open it with OpenSQLite or
+// OpenPostgres; Close stops its writer and closes its connections.
+type Store struct {
+	d   dialect
+	w   *sql.DB // writes: the writer goroutine's transactions
+	r   *sql.DB // reads
+	log *zap.Logger
+
+	// Grace: see outbox.DefaultGrace (zero: the default).
+	Grace time.Duration
+	// OnUnreadable, if set, is called once for each record set aside as unreadable.
+	OnUnreadable func()
+
+	instance string        // this Store's claim prefix
+	seq      atomic.Uint64 // claim counter
+	jobs     chan *job
+	stop     chan struct{}
+	done     chan struct{}
+	closed   sync.Once
+
+	schemaMu    sync.Mutex
+	schemaReady atomic.Bool
+
+	claimsMu sync.Mutex
+	claims   map[string]held // claim token + "/" + event id -> the claim to renew
+	renewing bool
+
+	unreadable atomic.Int64
+}
+
+// held is a claim this Store renews.
+type held struct {
+	claim, id string
+	lease     time.Duration
+	since     time.Time
+}
+
+func newStore(d dialect, w, r *sql.DB, log *zap.Logger) *Store {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	s := &Store{
+		d: d, w: w, r: r, log: log,
+		instance: hex.EncodeToString(b[:]),
+		jobs:     make(chan *job, maxBatch),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+		claims:   map[string]held{},
+	}
+	go s.writer()
+	return s
+}
+
+// Instance is the prefix of the claims this Store makes: the instance holding an event.
+func (s *Store) Instance() string { return s.instance }
+
+// Unreadable is how many records this Store set aside as unreadable.
+func (s *Store) Unreadable() int64 { return s.unreadable.Load() }
+
+// Close stops the writer (the writes waiting are answered first) and closes the connections.
+func (s *Store) Close() {
+	s.closed.Do(func() {
+		close(s.stop)
+		<-s.done
+		_ = s.w.Close()
+		if s.r != s.w {
+			_ = s.r.Close()
+		}
+	})
+}
+
+// Lead runs fn on this instance: claims are leases, so every instance delivers and reconciles.
+func (s *Store) Lead(ctx context.Context, _ *zap.Logger, fn func(ctx context.Context)) {
+	fn(ctx)
+}
+
+// errClosed is returned by writes after Close.
+var errClosed = errors.New("the event store is closed")
+
+// job is one write: fn runs inside the group's transaction (in a savepoint of its own, so that
+// its failure does not undo the others'); err gets its outcome once the group committed.
+type job struct {
+	fn  func(ctx context.Context, tx *sql.Tx) error
+	err chan error
+}
+
+// write runs fn in the next group commit and returns once that commit is durable (or failed).
+func (s *Store) write(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	if err := s.ensureSchema(ctx); err != nil {
+		return err
+	}
+	j := &job{fn: fn, err: make(chan error, 1)}
+	select {
+	case s.jobs <- j:
+	case <-s.stop:
+		return errClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// The write is under way: its outcome is waited for even if ctx ends, so that the caller
+	// never reports as failed what was committed (a bounded wait: the commit has its timeout).
+	return <-j.err
+}
+
+// writer gathers the writes waiting into one transaction, commits it, and answers each.
+func (s *Store) writer() {
+	defer close(s.done)
+	for {
+		var first *job
+		select {
+		case first = <-s.jobs:
+		case <-s.stop:
+			for {
+				select {
+				case j := <-s.jobs:
+					s.commit([]*job{j})
+				default:
+					return
+				}
+			}
+		}
+		batch := []*job{first}
+	gather:
+		for len(batch) < maxBatch {
+			select {
+			case j := <-s.jobs:
+				batch = append(batch, j)
+			default:
+				break gather
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+// commit runs batch in one transaction. A job that fails is rolled back to its savepoint and
+// answered with its error; a failed commit fails every job.
+func (s *Store) commit(batch []*job) {
+	ctx, cancel := context.WithTimeout(context.Background(), DefaultOpTimeout)
+	defer cancel()
+	errs := make([]error, len(batch))
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err == nil {
+		for i, j := range batch {
+			errs[i] = s.runJob(ctx, tx, j, len(batch) > 1)
+		}
+		err = tx.Commit()
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}
+	for i, j := range batch {
+		if err != nil {
+			j.err <- fmt.Errorf("committing to the event store: %w", err)
+		} else {
+			j.err <- errs[i]
+		}
+	}
+}
+
+func (s *Store) runJob(ctx context.Context, tx *sql.Tx, j *job, savepoint bool) error {
+	if !savepoint {
+		return j.fn(ctx, tx)
+	}
+	if _, err := tx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
+		return err
+	}
+	if err := j.fn(ctx, tx); err != nil {
+		_, _ = tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT w")
+		_, _ = tx.ExecContext(ctx, "RELEASE SAVEPOINT w")
+		return err
+	}
+	_, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT w")
+	return err
+}
+
+// exec runs one statement as a write and returns the rows it changed.
+func (s *Store) exec(ctx context.Context, q string, args ...any) (int, error) {
+	var n int64
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(q), args...)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), err
+}
+
+// read bounds ctx by the operation timeout and makes sure the schema exists.
+func (s *Store) read(ctx context.Context) (context.Context, context.CancelFunc, error) {
+	ctx, cancel := context.WithTimeout(ctx, DefaultOpTimeout)
+	if err := s.ensureSchema(ctx); err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	return ctx, cancel, nil
+}
+
+// ensureSchema creates or migrates the schema once per Store.
+func (s *Store) ensureSchema(ctx context.Context) error {
+	if s.schemaReady.Load() {
+		return nil
+	}
+	s.schemaMu.Lock()
+	defer s.schemaMu.Unlock()
+	if s.schemaReady.Load() {
+		return nil
+	}
+	if err := s.d.migrate(ctx, s.w); err != nil {
+		return fmt.Errorf("creating or migrating the %s schema of the event store: %w", s.d.name(), err)
+	}
+	s.schemaReady.Store(true)
+	return nil
+}
+
+// q expands the dialect's pieces in a shared statement ({now}, {later}, {free}, {lock}) and
+// its placeholders.
+func (s *Store) q(q string) string {
+	q = strings.NewReplacer("{now}", s.d.now(), "{later}", s.d.later(), "{free}", s.d.free(),
+		"{lock}", s.d.lock()).Replace(q)
+	return s.d.rebind(q)
+}
+
+// newClaim returns a new claim token of this instance.
+func (s *Store) newClaim() string {
+	return s.instance + "." + strconv.FormatUint(s.seq.Add(1), 36)
+}
+
+func (s *Store) grace() time.Duration {
+	if s.Grace > 0 {
+		return s.Grace
+	}
+	return outbox.DefaultGrace
+}
+
+// hold renews claim's lease on the event id until unhold (or maxHold).
+func (s *Store) hold(claim, id string, lease time.Duration) {
+	s.claimsMu.Lock()
+	defer s.claimsMu.Unlock()
+	s.claims[claim+"/"+id] = held{claim: claim, id: id, lease: lease, since: time.Now()}
+	if !s.renewing {
+		s.renewing = true
+		go s.renew()
+	}
+}
+
+func (s *Store) unhold(claim, id string) {
+	if claim == "" {
+		return
+	}
+	s.claimsMu.Lock()
+	delete(s.claims, claim+"/"+id)
+	s.claimsMu.Unlock()
+}
+
+// renew extends the leases this Store holds, every third of the shortest, until Close.
+func (s *Store) renew() {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	last := map[string]time.Time{}
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-tick.C:
+		}
+		type claim struct {
+			key string
+			held
+		}
+		var due []claim
+		s.claimsMu.Lock()
+		for token, h := range s.claims {
+			if time.Since(h.since) > maxHold {
+				delete(s.claims, token)
+				continue
+			}
+			from := last[token]
+			if from.IsZero() {
+				from = h.since
+			}
+			if time.Since(from) >= h.lease/3 {
+				due = append(due, claim{token, h})
+			}
+		}
+		for token := range last {
+			if _, ok := s.claims[token]; !ok {
+				delete(last, token)
+			}
+		}
+		s.claimsMu.Unlock()
+		if len(due) == 0 {
+			continue
+		}
+		err := s.write(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
+			for _, c := range due {
+				if _, err := tx.ExecContext(ctx, s.q(`UPDATE antom_events SET lease_until = {later}
+					WHERE id = ? AND claim = ? AND state = 'pending'`), c.lease.Microseconds(), c.id, c.claim); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			s.log.Debug("renewing delivery leases", zap.Error(err))
+			continue
+		}
+		for _, c := range due {
+			last[c.key] = time.Now()
+		}
+	}
+}
+
+// timeOf converts a time read from a column (SQLite: microseconds; PostgreSQL: timestamptz).
+func timeOf(v any) time.Time {
+	switch t := v.(type) {
+	case int64:
+		return time.UnixMicro(t)
+	case time.Time:
+		return t
+	}
+	return time.Time{}
+}
+
+var _ outbox.EventStore = (*Store)(nil)
