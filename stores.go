@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
@@ -16,6 +17,7 @@ import (
 
 func init() {
 	caddy.RegisterModule(new(StoreApp))
+	caddy.RegisterModule(new(SQLiteStore))
 	caddy.RegisterModule(new(CaddyStorageStore))
 	caddy.RegisterModule(new(PostgresStore))
 	httpcaddyfile.RegisterGlobalOption("antom_store", parseStoreOption)
@@ -29,9 +31,10 @@ type EventStoreModule interface {
 
 // StoreApp is the `antom_store` app: which event store the antom app keeps its events and
 // payments in. It is an app of its own so that the `antom_store` global option can set it
-// beside the `antom` option; without it the antom app uses caddy_storage.
+// beside the `antom` option; without it the antom app uses sqlite in Caddy's data directory.
 type StoreApp struct {
-	// Store is a module in the antom.stores namespace: caddy_storage (the default) or postgres.
+	// Store is a module in the antom.stores namespace: sqlite (the default), postgres, or
+	// caddy_storage (retired: move its events with `caddy antom copy-store`).
 	StoreRaw json.RawMessage `json:"store,omitempty" caddy:"namespace=antom.stores inline_key=module"`
 
 	store outbox.EventStore
@@ -45,7 +48,7 @@ func (*StoreApp) CaddyModule() caddy.ModuleInfo {
 // Provision opens the configured store.
 func (s *StoreApp) Provision(ctx caddy.Context) error {
 	if s.StoreRaw == nil {
-		s.StoreRaw = caddyconfig.JSONModuleObject(new(CaddyStorageStore), "module", "caddy_storage", nil)
+		s.StoreRaw = caddyconfig.JSONModuleObject(new(SQLiteStore), "module", "sqlite", nil)
 	}
 	mod, err := ctx.LoadModule(s, "StoreRaw")
 	if err != nil {
@@ -60,6 +63,69 @@ func (*StoreApp) Start() error { return nil }
 
 // Stop does nothing: the store's module closes it in its Cleanup.
 func (*StoreApp) Stop() error { return nil }
+
+// SQLiteStore (`antom.stores.sqlite`), the default, keeps events in one SQLite database file
+// on this machine, embedded in Caddy (no server to run). Instances of one machine's Caddy share
+// it; several machines share PostgreSQL instead.
+type SQLiteStore struct {
+	// Path is the database file (default: antom/events.db in Caddy's data directory). Its
+	// directory is created if need be; keep it on a local disk, not a network file system.
+	Path string `json:"path,omitempty"`
+
+	store *sqlstore.Store
+}
+
+// CaddyModule returns the Caddy module information.
+func (*SQLiteStore) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{ID: "antom.stores.sqlite", New: func() caddy.Module { return new(SQLiteStore) }}
+}
+
+// Provision opens the database, creating or migrating its schema.
+func (q *SQLiteStore) Provision(ctx caddy.Context) error {
+	path := caddy.NewReplacer().ReplaceKnown(q.Path, "")
+	if path == "" {
+		path = filepath.Join(caddy.AppDataDir(), "antom", "events.db")
+	}
+	store, err := sqlstore.OpenSQLite(path, ctx.Logger())
+	if err != nil {
+		return fmt.Errorf("antom_store sqlite: %v; check that the directory is writable, or set path", err)
+	}
+	q.store = store
+	return nil
+}
+
+// Cleanup closes the database.
+func (q *SQLiteStore) Cleanup() error {
+	if q.store != nil {
+		q.store.Close()
+	}
+	return nil
+}
+
+// EventStore returns the store.
+func (q *SQLiteStore) EventStore() outbox.EventStore { return q.store }
+
+// UnmarshalCaddyfile reads
+//
+//	antom_store sqlite {
+//		path /var/lib/caddy/antom/events.db
+//	}
+func (q *SQLiteStore) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch option := d.Val(); option {
+		case "path":
+			if !d.Args(&q.Path) || d.NextArg() {
+				return d.Err("antom_store sqlite path takes exactly one value: the database file")
+			}
+		default:
+			return d.Errf("unrecognized antom_store sqlite option '%s' (path)", option)
+		}
+	}
+	return nil
+}
 
 // CaddyStorageStore (`antom.stores.caddy_storage`) keeps events as records in Caddy's configured
 // storage (the `storage` global option; the file system in Caddy's data directory by default).
@@ -180,12 +246,12 @@ func parseStoreOption(d *caddyfile.Dispenser, existing any) (any, error) {
 	}
 	d.Next() // the option name
 	if !d.NextArg() {
-		return nil, d.Err("antom_store needs a store: caddy_storage or postgres")
+		return nil, d.Err("antom_store needs a store: sqlite, postgres or caddy_storage")
 	}
 	name := d.Val()
 	mod, err := caddy.GetModule("antom.stores." + name)
 	if err != nil {
-		return nil, d.Errf("unknown antom_store %q: use caddy_storage or postgres", name)
+		return nil, d.Errf("unknown antom_store %q: use sqlite, postgres or caddy_storage", name)
 	}
 	store := mod.New()
 	if err := store.(caddyfile.Unmarshaler).UnmarshalCaddyfile(d); err != nil {
@@ -199,6 +265,9 @@ func parseStoreOption(d *caddyfile.Dispenser, existing any) (any, error) {
 var (
 	_ caddy.App             = (*StoreApp)(nil)
 	_ caddy.Provisioner     = (*StoreApp)(nil)
+	_ EventStoreModule      = (*SQLiteStore)(nil)
+	_ caddy.CleanerUpper    = (*SQLiteStore)(nil)
+	_ caddyfile.Unmarshaler = (*SQLiteStore)(nil)
 	_ EventStoreModule      = (*CaddyStorageStore)(nil)
 	_ caddyfile.Unmarshaler = (*CaddyStorageStore)(nil)
 	_ EventStoreModule      = (*PostgresStore)(nil)

@@ -39,7 +39,7 @@ func TestAdaptAntomStorePostgres(t *testing.T) {
 
 func TestAntomStoreOptionErrors(t *testing.T) {
 	for _, tc := range []struct{ src, want string }{
-		{"antom_store", "needs a store: caddy_storage or postgres"},
+		{"antom_store", "needs a store: sqlite, postgres or caddy_storage"},
 		{"antom_store mysql", `unknown antom_store "mysql"`},
 		{"antom_store postgres", "needs dsn"},
 		{"antom_store postgres {\n dsn x\n max_conns -1\n}", "max_conns must be a positive number"},

@@ -692,7 +692,18 @@ const staleHeld = maxDelay
 // event backs off like a failed delivery although storage still says it is due. The first
 // failure of an event is logged as an error, the following ones (every backoff step while
 // storage stays broken) at debug level.
+//
+// An update refused because this instance's claim ended (outbox.ErrClaimLost: its lease ran out
+// and another instance took the event, or an operator replayed it) is not held: the event is
+// someone else's now, and retrying the write would undo their work.
 func (d *Dispatcher) hold(log *zap.Logger, ev *outbox.Event, next time.Time, msg string, err error) {
+	if errors.Is(err, outbox.ErrClaimLost) {
+		d.held.Release(ev.ID)
+		log.Warn("the outcome of a delivery attempt was not recorded: this instance's claim on the event ended "+
+			"(its lease ran out and another instance took it, or it was replayed); the app may see it again with the same webhook-id",
+			zap.Error(err))
+		return
+	}
 	lvl := zap.ErrorLevel
 	if d.held.Hold(ev.ID, ev.Attempts, next) {
 		lvl = zap.DebugLevel
