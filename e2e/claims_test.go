@@ -1,13 +1,16 @@
 package e2e
 
 import (
+	"database/sql"
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", to corrupt a record
+	_ "modernc.org/sqlite"             // database/sql driver "sqlite", to read and corrupt the default store
 
 	"github.com/caddy-antom/caddy-antom/internal/pgtest"
 )
@@ -73,32 +76,62 @@ func testForwardsIndependent(t *testing.T, s *twoForwards) {
 	}
 }
 
-// A record the store cannot read (here a pending event whose JSON is cut short) stops no
-// other delivery: an event whose first delivery fails is retried and delivered, and the
-// unreadable one is set aside as dead with the reason unreadable_record.
+// A record the store cannot read (here a pending event whose stored document is cut short)
+// stops no other delivery: an event whose first delivery fails is retried and delivered, and
+// the unreadable one is set aside as dead with the reason unreadable_record.
 func TestUnreadableRecordSetAside(t *testing.T) {
 	t.Parallel()
 	s := whStart(t, whConf{})
-	if err := s.p.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	const bad = "msg_0123456789abcdef0123456789abcdef"
-	dir := filepath.Join(s.p.DataDir, "caddy", "antom", "events", "pending")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, bad), []byte(`{"id":"`+bad+`","state":"pend`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s.p.Restart()
+	testUnreadableRecord(t, s, func(id string) {
+		if err := s.p.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		db := eventsDB(t, s.p.DataDir)
+		corrupt(t, db, `UPDATE antom_events SET doc = '{"id":"cut short' WHERE id = ?`, id)
+		s.p.Restart()
+	})
+}
 
+// The same on PostgreSQL, the record corrupted while caddy runs.
+func TestPostgresStoreUnreadableRecordSetAside(t *testing.T) {
+	t.Parallel()
+	c := startPgCluster(t, 1)
+	testUnreadableRecord(t, c.nodes[0], func(id string) {
+		db, err := sql.Open("pgx", c.dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		// Only while no claim holds it: a delivery under way would write the event back whole.
+		waitFor(t, whWait, "the pending record corrupted between two claims", func() bool {
+			res, err := db.Exec(`UPDATE antom_events SET doc = '{"id": "cut short"}'
+				WHERE id = $1 AND state = 'pending' AND (claim IS NULL OR lease_until <= now())`, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, _ := res.RowsAffected()
+			return n == 1
+		})
+	})
+}
+
+// testUnreadableRecord stores an event the app refuses, has breakRecord corrupt it, and then
+// checks that another event's retry is delivered and the broken one is dead, unreadable_record.
+func testUnreadableRecord(t *testing.T, s *whStack, breakRecord func(id string)) {
+	s.app.SetDefaultStatus(http.StatusInternalServerError)
+	broken := whBody("UNREADABLE1")
+	bad := whEventID(t, broken)
+	s.whNotify(broken)
+	whWaitState(t, s.p, bad, "pending")
+	breakRecord(bad)
+
+	s.app.SetDefaultStatus(http.StatusOK)
 	s.app.SetStatuses(http.StatusInternalServerError)
-	body := whBody("UNREADABLE")
+	body := whBody("READABLE1")
 	id := whEventID(t, body)
 	s.whNotify(body)
 	whWaitDelivered(t, s.app, []string{id})
 	whWaitState(t, s.p, id, "delivered")
-	whCheckDeliveries(t, s.app, map[string][]byte{id: body}, true)
 
 	var dead *whEvent
 	waitFor(t, whWait, "the unreadable record listed as dead", func() bool {
@@ -112,5 +145,32 @@ func TestUnreadableRecordSetAside(t *testing.T) {
 	})
 	if !strings.Contains(dead.LastError, "unreadable_record") {
 		t.Errorf("the unreadable record is dead with last error %q, want the reason unreadable_record", dead.LastError)
+	}
+	if !strings.Contains(s.p.Logs(), "unreadable_record") {
+		t.Errorf("caddy did not log that it set a record aside")
+	}
+}
+
+// eventsDB opens the default SQLite event database in a caddy's data directory (stopped, or
+// running: SQLite's WAL lets another process in).
+func eventsDB(t *testing.T, dataDir string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dataDir, "caddy", "antom", "events.db")+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// corrupt runs one UPDATE that must change exactly one row.
+func corrupt(t *testing.T, db *sql.DB, q string, args ...any) {
+	t.Helper()
+	res, err := db.Exec(q, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		t.Fatalf("%s changed %d rows, want 1", q, n)
 	}
 }

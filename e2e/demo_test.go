@@ -126,7 +126,7 @@ func TestDemoWalkOnly(t *testing.T) {
 			t.Errorf("demo.env has no line starting %q", v)
 		}
 	}
-	for _, p := range []string{"data/caddy/pki/authorities/local/root.crt", "data/caddy/antom/events/delivered"} {
+	for _, p := range []string{"data/caddy/pki/authorities/local/root.crt", "data/caddy/antom/events.db"} {
 		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
 			t.Errorf("DEMO_DIR lacks %s: %v", p, err)
 		}

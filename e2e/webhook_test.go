@@ -681,10 +681,10 @@ func TestWebhookSurvivesSIGKILL(t *testing.T) {
 				}
 				hole.Close()
 			}
-			// The acknowledged event is on disk in Caddy's storage.
-			pendingFile := filepath.Join(s.p.DataDir, "caddy", "antom", "events", "pending", id)
-			if _, err := os.Stat(pendingFile); err != nil {
-				t.Fatalf("the acknowledged event is not in storage after SIGKILL: %v", err)
+			// The acknowledged event is on disk, in the event database.
+			var state string
+			if err := eventsDB(t, s.p.DataDir).QueryRow(`SELECT state FROM antom_events WHERE id = ?`, id).Scan(&state); err != nil || state != "pending" {
+				t.Fatalf("the acknowledged event after SIGKILL: state %q, %v; want it stored pending", state, err)
 			}
 			if s.app.Len() != 0 {
 				t.Fatalf("the app was down but recorded requests")
