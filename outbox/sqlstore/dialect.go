@@ -39,6 +39,15 @@ type dialect interface {
 	activities() string
 	activityArg(field, id string) any
 	pruneActivities(ctx context.Context, tx *sql.Tx, cutoff time.Time) (int, error)
+	// groupCommit reports whether writes go through the writer goroutine, several to a
+	// transaction (SQLite: one writer anyway, and one fsync per commit), or each in its own
+	// transaction on the pool (PostgreSQL: instances writing batches at once would lock rows
+	// and order keys in different orders and deadlock; the server groups concurrent commits
+	// itself, commit_delay).
+	groupCommit() bool
+	// unreachable reports whether err means the database could not be asked (as opposed to an
+	// answer from it).
+	unreachable(err error) bool
 	// afterPrune reclaims the space pruning freed ("" for nothing to do).
 	afterPrune() string
 }

@@ -150,8 +150,8 @@ WHERE id IN (
 // cannot be decoded is set aside dead (outbox.ReasonUnreadable) in a statement of its own,
 // logged and counted, and the others are returned.
 func (s *Store) Claim(ctx context.Context, req outbox.ClaimRequest) ([]*outbox.Event, error) {
-	if req.Limit <= 0 {
-		return nil, nil
+	if req.Limit <= 0 || !s.health.probeDue() {
+		return nil, nil // the database is down: the next probe comes with backoff
 	}
 	lease := req.Lease
 	if lease <= 0 {
@@ -192,6 +192,9 @@ func (s *Store) Claim(ctx context.Context, req outbox.ClaimRequest) ([]*outbox.E
 		return rows.Err()
 	})
 	if err != nil {
+		if s.d.unreachable(err) {
+			return nil, nil // logged once by health
+		}
 		return nil, fmt.Errorf("claiming due events: %w", err)
 	}
 	for _, id := range bad {
@@ -246,8 +249,16 @@ func (s *Store) update(ctx context.Context, ev, upd *outbox.Event, set string, a
 	cond, cargs := claimCond(ev)
 	args = append(args, string(doc), ev.ID)
 	args = append(args, cargs...)
-	n, err := s.exec(ctx, `UPDATE antom_events SET `+set+`, lease_until = NULL, claim = NULL, doc = ?
-		WHERE id = ? AND state = 'pending' AND `+cond, args...)
+	var n int64
+	err = s.writeRetrying(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE antom_events SET `+set+`, lease_until = NULL, claim = NULL, doc = ?
+			WHERE id = ? AND state = 'pending' AND `+cond), args...)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("recording the outcome of event %s: %w", ev.ID, err)
 	}

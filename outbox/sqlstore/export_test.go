@@ -11,3 +11,6 @@ func Corrupt(s *Store, id string) error {
 	_, err := s.exec(context.Background(), `UPDATE antom_events SET doc = ? WHERE id = ?`, doc, id)
 	return err
 }
+
+// NoGroupCommit makes every write commit alone (for the benchmark that compares).
+func NoGroupCommit(s *Store) { s.batch = 1 }

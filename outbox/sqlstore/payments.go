@@ -70,6 +70,9 @@ func (s *Store) ListPayments(ctx context.Context, state outbox.State, limit int)
 // DuePayments claims up to limit (limit <= 0: paymentBatch) pending payments due at at that no
 // other instance holds, earliest first, for paymentLease on the database's clock.
 func (s *Store) DuePayments(ctx context.Context, at time.Time, limit int) ([]*outbox.Payment, error) {
+	if !s.health.probeDue() {
+		return nil, nil // the database is down: the next probe comes with backoff
+	}
 	if limit <= 0 {
 		limit = paymentBatch
 	}
@@ -88,6 +91,9 @@ func (s *Store) DuePayments(ctx context.Context, at time.Time, limit int) ([]*ou
 		return err
 	})
 	if err != nil {
+		if s.d.unreachable(err) {
+			return nil, nil // logged once by health
+		}
 		return nil, err
 	}
 	sort.Slice(ps, func(i, j int) bool {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 	"go.uber.org/zap"
 
@@ -74,6 +75,16 @@ func (postgresDialect) t(t time.Time) any {
 }
 func (postgresDialect) jsonText(field string) string { return "doc->>'" + field + "'" }
 func (postgresDialect) afterPrune() string           { return "" }
+
+func (postgresDialect) groupCommit() bool { return false }
+
+// unreachable: anything but an answer of the server, a caller that gave up, or a store error.
+func (postgresDialect) unreachable(err error) bool {
+	var pgErr *pgconn.PgError
+	return !errors.As(err, &pgErr) && !errors.Is(err, context.Canceled) && !errors.Is(err, sql.ErrNoRows) &&
+		!errors.Is(err, outbox.ErrNotFound) && !errors.Is(err, outbox.ErrAlreadyPending) &&
+		!errors.Is(err, outbox.ErrClaimLost) && !errors.Is(err, outbox.ErrInvalidID) && !errors.Is(err, errClosed)
+}
 
 // pgMigrations bring the schema from version i to i+1. Append only: never edit a released
 // step. Versions 1 to 4 are those of the earlier PostgreSQL store, whose databases this one

@@ -84,6 +84,11 @@ func (sqliteDialect) t(t time.Time) any {
 func (sqliteDialect) jsonText(field string) string { return "json_extract(doc, '$." + field + "')" }
 func (sqliteDialect) afterPrune() string           { return "PRAGMA incremental_vacuum" }
 
+func (sqliteDialect) groupCommit() bool { return true }
+
+// unreachable: an embedded database always answers.
+func (sqliteDialect) unreachable(error) bool { return false }
+
 // sqliteMigrations bring the schema from user_version i to i+1. Append only. Times are
 // microseconds since the Unix epoch, UTC.
 var sqliteMigrations = []string{

@@ -6,9 +6,10 @@
 // Events, payments under reconciliation, activities, paused routes and deduplication identities
 // (the events' primary keys: an insert that finds its id is a duplicate) are rows. Claims are
 // leases on the database's clock, held by a claim token that every write of a claimed event
-// checks. Writes go through one writer goroutine that gathers the writes waiting (group
-// commit): they share one transaction and one durable commit, and each caller is answered only
-// after the commit holding its write.
+// checks. On SQLite, writes go through one writer goroutine that gathers the writes waiting
+// (group commit): they share one transaction and one durable commit (one fsync), and each caller
+// is answered only after the commit holding its write. On PostgreSQL each write is a transaction
+// of its own (see dialect.groupCommit).
 package sqlstore
 
 import (
@@ -31,8 +32,9 @@ import (
 
 // Defaults.
 const (
-	// DefaultOpTimeout bounds one operation whose context has no earlier deadline.
-	DefaultOpTimeout = 10 * time.Second
+	// DefaultOpTimeout bounds one operation whose context has no earlier deadline (and one group
+	// commit); with the database unreachable a notification gets its 503 within it.
+	DefaultOpTimeout = 5 * time.Second
 	// DefaultLease is how long a claim holds unless renewed; the claimant renews it every
 	// third of it while the outcome is not recorded, so a dead instance's events are free
 	// again within it.
@@ -65,6 +67,7 @@ type Store struct {
 	instance string        // this Store's claim prefix
 	seq      atomic.Uint64 // claim counter
 	jobs     chan *job
+	batch    int // the writes one commit carries at most (maxBatch)
 	stop     chan struct{}
 	done     chan struct{}
 	closed   sync.Once
@@ -77,6 +80,7 @@ type Store struct {
 	renewing bool
 
 	unreadable atomic.Int64
+	health     health
 }
 
 // held is a claim this Store renews.
@@ -96,9 +100,11 @@ func newStore(d dialect, w, r *sql.DB, log *zap.Logger) *Store {
 		d: d, w: w, r: r, log: log,
 		instance: hex.EncodeToString(b[:]),
 		jobs:     make(chan *job, maxBatch),
+		batch:    maxBatch,
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 		claims:   map[string]held{},
+		health:   health{log: log, unreachable: d.unreachable},
 	}
 	go s.writer()
 	return s
@@ -142,6 +148,9 @@ func (s *Store) write(ctx context.Context, fn func(ctx context.Context, tx *sql.
 	if err := s.ensureSchema(ctx); err != nil {
 		return err
 	}
+	if !s.d.groupCommit() {
+		return s.health.observe(s.alone(ctx, fn))
+	}
 	j := &job{fn: fn, err: make(chan error, 1)}
 	select {
 	case s.jobs <- j:
@@ -152,7 +161,46 @@ func (s *Store) write(ctx context.Context, fn func(ctx context.Context, tx *sql.
 	}
 	// The write is under way: its outcome is waited for even if ctx ends, so that the caller
 	// never reports as failed what was committed (a bounded wait: the commit has its timeout).
-	return <-j.err
+	return s.health.observe(<-j.err)
+}
+
+// writeRetrying is write for an outcome worth keeping (a delivery): while the database is
+// unreachable it tries again, with backoff, until ctx ends, so that a restart of a few seconds
+// does not have the event delivered again.
+func (s *Store) writeRetrying(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	wait := 100 * time.Millisecond
+	for {
+		err := s.write(ctx, fn)
+		if err == nil || !s.d.unreachable(err) || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}
+
+// alone runs fn in a transaction of its own.
+func (s *Store) alone(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	select {
+	case <-s.stop:
+		return errClosed
+	default:
+	}
+	ctx, cancel := context.WithTimeout(ctx, DefaultOpTimeout)
+	defer cancel()
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(ctx, tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
 }
 
 // writer gathers the writes waiting into one transaction, commits it, and answers each.
@@ -174,7 +222,7 @@ func (s *Store) writer() {
 		}
 		batch := []*job{first}
 	gather:
-		for len(batch) < maxBatch {
+		for len(batch) < s.batch {
 			select {
 			case j := <-s.jobs:
 				batch = append(batch, j)
@@ -261,7 +309,7 @@ func (s *Store) ensureSchema(ctx context.Context) error {
 	if s.schemaReady.Load() {
 		return nil
 	}
-	if err := s.d.migrate(ctx, s.w); err != nil {
+	if err := s.health.observe(s.d.migrate(ctx, s.w)); err != nil {
 		return fmt.Errorf("creating or migrating the %s schema of the event store: %w", s.d.name(), err)
 	}
 	s.schemaReady.Store(true)
