@@ -269,12 +269,14 @@ func (d *Dispatcher) process(ctx context.Context, ev *outbox.Event, background b
 			return d.leaveToRun(ctx, ev, "the forward is at its max_in_flight or rate; delivering in the background")
 		}
 	} else if err := g.enter(ctx); err != nil {
-		return Attempt{Err: "cancelled"} // Run is stopping; the event stays due
+		d.handBack(ctx, ev) // Run is stopping; the event stays due, claimable at once
+		return Attempt{Err: "cancelled"}
 	}
 	// A retry joins the trace of the notification (a first attempt is in its request already).
 	a := d.fwd.Deliver(tracing.Resume(ctx, ev.TraceParent), route, ev)
 	g.leave()
 	if background && !a.OK && ctx.Err() != nil {
+		d.handBack(ctx, ev) // cut short by Run stopping: not recorded, claimable at once
 		return a
 	}
 	d.record(ctx, ev, route, a)
