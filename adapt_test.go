@@ -103,6 +103,9 @@ func TestAdaptGolden(t *testing.T) {
 		`"agent_token": "{env.X}"`,
 		`"forward_secret": "{env.ANTOM_FORWARD_SECRET}"`,
 		`"private_key": "{env.ANTOM_SANDBOX_PRIVATE_KEY}"`,
+		`"forward_format": "antom"`,
+		`"forward_key": "{file./etc/caddy/antom/forward_private_key.pem}"`,
+		`"forward_key_version": "2"`,
 	} {
 		if !bytes.Contains(got, []byte(placeholder)) {
 			t.Errorf("adapted JSON lacks %s verbatim", placeholder)

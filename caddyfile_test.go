@@ -272,6 +272,16 @@ func TestWebhookCaddyfile(t *testing.T) {
 		t.Errorf("three forward_secrets: forward_secret %q, forward_secrets %q", rotating.ForwardSecret, rotating.ForwardSecrets)
 	}
 
+	// Antom's own format, re-signed with a key of the shop's.
+	var af handlers.Webhook
+	d = caddyfile.NewTestDispenser("antom_webhook {\n forward_format antom\n forward_key {file./etc/caddy/forward.pem}\n forward_key_version 2\n}")
+	if err := af.UnmarshalCaddyfile(d); err != nil {
+		t.Fatal(err)
+	}
+	if want := (handlers.Webhook{ForwardFormat: "antom", ForwardKey: "{file./etc/caddy/forward.pem}", ForwardKeyVersion: "2"}); !reflect.DeepEqual(af, want) {
+		t.Errorf("forward_format antom: got %+v, want %+v", af, want)
+	}
+
 	// Sizes accept both SI and IEC units.
 	var si handlers.Webhook
 	if err := si.UnmarshalCaddyfile(caddyfile.NewTestDispenser("antom_webhook {\n max_body 2MB\n}")); err != nil {
@@ -321,6 +331,12 @@ func TestWebhookCaddyfileErrors(t *testing.T) {
 			[]string{"ordering must be one of on, off, not 'maybe'"}}},
 		{badInput: badInput{"zero max_in_flight", []string{"antom_webhook {\n max_in_flight 0\n}"},
 			[]string{"max_in_flight: '0' is not a positive whole number"}}},
+		{badInput: badInput{"unknown forward_format", []string{"antom_webhook {\n forward_format svix\n}"},
+			[]string{"forward_format must be one of standard_webhooks, antom, not 'svix'", "Testfile:2"}}},
+		{badInput: badInput{"forward_key with two values", []string{"antom_webhook {\n forward_key a b\n}"},
+			[]string{"forward_key takes exactly one value, got 2"}}},
+		{badInput: badInput{"forward_key_version without a value", []string{"antom_webhook {\n forward_key_version\n}"},
+			[]string{"forward_key_version takes exactly one value, got 0"}}},
 		{badInput: badInput{"nested block under an option", []string{"antom_webhook {\n forward http://x {\n  y\n }\n}"},
 			[]string{"unrecognized antom_webhook option"}}},
 	}

@@ -80,6 +80,11 @@ merchant_private_key.b64 (one-line base64 PKCS#8, mode 0600) and
 merchant_public_key.b64; it prints the one-line base64 public key to paste into the
 Antom Dashboard.
 
+The same pair, made into another directory and never uploaded to Antom, is an
+antom_webhook forward_key (forward_format antom): merchant_private_key.pem goes to
+forward_key, and the app's notify handler verifies with merchant_public_key.b64 in
+place of Antom's public key.
+
 The files go to --out DIR (created with mode 0700 if missing), or the current
 directory. Existing files are never overwritten.`,
 		Example: "  caddy antom keygen --out /etc/caddy/antom",

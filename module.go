@@ -172,9 +172,13 @@ func (a *App) lead(ctx context.Context) {
 	var wg sync.WaitGroup
 	if profiles := a.reconcileProfiles(); len(profiles) > 0 {
 		for _, name := range profiles {
-			if _, err := a.RouteFor(name); err != nil {
+			if r, err := a.RouteFor(name); err != nil {
 				a.log.Error("antom_api reconciles payments of this profile, but results found by inquiry cannot be delivered until it has exactly one antom_webhook",
 					zap.String("profile", name), zap.Error(err))
+			} else if r.Format == delivery.FormatAntom && r.AntomSigner == nil {
+				a.log.Error("antom_api reconciles payments of this profile, but its antom_webhook passes Antom's signature through (forward_format antom without forward_key), "+
+					"and Antom never signed results found by inquiry as notifications: they cannot be delivered; add forward_key",
+					zap.String("profile", name))
 			}
 		}
 		a.log.Info("this instance reconciles payments whose notification is missing", zap.Strings("profiles", profiles))
@@ -209,18 +213,31 @@ func (a *App) watchQueue(ctx context.Context) {
 	}
 }
 
-// Stop stops the workers and waits for in-flight deliveries to settle, so the next config's
-// leader takes over cleanly.
+// Stop stops the workers. Deliveries already sent (the background retries, and first attempts
+// that outlived their notification's sync_timeout) are not cut short: Stop waits until each has
+// ended, within the forward's timeout, and its outcome is recorded, so the next config (or the
+// next leader) never sends again an event the app may be working on. Deliveries not yet sent are
+// left to the next config. A reload therefore takes up to the forward's timeout while an app is
+// slow.
 func (a *App) Stop() error {
 	if a.stop == nil {
 		return nil
 	}
 	running.CompareAndSwap(a, nil)
 	a.stop()
+	settled := make(chan struct{})
+	go func() {
+		<-a.stopped
+		a.dispatcher.Wait()
+		close(settled)
+	}()
+	// The attempts' bound, then the store update after them (the dispatcher's 10 s) and a margin.
+	wait := a.forwarder.AttemptTimeout() + 15*time.Second
 	select {
-	case <-a.stopped:
-	case <-time.After(30 * time.Second):
-		a.log.Warn("antom workers did not stop within 30s")
+	case <-settled:
+	case <-time.After(wait):
+		a.log.Warn("antom workers did not stop in time; deliveries still running are recorded when they end, if this config's store is still open",
+			zap.Duration("waited", wait))
 	}
 	return nil
 }

@@ -427,3 +427,59 @@ func TestWebhookForwardSecretErrors(t *testing.T) {
 		assertNoSecret(t, err.Error(), bad)
 	}
 }
+
+// TestWebhookForwardKeyErrors checks antom_webhook's checks of forward_format antom at Provision:
+// forward_key resolved and parsed without echoing it, the options that need each other, and the
+// pass-through path Antom signs. They run before the antom app is looked up, so a bare Context
+// is enough (the e2e tests provision good ones, without forward_secret).
+func TestWebhookForwardKeyErrors(t *testing.T) {
+	const garbage = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC-not-really-a-key"
+	key := vectorKey(t, "merchant_private_pkcs8.b64")
+	secret, err := delivery.GenerateSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		h    handlers.Webhook
+		want string
+		leak string
+	}{
+		{"key without the antom format", handlers.Webhook{ForwardKey: key, ForwardSecret: secret},
+			"forward_key and forward_key_version sign deliveries in Antom's format; add forward_format antom", ""},
+		{"unknown format", handlers.Webhook{ForwardFormat: "svix"}, `forward_format must be standard_webhooks or antom, not "svix"`, ""},
+		{"key version without key", handlers.Webhook{ForwardFormat: "antom", ForwardKeyVersion: "2", NotifyPath: "/antom-events"},
+			"forward_key_version is given without forward_key", ""},
+		{"key env unset", handlers.Webhook{ForwardFormat: "antom", ForwardKey: "{env.ANTOM_TEST_FORWARD_KEY}"},
+			"antom_webhook: forward_key: evaluated placeholder {env.ANTOM_TEST_FORWARD_KEY} is empty", ""},
+		{"not a key", handlers.Webhook{ForwardFormat: "antom", ForwardKey: garbage}, "antom_webhook: forward_key:", garbage},
+		{"pass-through without notify_path", handlers.Webhook{ForwardFormat: "antom"},
+			"set notify_path to that path (your notify URL's path, e.g. /antom-events)", ""},
+		{"pass-through to another path", handlers.Webhook{ForwardFormat: "antom", NotifyPath: "/antom/notify"},
+			"Antom signed the path /antom/notify (notify_path) and the forward URL's path is /antom-events", ""},
+		{"pass-through, query differs", handlers.Webhook{ForwardFormat: "antom", NotifyPath: "/antom-events?shop=2"},
+			"forward to a URL whose path is /antom-events?shop=2, or add forward_key", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+			defer cancel()
+			h := tt.h
+			h.Forward = "http://127.0.0.1:8080/antom-events"
+			err := h.Provision(ctx)
+			if err == nil {
+				t.Fatal("Provision succeeded without an antom app")
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q does not say %q", err, tt.want)
+			}
+			if h.ForwardFormat == "antom" && strings.Contains(err.Error(), "forward_secret") {
+				t.Errorf("error %q asks for forward_secret, which the antom format does not need", err)
+			}
+			assertNoSecret(t, err.Error(), key)
+			if tt.leak != "" {
+				assertNoSecret(t, err.Error(), tt.leak)
+			}
+		})
+	}
+}

@@ -18,7 +18,7 @@ func (a *App) RegisterRoute(r delivery.Route) {
 	a.routesMu.Lock()
 	defer a.routesMu.Unlock()
 	if _, dup := a.routes[r.ID]; dup {
-		a.log.Warn("two antom_webhook handlers forward the same profile to the same URL; the last one's secret and max_age win",
+		a.log.Warn("two antom_webhook handlers forward the same profile to the same URL; the last one's format, keys and max_age win",
 			zap.String("profile", r.Profile), zap.String("forward", r.URL))
 	}
 	a.routes[r.ID] = r

@@ -90,6 +90,7 @@ func (q *SQLiteStore) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("antom_store sqlite: %v; check that the directory is writable, or set path", err)
 	}
+	store.OnUnreadable = unreadableRecords.Inc
 	q.store = store
 	return nil
 }
@@ -191,6 +192,7 @@ func (p *PostgresStore) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("antom_store postgres: %v", err)
 	}
+	store.OnUnreadable = unreadableRecords.Inc
 	p.store = store
 	return nil
 }

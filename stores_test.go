@@ -37,6 +37,23 @@ func TestAdaptAntomStorePostgres(t *testing.T) {
 	}
 }
 
+// antom_store sqlite with a path adapts to the sqlite module; without the option the adapted
+// JSON has no antom_store app (the default is applied at provision).
+func TestAdaptAntomStoreSQLite(t *testing.T) {
+	for src, want := range map[string]string{
+		"{\n\tantom_store sqlite {\n\t\tpath /var/lib/caddy/events.db\n\t}\n}\n\n:8080 {\n\trespond ok\n}\n": `"antom_store":{"store":{"module":"sqlite","path":"/var/lib/caddy/events.db"}}`,
+		":8080 {\n\trespond ok\n}\n": "",
+	} {
+		out, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(src), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want == "" && strings.Contains(string(out), "antom_store") || !strings.Contains(string(out), want) {
+			t.Fatalf("adapted JSON of\n%s\nis\n%s\nwant it to contain %q", src, out, want)
+		}
+	}
+}
+
 func TestAntomStoreOptionErrors(t *testing.T) {
 	for _, tc := range []struct{ src, want string }{
 		{"antom_store", "needs a store: sqlite, postgres or caddy_storage"},
@@ -46,6 +63,8 @@ func TestAntomStoreOptionErrors(t *testing.T) {
 		{"antom_store postgres {\n dsn\n}", "'dsn' takes exactly one value"},
 		{"antom_store postgres {\n password x\n}", "unrecognized antom_store postgres option 'password'"},
 		{"antom_store caddy_storage {\n path /x\n}", "takes no options"},
+		{"antom_store sqlite {\n path\n}", "path takes exactly one value"},
+		{"antom_store sqlite {\n dsn x\n}", "unrecognized antom_store sqlite option 'dsn'"},
 	} {
 		_, err := parseStoreOption(caddyfile.NewTestDispenser(tc.src), nil)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

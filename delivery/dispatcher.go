@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,7 +56,9 @@ type DispatcherOptions struct {
 // Dispatcher delivers pending events: Run is the background retry loop
 // (start it in the app's Start, on the leader only, and cancel its context
 // in Stop); DeliverNow is the synchronous first attempt from the request
-// path and may be used on every instance without Run.
+// path and may be used on every instance without Run. An attempt, once
+// sent, is never cut short by its caller: it ends within the Forwarder's
+// timeout and its outcome is recorded (see Run, DeliverNow and Wait).
 type Dispatcher struct {
 	store  outbox.EventStore
 	fwd    *Forwarder
@@ -67,13 +70,15 @@ type Dispatcher struct {
 	sem  chan struct{} // Run's delivery slots
 
 	mu       sync.Mutex
-	inflight map[string]struct{} // ids being delivered by this Dispatcher
-	held     held.Set            // events whose last outcome the store failed to record
-	gates    map[string]*gate    // per route id: its max_in_flight and rate
-	parked   map[string]parking  // events Run passes over: their route is paused, or an earlier event of their payment is pending
-	loads    map[string]*load    // per route id: Run's deliveries under way
-	full     map[string]string   // event id -> route id: left by Run while its route had max_in_flight of them
-	order    orderIndex          // pending events with an OrderKey, in the order received
+	inflight map[string]int     // ids being delivered by this Dispatcher: their holds (claim; a first attempt that outlived DeliverNow)
+	late     int                // DeliverNow's attempts that outlived their caller, not yet recorded
+	settled  *sync.Cond         // on mu: late fell to 0
+	held     held.Set           // events whose last outcome the store failed to record
+	gates    map[string]*gate   // per route id: its max_in_flight and rate
+	parked   map[string]parking // events Run passes over: their route is paused, or an earlier event of their payment is pending
+	loads    map[string]*load   // per route id: Run's deliveries under way
+	full     map[string]string  // event id -> route id: left by Run while its route had max_in_flight of them
+	order    orderIndex         // pending events with an OrderKey, in the order received
 	pruning  atomic.Bool
 
 	fillErrAt time.Time // when Run last logged a failure to look for due events
@@ -109,7 +114,7 @@ func NewDispatcher(store outbox.EventStore, fwd *Forwarder, routes func(id strin
 	if opts.StoreTimeout <= 0 {
 		opts.StoreTimeout = 10 * time.Second
 	}
-	return &Dispatcher{
+	d := &Dispatcher{
 		store:    store,
 		fwd:      fwd,
 		routes:   routes,
@@ -117,12 +122,14 @@ func NewDispatcher(store outbox.EventStore, fwd *Forwarder, routes func(id strin
 		opts:     opts,
 		kick:     make(chan struct{}, 1),
 		sem:      make(chan struct{}, opts.Concurrency),
-		inflight: map[string]struct{}{},
+		inflight: map[string]int{},
 		gates:    map[string]*gate{},
 		parked:   map[string]parking{},
 		loads:    map[string]*load{},
 		full:     map[string]string{},
 	}
+	d.settled = sync.NewCond(&d.mu)
+	return d
 }
 
 // Kick wakes Run to look for due events now (e.g. after an admin replay).
@@ -135,9 +142,12 @@ func (d *Dispatcher) Kick() {
 }
 
 // Run delivers due events until ctx is cancelled, then waits for the
-// deliveries in progress (which are cancelled too) and returns. A delivery
-// cut short by the cancellation is not recorded: the event stays due and
-// the next leader sends it again with the same webhook-id.
+// deliveries in progress and returns. A delivery already sent is not cut
+// short, since the app may act on it: it ends within the Forwarder's
+// timeout and its outcome is recorded before Run returns, so the next
+// config or leader does not send it again. A delivery not yet sent (waiting
+// for its forward's max_in_flight or rate) is dropped: the event stays due
+// for the next config or leader.
 func (d *Dispatcher) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -145,7 +155,9 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	defer tick.Stop()
 	lastPrune := time.Now()
 	d.log.Debug("dispatcher started", zap.Int("concurrency", d.opts.Concurrency))
-	d.loadOrder(ctx)
+	if !d.storeOrders() {
+		d.loadOrder(ctx)
+	}
 	for {
 		d.fill(ctx, &wg)
 		if d.opts.PruneInterval > 0 && time.Since(lastPrune) >= d.opts.PruneInterval {
@@ -188,6 +200,7 @@ func (d *Dispatcher) fill(ctx context.Context, wg *sync.WaitGroup) {
 		}
 		if d.paused(ev.Route) {
 			d.passOver(ctx, ev, parking{route: ev.Route})
+			d.unparkIfResumed(ev)
 			continue
 		}
 		if !d.startOn(ev) {
@@ -213,9 +226,12 @@ func (d *Dispatcher) fill(ctx context.Context, wg *sync.WaitGroup) {
 	}
 }
 
-// DeliverNow makes one delivery attempt for ev right away, bounded by ctx
-// (the handler's sync_timeout), and records the outcome in the store the
-// same way Run does (delivered, rescheduled or dead); it updates ev. When
+// DeliverNow makes one delivery attempt for ev right away and records the
+// outcome in the store the same way Run does (delivered, rescheduled or
+// dead); it updates ev. It waits for the outcome while ctx lasts (the
+// handler's sync_timeout); when ctx ends first, the attempt goes on (see
+// firstAttempt) and DeliverNow returns once ev is written pending, due only
+// after the attempt's bound, with Err saying so. When
 // the forward is paused, at its max_in_flight or rate, or ev waits for an
 // earlier event of its payment, it makes no attempt: the event is made due at
 // once for Run, which delivers it when its turn comes, and Err says so. The
@@ -269,18 +285,74 @@ func (d *Dispatcher) process(ctx context.Context, ev *outbox.Event, background b
 			return d.leaveToRun(ctx, ev, "the forward is at its max_in_flight or rate; delivering in the background")
 		}
 	} else if err := g.enter(ctx); err != nil {
-		d.handBack(ctx, ev) // Run is stopping; the event stays due, claimable at once
+		d.handBack(ctx, ev) // Run is stopping before the attempt started; the event stays due
 		return Attempt{Err: "cancelled"}
 	}
-	// A retry joins the trace of the notification (a first attempt is in its request already).
-	a := d.fwd.Deliver(tracing.Resume(ctx, ev.TraceParent), route, ev)
-	g.leave()
-	if background && !a.OK && ctx.Err() != nil {
-		d.handBack(ctx, ev) // cut short by Run stopping: not recorded, claimable at once
-		return a
+	if !background {
+		return d.firstAttempt(ctx, ev, route, g)
 	}
+	// A retry joins the trace of the notification. Once sent it runs to its end, Run stopping or not.
+	a := d.fwd.Deliver(tracing.Resume(context.WithoutCancel(ctx), ev.TraceParent), route, ev)
+	g.leave()
 	d.record(ctx, ev, route, a)
 	return a
+}
+
+// firstAttempt makes DeliverNow's attempt (through g, entered) and records its outcome. It waits
+// for it while ctx lasts. When ctx ends first, the attempt goes on, since the app may be working
+// on it, within the Forwarder's timeout: ev is written pending with its next attempt after that
+// bound and the time to record the outcome, so that neither Run nor another instance sends it
+// meanwhile (and Antom may be acknowledged: the event is stored), and the outcome is recorded on
+// the event as stored when it comes. Wait waits for those outcomes.
+func (d *Dispatcher) firstAttempt(ctx context.Context, ev *outbox.Event, route Route, g *gate) Attempt {
+	bound := now().Add(d.fwd.AttemptTimeout() + d.opts.StoreTimeout)
+	sent := *ev // what the attempt reads: ev may be written meanwhile
+	done := make(chan Attempt, 1)
+	go func() { done <- d.fwd.Deliver(context.WithoutCancel(ctx), route, &sent) }()
+	select {
+	case a := <-done:
+		g.leave()
+		d.record(ctx, ev, route, a)
+		return a
+	case <-ctx.Done():
+	}
+
+	d.mu.Lock()
+	d.inflight[ev.ID]++ // until the outcome is recorded: Run and DeliverNow leave ev alone
+	d.late++
+	d.mu.Unlock()
+	a := Attempt{Err: "the app did not answer within sync_timeout; the attempt goes on in the background"}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.opts.StoreTimeout)
+	if err := d.store.Reschedule(sctx, ev, bound, a.Err, 0); err != nil {
+		// AddDelivering stores the event itself, or the notification is not acknowledged.
+		d.log.Warn("could not store an event whose first delivery is still running", zap.String("id", ev.ID), zap.Error(err))
+	}
+	cancel()
+	stored := *ev
+	stored.History = slices.Clone(ev.History)
+	go func() {
+		a := <-done
+		g.leave()
+		d.record(ctx, &stored, route, a)
+		d.release(ev.ID)
+		d.mu.Lock()
+		if d.late--; d.late == 0 {
+			d.settled.Broadcast()
+		}
+		d.mu.Unlock()
+	}()
+	return a
+}
+
+// Wait returns once the attempts DeliverNow left running after its caller's deadline have
+// ended and their outcomes are recorded (each within the Forwarder's timeout and StoreTimeout).
+// The app's Stop calls it so that the next config does not find them.
+func (d *Dispatcher) Wait() {
+	d.mu.Lock()
+	for d.late > 0 {
+		d.settled.Wait()
+	}
+	d.mu.Unlock()
 }
 
 // gate returns the gate of route, made on first use.
@@ -507,13 +579,16 @@ func (d *Dispatcher) claim(id string) bool {
 	if _, busy := d.inflight[id]; busy {
 		return false
 	}
-	d.inflight[id] = struct{}{}
+	d.inflight[id] = 1
 	return true
 }
 
+// release ends one hold on id (a claim, or firstAttempt's attempt that outlived DeliverNow).
 func (d *Dispatcher) release(id string) {
 	d.mu.Lock()
-	delete(d.inflight, id)
+	if d.inflight[id]--; d.inflight[id] <= 0 {
+		delete(d.inflight, id)
+	}
 	d.mu.Unlock()
 }
 
@@ -607,6 +682,16 @@ func (d *Dispatcher) finished(ev *outbox.Event) {
 	d.Kick()
 }
 
+// unparkIfResumed releases ev, just parked for its paused route, if the route is no longer
+// paused: it was resumed between the check and the park, and Resumed found nothing to release.
+// Left parked, ev would wait for the next pause and resume, or a restart.
+func (d *Dispatcher) unparkIfResumed(ev *outbox.Event) {
+	if d.paused(ev.Route) {
+		return // Resumed will release it
+	}
+	d.unpark(func(p parking) bool { return p.route == ev.Route })
+}
+
 // unparkIfPassed releases ev, just parked behind head, if head is no longer first of its
 // payment: it finished between headOf and the park, and finished found nothing to hand on.
 // Left parked, ev (and every event behind it) would wait for the recheck.
@@ -656,14 +741,22 @@ func (d *Dispatcher) headOf(ctx context.Context, route Route, ev *outbox.Event) 
 	}
 }
 
-// track adds ev to the order index if its route keeps each payment's events in order, and
-// reports whether it does.
+// track adds ev to the order index if its route keeps each payment's events in order and the
+// store does not keep that order itself, and reports whether it did.
 func (d *Dispatcher) track(route Route, ev *outbox.Event) bool {
-	if ev.OrderKey == "" || route.Unordered {
+	if ev.OrderKey == "" || route.Unordered || d.storeOrders() {
 		return false
 	}
 	d.order.add(ev)
 	return true
+}
+
+// storeOrders reports whether the store keeps each payment's events in order itself (its Claim
+// never returns an event behind an earlier one, its AddDelivering never lets one go first): then
+// the order index stays empty.
+func (d *Dispatcher) storeOrders() bool {
+	k, ok := d.store.(outbox.OrderKeeper)
+	return ok && k.KeepsOrder()
 }
 
 // loadOrder fills the order index with the pending events in storage, so events of one payment

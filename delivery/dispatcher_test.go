@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -396,23 +397,116 @@ func TestDispatcherConcurrencyBound(t *testing.T) {
 	}
 }
 
-// Run returns promptly when cancelled, even with deliveries hanging, and
-// leaves the interrupted events due (not counted as failed attempts).
-func TestDispatcherStopsPromptly(t *testing.T) {
-	f := newFixture(t, DispatcherOptions{Concurrency: 2, PollInterval: 5 * time.Millisecond})
-	f.app.setBlock(make(chan struct{})) // never released
-	ev := f.add(t, "hang", 0)
+// runUntilCancelled runs f's dispatcher until the returned cancel; done closes when Run returned.
+func (f *fixture) runUntilCancelled(t *testing.T) (cancel func(), done chan struct{}) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done = make(chan struct{})
+	go func() { f.disp.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return cancel, done
+}
+
+// returned reports whether done closed within d: whether Run returned.
+func returned(done chan struct{}, d time.Duration) bool {
+	select {
+	case <-done:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
+
+// When Run stops (a reload, or a lost leadership), a delivery it already sent is not cut short:
+// the app may act on it. Run returns once it ended and its outcome is recorded; an event not yet
+// sent (its forward was at max_in_flight) stays due, untouched, for the next config.
+func TestDispatcherStopLetsSentDeliveriesFinish(t *testing.T) {
+	f := newFixture(t, DispatcherOptions{PollInterval: 5 * time.Millisecond})
+	f.route.MaxInFlight = 1
+	block := make(chan struct{})
+	f.app.setBlock(block)
+	evs := []*outbox.Event{f.add(t, "a", 0), f.add(t, "b", 0)}
 	f.clock.Advance(outbox.DefaultGrace)
-	stop := f.run(t)
-	eventually(t, "delivery in flight", func() bool { return f.app.running.Load() == 1 })
-	start := time.Now()
-	stop()
-	if el := time.Since(start); el > 2*time.Second {
-		t.Fatalf("Run took %v to stop", el)
+	cancel, done := f.runUntilCancelled(t)
+	eventually(t, "a delivery in flight", func() bool { return f.app.running.Load() == 1 })
+	cancel()
+	if returned(done, 200*time.Millisecond) {
+		t.Fatal("Run returned while its delivery was in flight (cut short, not recorded)")
+	}
+	close(block)
+	if !returned(done, 10*time.Second) {
+		t.Fatal("Run did not return once its delivery ended")
+	}
+	f.app.mu.Lock()
+	ok := map[string]int{}
+	for id, n := range f.app.ok {
+		ok[id] = n
+	}
+	f.app.mu.Unlock()
+	if len(ok) != 1 {
+		t.Fatalf("the app accepted %v, want one event once", ok)
+	}
+	for _, ev := range evs {
+		st := get(t, f.store, ev.ID)
+		if ok[ev.ID] == 1 && (st.State != outbox.StateDelivered || st.Attempts != 1) {
+			t.Errorf("the delivery in flight at the stop: %s after %d attempt(s), want delivered after 1", st.State, st.Attempts)
+		}
+		if ok[ev.ID] == 0 && (st.State != outbox.StatePending || st.Attempts != 0 || st.NextAttempt.After(f.clock.Now())) {
+			t.Errorf("the event not yet sent at the stop: %+v, want pending, due, no attempt", st)
+		}
+	}
+}
+
+// A first attempt that outlives DeliverNow's deadline (sync_timeout) goes on: DeliverNow returns
+// once the event is stored pending, due only after the attempt's bound, and no second attempt
+// starts while it runs, even once that bound has passed on the clock; its outcome is what is
+// recorded, and Wait returns after that.
+func TestDeliverNowOutlivedByItsAttempt(t *testing.T) {
+	f := newFixture(t, DispatcherOptions{PollInterval: 5 * time.Millisecond})
+	block := make(chan struct{})
+	f.app.setBlock(block)
+	ev := testEvent("slow")
+	ev.Route, ev.ReceivedAt = f.route.ID, f.clock.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	var a Attempt
+	added, err := f.store.AddDelivering(context.Background(), ev, func() { a = f.disp.DeliverNow(ctx, ev) })
+	if err != nil || !added {
+		t.Fatal(added, err)
+	}
+	if a.OK || !strings.Contains(a.Err, "goes on") {
+		t.Fatalf("DeliverNow past its deadline: %+v", a)
 	}
 	st := get(t, f.store, ev.ID)
-	if st.State != outbox.StatePending || st.Attempts != 0 || st.LastError != "" {
-		t.Fatalf("interrupted attempt recorded: %+v", st)
+	if bound := f.clock.Now().Add(5 * time.Second); st.State != outbox.StatePending || st.Attempts != 0 || st.NextAttempt.Before(bound) {
+		t.Fatalf("stored before the ack: %+v, want pending, no attempt counted yet, due after %v", st, bound)
+	}
+	waited := make(chan struct{})
+	go func() { f.disp.Wait(); close(waited) }()
+
+	f.clock.Advance(time.Hour)
+	f.run(t)
+	time.Sleep(100 * time.Millisecond) // Run polls; it may start nothing
+	if n := f.app.running.Load(); n != 1 {
+		t.Fatalf("%d attempts of one event at the app, want the first one only", n)
+	}
+	if a := f.disp.DeliverNow(context.Background(), st); a.Err != "delivery already in progress" {
+		t.Fatalf("DeliverNow while the first attempt runs: %+v", a)
+	}
+	if returned(waited, 0) {
+		t.Fatal("Wait returned while the first attempt ran")
+	}
+	close(block)
+	if !returned(waited, 10*time.Second) {
+		t.Fatal("Wait did not return once the first attempt was recorded")
+	}
+	if st := get(t, f.store, ev.ID); st.State != outbox.StateDelivered || st.Attempts != 1 {
+		t.Fatalf("after the first attempt: %+v, want delivered after 1 attempt", st)
+	}
+	time.Sleep(50 * time.Millisecond)
+	f.app.mu.Lock()
+	defer f.app.mu.Unlock()
+	if got := f.app.seen[ev.ID]; len(got) != 1 || f.app.ok[ev.ID] != 1 {
+		t.Fatalf("the app saw attempts %v, accepted %d; want one", got, f.app.ok[ev.ID])
 	}
 }
 
@@ -633,6 +727,31 @@ func TestPausedRoute(t *testing.T) {
 	}
 }
 
+// A resume that lands between Run's paused check and the park of the event (Resumed then finds
+// nothing to release) does not leave the event parked until the next pause or a restart: it is
+// delivered at once.
+func TestResumeBetweenPausedCheckAndPark(t *testing.T) {
+	var paused atomic.Bool
+	paused.Store(true)
+	var f *fixture
+	var resumedOnce sync.Once
+	f = newFixture(t, DispatcherOptions{PollInterval: 5 * time.Millisecond, Paused: func(route string) bool {
+		if !paused.Load() {
+			return false
+		}
+		// Run asks: "paused" is the answer, and the resume lands before Run acts on it.
+		resumedOnce.Do(func() {
+			paused.Store(false)
+			f.disp.Resumed(route)
+		})
+		return true
+	}})
+	ev := f.add(t, "raced", 0)
+	f.clock.Advance(outbox.DefaultGrace)
+	f.run(t)
+	eventually(t, "the event delivered after the resume", func() bool { return get(t, f.store, ev.ID).State == outbox.StateDelivered })
+}
+
 // Events of one payment go in the order received: a later one waits while the first is
 // pending, and goes once the first is dead (a head that goes dead releases the rest).
 func TestPaymentOrderHeadDeadReleases(t *testing.T) {
@@ -696,13 +815,13 @@ func TestPaymentOrderBacklogWrites(t *testing.T) {
 	f.clock.Advance(outbox.DefaultGrace)
 	added := storage.stores.Load()
 	f.run(t)
-	eventually(t, "all delivered", func() bool {
-		c, _ := f.store.Counts(context.Background())
-		return c[outbox.StateDelivered] == n
+	var got []string
+	eventually(t, "all delivered", func() bool { // OnDelivered runs after the store update
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		got = slices.Clone(f.delivered)
+		return len(got) == n
 	})
-	f.mu.Lock()
-	got := f.delivered
-	f.mu.Unlock()
 	if fmt.Sprint(got) != fmt.Sprint(order) {
 		t.Fatalf("delivered out of order:\n got %v\nwant %v", got, order)
 	}

@@ -20,6 +20,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 
+	"github.com/caddy-antom/caddy-antom/antom"
 	"github.com/caddy-antom/caddy-antom/internal/tracing"
 	"github.com/caddy-antom/caddy-antom/outbox"
 )
@@ -31,8 +32,15 @@ type Route struct {
 	Profile string
 	URL     string
 	// Secrets sign every delivery, one signature each, so the app can move
-	// from one secret to the next at its own pace (at least one).
+	// from one secret to the next at its own pace (at least one in the
+	// Standard Webhooks format; optional in Antom's, where they add the
+	// Standard Webhooks headers).
 	Secrets []Secret
+	// Format is FormatStandardWebhooks ("" too) or FormatAntom.
+	Format string
+	// AntomSigner re-signs each delivery in Antom's format as Antom signs a
+	// notification; nil passes Antom's own signature through.
+	AntomSigner *antom.Signer `json:"-"`
 	// MaxAge is how long after ReceivedAt delivery is retried before the
 	// event goes dead; <= 0 means DefaultMaxAge.
 	MaxAge time.Duration
@@ -80,7 +88,7 @@ func (r Route) maxAge() time.Duration {
 
 // Attempt is the outcome of one delivery attempt.
 type Attempt struct {
-	OK         bool          // the app answered 2xx
+	OK         bool          // the app answered 2xx (in Antom's format: with Antom's success ack)
 	Status     int           // HTTP status; 0 if there was no answer
 	RetryAfter time.Duration // from Retry-After on 429/503; 0 if absent
 	Err        string        // short reason for a failure; no secrets, at most ~200 bytes of the app's answer
@@ -106,8 +114,9 @@ type Forwarder struct {
 	UserAgent string
 }
 
-// Deliver POSTs ev.Body, byte for byte, to route.URL with Standard Webhooks
-// headers and the Antom-* descriptive headers. It makes exactly one attempt
+// Deliver POSTs ev.Body, byte for byte, to route.URL with the headers of the
+// route's format (Standard Webhooks, or Antom's own: antomformat.go) and the
+// Antom-* descriptive headers. It makes exactly one attempt
 // and never changes ev; the attempt number sent is ev.Attempts+1.
 func (f *Forwarder) Deliver(ctx context.Context, route Route, ev *outbox.Event) Attempt {
 	ctx, span := tracing.Start(ctx, "antom.deliver")
@@ -123,13 +132,17 @@ func (f *Forwarder) Deliver(ctx context.Context, route Route, ev *outbox.Event) 
 	return a
 }
 
-func (f *Forwarder) deliver(ctx context.Context, route Route, ev *outbox.Event) Attempt {
-	timeout := f.Timeout
-	if timeout <= 0 {
-		timeout = DefaultAttemptTimeout
+// AttemptTimeout is how long one attempt may take at most: Timeout, or DefaultAttemptTimeout.
+func (f *Forwarder) AttemptTimeout() time.Duration {
+	if f.Timeout > 0 {
+		return f.Timeout
 	}
+	return DefaultAttemptTimeout
+}
+
+func (f *Forwarder) deliver(ctx context.Context, route Route, ev *outbox.Event) Attempt {
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := context.WithTimeout(ctx, f.AttemptTimeout())
 	defer cancel()
 
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, route.URL, bytes.NewReader(ev.Body))
@@ -138,10 +151,18 @@ func (f *Forwarder) deliver(ctx context.Context, route Route, ev *outbox.Event) 
 	}
 	ts := now()
 	h := req.Header
-	h.Set("Content-Type", "application/json")
+	if route.Format == FormatAntom {
+		if err := setAntomHeaders(h, route, ev, ts); err != nil {
+			return Attempt{Err: err.Error()}
+		}
+	} else {
+		h.Set("Content-Type", "application/json")
+	}
 	h.Set("webhook-id", ev.ID)
-	h.Set("webhook-timestamp", strconv.FormatInt(ts.Unix(), 10))
-	h.Set("webhook-signature", SignAll(route.Secrets, ev.ID, ts, ev.Body))
+	if len(route.Secrets) > 0 {
+		h.Set("webhook-timestamp", strconv.FormatInt(ts.Unix(), 10))
+		h.Set("webhook-signature", SignAll(route.Secrets, ev.ID, ts, ev.Body))
+	}
 	setIf(h, "Antom-Profile", ev.Profile)
 	setIf(h, "Antom-Event-Kind", ev.Kind)
 	setIf(h, "Antom-Event-Type", ev.Type)
@@ -167,13 +188,20 @@ func (f *Forwarder) deliver(ctx context.Context, route Route, ev *outbox.Event) 
 		return Attempt{Err: describeErr(err)}
 	}
 	defer resp.Body.Close()
-	head, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrBody))
+	limit := int64(maxErrBody)
+	if route.Format == FormatAntom {
+		limit = maxAckBody // the ack is read whole
+	}
+	head, _ := io.ReadAll(io.LimitReader(resp.Body, limit))
 	// Drain a little more so the connection can be reused.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 
 	a := Attempt{Status: resp.StatusCode}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		a.OK = true
+		if route.Format == FormatAntom {
+			a.Err = checkAck(head)
+		}
+		a.OK = a.Err == ""
 		return a
 	}
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {

@@ -1,19 +1,20 @@
 // Package delivery gets stored events into the merchant's app: Standard
-// Webhooks signing (standardwebhooks.com), the Forwarder that makes one
-// HTTP attempt, the backoff schedule, and the Dispatcher that retries
-// pending events until they are delivered or dead.
+// Webhooks signing (standardwebhooks.com, with the specification's own Go
+// library) or Antom's own format, the Forwarder that makes one HTTP attempt,
+// the backoff schedule, and the Dispatcher that retries pending events until
+// they are delivered or dead.
 package delivery
 
 import (
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"strconv"
+	"net/http"
 	"strings"
 	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 )
 
 // secretPrefix is the Standard Webhooks secret prefix.
@@ -25,8 +26,15 @@ const minSecretLen = 24
 
 // Secret is a Standard Webhooks signing secret. Its bytes never print:
 // String, GoString, Format verbs and JSON all give "whsec_REDACTED".
+//
+// Signing and verifying are the Standard Webhooks library's. Parsing is not:
+// the library's NewWebhook takes any non-empty key, so it would accept a
+// secret without the whsec_ prefix, a too short one or one whose padding was
+// stripped without a word, and its errors could not name forward_secret and
+// the fix.
 type Secret struct {
 	key []byte
+	wh  *standardwebhooks.Webhook
 }
 
 const redacted = "whsec_REDACTED"
@@ -56,7 +64,11 @@ func ParseSecret(s string) (Secret, error) {
 	if len(key) < minSecretLen {
 		return Secret{}, fmt.Errorf("forward_secret is too short: it decodes to %d bytes, Standard Webhooks needs at least %d%s", len(key), minSecretLen, fix)
 	}
-	return Secret{key: key}, nil
+	wh, err := standardwebhooks.NewWebhookRaw(key)
+	if err != nil { // only for an empty key, which the length check above excludes
+		return Secret{}, errors.New("forward_secret: " + err.Error())
+	}
+	return Secret{key: key, wh: wh}, nil
 }
 
 // GenerateSecret returns a new random secret in whsec_<base64> form
@@ -90,12 +102,17 @@ func (s Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
 // Sign returns the Standard Webhooks signature header value for one
 // message: "v1," + base64(HMAC-SHA256(secret, msgID + "." + unix + "." + body)).
 func Sign(secret Secret, msgID string, ts time.Time, body []byte) string {
-	return "v1," + base64.StdEncoding.EncodeToString(mac(secret, msgID, strconv.FormatInt(ts.Unix(), 10), body))
+	if secret.wh == nil {
+		return ""
+	}
+	sig, _ := secret.wh.Sign(msgID, ts, body) // the library's signing cannot fail
+	return sig
 }
 
 // SignAll returns the webhook-signature header value signed with each of
 // secrets: their "v1,<base64>" signatures separated by spaces, as Standard
 // Webhooks allows, so a receiver holding any one of the secrets accepts it.
+// The library signs with one secret only; joining is all this adds.
 func SignAll(secrets []Secret, msgID string, ts time.Time, body []byte) string {
 	sigs := make([]string, len(secrets))
 	for i, s := range secrets {
@@ -107,31 +124,14 @@ func SignAll(secrets []Secret, msgID string, ts time.Time, body []byte) string {
 // Verify checks a webhook-signature header (one or more space-separated
 // "v1,<base64>" entries) against msgID, the webhook-timestamp header value
 // and body. It does not judge the timestamp's age; receivers should reject
-// timestamps more than a few minutes off.
+// timestamps more than a few minutes off (the library's Verify does).
 func Verify(secret Secret, msgID, timestamp string, body []byte, signatureHeader string) bool {
-	if secret.IsZero() {
+	if secret.wh == nil {
 		return false
 	}
-	want := mac(secret, msgID, timestamp, body)
-	for _, part := range strings.Fields(signatureHeader) {
-		v, sig, ok := strings.Cut(part, ",")
-		if !ok || v != "v1" {
-			continue
-		}
-		got, err := base64.StdEncoding.DecodeString(sig)
-		if err == nil && hmac.Equal(got, want) {
-			return true
-		}
-	}
-	return false
-}
-
-func mac(secret Secret, msgID, timestamp string, body []byte) []byte {
-	h := hmac.New(sha256.New, secret.key)
-	h.Write([]byte(msgID))
-	h.Write([]byte{'.'})
-	h.Write([]byte(timestamp))
-	h.Write([]byte{'.'})
-	h.Write(body)
-	return h.Sum(nil)
+	h := http.Header{}
+	h.Set(standardwebhooks.HeaderWebhookID, msgID)
+	h.Set(standardwebhooks.HeaderWebhookTimestamp, timestamp)
+	h.Set(standardwebhooks.HeaderWebhookSignature, signatureHeader)
+	return secret.wh.VerifyIgnoringTimestamp(body, h) == nil
 }

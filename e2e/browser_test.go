@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/caddy-antom/caddy-antom/antom"
+	"github.com/caddy-antom/caddy-antom/delivery"
 )
 
 // The browser tests run the demo stack of examples/Caddyfile (simulator, public HTTPS site with
@@ -67,6 +68,7 @@ func startBrowserStack(t testing.TB) *browserStack {
 	t.Helper()
 	php := requireTool(t, "php")
 	httpsPort, httpPort, simPort, apiPort, phpPort := freePort(t), freePort(t), freePort(t), freePort(t), freePort(t)
+	legacyPort := freePort(t) // the site that notifies the shop's Antom-format handler
 	st := &browserStack{
 		ShopURL: fmt.Sprintf("https://localhost:%d", httpsPort),
 		SimURL:  fmt.Sprintf("http://127.0.0.1:%d", simPort),
@@ -85,6 +87,9 @@ func startBrowserStack(t testing.TB) *browserStack {
 		"SHOP_DATA_DIR="+st.DataDir,
 		"ANTOM_FORWARD_SECRET="+st.Secret,
 		"PHP_CLI_SERVER_WORKERS=4",
+		// The Antom-format notify handler keeps Antom's public key: the signature is passed through.
+		"ANTOM_PUBLIC_KEY="+antomSimPublicKey(t),
+		fmt.Sprintf("SHOP_ANTOM_NOTIFY_URL=https://localhost:%d/antom/notify.php", legacyPort),
 	)
 	shopLog := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = shopLog, shopLog
@@ -103,7 +108,7 @@ func startBrowserStack(t testing.TB) *browserStack {
 		}
 	})
 
-	caddyfile := demoCaddyfile(t, map[int]int{8443: httpsPort, 8080: httpPort, 8600: simPort, 8700: apiPort, 8081: phpPort})
+	caddyfile := demoCaddyfile(t, map[int]int{8443: httpsPort, 8444: legacyPort, 8080: httpPort, 8600: simPort, 8700: apiPort, 8081: phpPort})
 	st.Caddy = startCaddy(t, caddyfile, map[string]string{
 		"ANTOM_CLIENT_ID":             "SANDBOX_BROWSER_TEST",
 		"ANTOM_MERCHANT_PRIVATE_KEY":  merchantPrivateKey(t),
@@ -289,7 +294,7 @@ type browserCard struct {
 
 // browserBuyer is what checkout.cjs's buyer does (see its header).
 type browserBuyer struct {
-	Flow    string       `json:"flow"` // wallet, easysafepay, linked, card, direct, entrycode
+	Flow    string       `json:"flow"` // wallet, legacy, easysafepay, linked, card, direct, entrycode
 	SKU     string       `json:"sku,omitempty"`
 	Action  string       `json:"action"` // the button on Antom's page (pay, fail, cancel; pass on 3-D Secure)
 	Card    *browserCard `json:"card,omitempty"`
@@ -344,6 +349,9 @@ func TestBrowserCheckout(t *testing.T) {
 	}{
 		{"Pay", browserBuyer{Flow: "wallet", SKU: "tea", Action: "pay"}, "paid", "S", "12.50 USD", false},
 		{"Fail", browserBuyer{Flow: "wallet", SKU: "mug", Action: "fail"}, "failed", "F", "18.00 USD", false},
+		// Notified at the shop's own Antom notify handler (openssl_verify with Antom's public key),
+		// through the demo's forward_format antom site.
+		{"AntomFormatNotify", browserBuyer{Flow: "legacy", SKU: "book", Action: "pay"}, "paid", "S", "6.50 USD", false},
 		{"CardHosted3DS", browserBuyer{Flow: "card", SKU: "mug", Action: "pass", Card: needs3DS}, "paid", "S", "18.00 USD", true},
 		{"CardServerToServer3DS", browserBuyer{Flow: "direct", SKU: "book", Action: "pass", Card: visa, ThreeDS: true}, "paid", "S", "", true},
 		{"EntryCode", browserBuyer{Flow: "entrycode", Action: "pay", Amount: "7.25"}, "paid", "S", "7.25 USD", false},
@@ -388,6 +396,13 @@ func TestBrowserCheckout(t *testing.T) {
 				RequestID    string `json:"requestId"`
 				Source       string `json:"source"`
 				LastStatus   int    `json:"lastStatus"`
+				Route        string `json:"route"`
+			}
+			// Which antom_webhook delivered it: the Standard Webhooks forward, or the shop's
+			// Antom-format handler.
+			wantRoute := delivery.RouteID("default", st.PHPURL+"/antom-events")
+			if tc.buyer.Flow == "legacy" {
+				wantRoute = delivery.RouteID("default", st.PHPURL+"/antom/notify.php")
 			}
 			st.Caddy.AdminGetJSON("/antom/events?state=delivered", &events)
 			found := false
@@ -395,8 +410,8 @@ func TestBrowserCheckout(t *testing.T) {
 				if ev.RequestID == o.PaymentRequestID && ev.Type == "PAYMENT_RESULT" {
 					found = true
 					t.Logf("caddy delivered %s %s %s (source %s, HTTP %d)", ev.ID, ev.Type, ev.ResultStatus, ev.Source, ev.LastStatus)
-					if ev.ResultStatus != tc.resultStatus || ev.Source != "notification" || ev.LastStatus != http.StatusOK {
-						t.Errorf("event %+v; want resultStatus %s from a notification, delivered with 200", ev, tc.resultStatus)
+					if ev.ResultStatus != tc.resultStatus || ev.Source != "notification" || ev.LastStatus != http.StatusOK || ev.Route != wantRoute {
+						t.Errorf("event %+v; want resultStatus %s from a notification, delivered with 200 by route %s", ev, tc.resultStatus, wantRoute)
 					}
 				}
 			}

@@ -17,7 +17,7 @@ import (
 // demoPorts are the fixed ports of examples/Caddyfile and scripts/demo.sh. Other e2e tests use
 // free random ports; this test is not parallel, and the browser test runs the same stack on free
 // ports, so they never share these.
-var demoPorts = []int{8443, 8600, 8700, 8081, 8080, 2019}
+var demoPorts = []int{8443, 8444, 8600, 8700, 8081, 8080, 2019}
 
 // demoPortsBusy lists the demo's ports that something listens on.
 func demoPortsBusy() []int {

@@ -41,6 +41,7 @@ type fakeApp struct {
 	defStatus int
 	delay     time.Duration
 	body      string
+	bodies    []string      // answered in order, then body
 	changed   chan struct{} // closed and replaced on every recorded request
 	inFlight  int           // requests being answered now
 	maxFlight int           // the most inFlight ever was
@@ -112,6 +113,9 @@ func (a *fakeApp) serve(w http.ResponseWriter, r *http.Request) {
 		status, a.statuses = a.statuses[0], a.statuses[1:]
 	}
 	respBody := a.body
+	if len(a.bodies) > 0 {
+		respBody, a.bodies = a.bodies[0], a.bodies[1:]
+	}
 	a.mu.Unlock()
 
 	if delay > 0 {
@@ -174,6 +178,13 @@ func (a *fakeApp) SetBody(s string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.body = s
+}
+
+// SetBodies makes the next answers carry these bodies, in order; then SetBody's applies.
+func (a *fakeApp) SetBodies(bodies ...string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.bodies = append([]string(nil), bodies...)
 }
 
 // Off closes the listener and every open connection: the app is down (connection refused).
@@ -284,4 +295,11 @@ func (a *fakeApp) dump() string {
 		fmt.Fprintf(&s, "    body: %.400s\n", r.Body)
 	}
 	return s.String()
+}
+
+// InFlight is the number of requests the app is answering now.
+func (a *fakeApp) InFlight() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.inFlight
 }

@@ -28,6 +28,7 @@ import (
 
 	"github.com/caddy-antom/caddy-antom/antom"
 	"github.com/caddy-antom/caddy-antom/outbox"
+	"github.com/caddy-antom/caddy-antom/outbox/sqlstore"
 )
 
 const (
@@ -64,6 +65,7 @@ type whConf struct {
 	Webhook     string // extra lines in the antom_webhook block
 	SiteAddr    string // default http://127.0.0.1:<Port>
 	Site        string // extra site lines before antom_webhook
+	NoSecret    bool   // no forward_secret line (forward_format antom needs none)
 }
 
 func (c *whConf) defaults(t testing.TB) {
@@ -85,6 +87,10 @@ func (c *whConf) defaults(t testing.TB) {
 }
 
 func (c whConf) caddyfile() string {
+	secret := "forward_secret {env.ANTOM_FORWARD_SECRET}"
+	if c.NoSecret {
+		secret = ""
+	}
 	return fmt.Sprintf(`{
 	skip_install_trust
 %s
@@ -99,13 +105,13 @@ func (c whConf) caddyfile() string {
 %s
 	antom_webhook %s {
 		forward        %s%s
-		forward_secret {env.ANTOM_FORWARD_SECRET}
+		%s
 		sync_timeout   %s
 		max_age        %s
 %s
 	}
 }
-`, c.Global, whClientID, c.Profile, c.SiteAddr, c.Site, whNotifyPath, c.AppURL, c.ForwardPath, c.SyncTimeout, c.MaxAge, c.Webhook)
+`, c.Global, whClientID, c.Profile, c.SiteAddr, c.Site, whNotifyPath, c.AppURL, c.ForwardPath, secret, c.SyncTimeout, c.MaxAge, c.Webhook)
 }
 
 // whStack is one caddy with an antom_webhook in front of one fake app.
@@ -681,10 +687,15 @@ func TestWebhookSurvivesSIGKILL(t *testing.T) {
 				}
 				hole.Close()
 			}
-			// The acknowledged event is on disk, in the event database.
-			var state string
-			if err := eventsDB(t, s.p.DataDir).QueryRow(`SELECT state FROM antom_events WHERE id = ?`, id).Scan(&state); err != nil || state != "pending" {
-				t.Fatalf("the acknowledged event after SIGKILL: state %q, %v; want it stored pending", state, err)
+			// The acknowledged event is on disk, in the default store's database.
+			db, err := sqlstore.OpenSQLite(filepath.Join(s.p.DataDir, "caddy", "antom", "events.db"), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ev, err := db.Get(context.Background(), id)
+			db.Close()
+			if err != nil || ev.State != "pending" {
+				t.Fatalf("the acknowledged event is not stored pending after SIGKILL: %+v, %v", ev, err)
 			}
 			if s.app.Len() != 0 {
 				t.Fatalf("the app was down but recorded requests")

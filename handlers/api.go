@@ -1,10 +1,11 @@
 package handlers
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -69,8 +70,12 @@ type API struct {
 	// Timeout bounds one call to Antom. Default: 15s.
 	Timeout caddy.Duration `json:"timeout,omitempty"`
 
-	// MaxBody is the largest request accepted from the app, in bytes. Default: 1 MiB.
+	// MaxBody is the largest request accepted from the app, in bytes (413 above). Default: 1 MiB.
 	MaxBody int64 `json:"max_body,omitempty"`
+
+	// ReadTimeout is how long the body of a request may take to arrive; a slower client gets
+	// 408 BODY_TIMEOUT and its connection is closed. Default: 10s.
+	ReadTimeout caddy.Duration `json:"read_timeout,omitempty"`
 
 	// Reconcile, when present, makes sure the app learns the result of every payment started
 	// through this handler even if Antom's notification never arrives: each pay and
@@ -157,6 +162,9 @@ func (h *API) Provision(ctx caddy.Context) error {
 	if h.MaxBody <= 0 {
 		h.MaxBody = defaultAPIMaxBody
 	}
+	if h.ReadTimeout <= 0 {
+		h.ReadTimeout = caddy.Duration(defaultReadTimeout)
+	}
 	var err error
 	if h.trusted, err = parseTrustedClients(h.TrustedClients); err != nil {
 		return fmt.Errorf("antom_api: %v", err)
@@ -184,12 +192,15 @@ func (h *API) Provision(ctx caddy.Context) error {
 	return nil
 }
 
-// ServeHTTP proxies one API call.
+// ServeHTTP proxies one API call. A refusal that leaves the body unread closes the connection
+// (closeIfUnread).
 func (h *API) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
 	start := time.Now()
+	watchBody(r)
 	fail := func(status int, code, resultStatus, message string) error {
 		h.log.Warn("API call refused", zap.String("code", code), zap.String("detail", message), zap.String("uri", r.RequestURI))
 		apiCallsTotal.WithLabelValues("refused", code).Inc()
+		closeIfUnread(w, r, h.log)
 		writeResult(w, status, code, resultStatus, message)
 		return nil
 	}
@@ -224,14 +235,23 @@ func (h *API) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Hand
 			fmt.Sprintf("the app sent an Agent-Token that is not the agent_token of antom profile %q, so the call would be made for another merchant; set that agent_token in the profile or point the app at the matching profile", h.Profile))
 	}
 
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.MaxBody))
-	if err != nil {
+	tooLarge := fmt.Sprintf("request larger than max_body (%d bytes)", h.MaxBody)
+	if r.ContentLength > h.MaxBody {
+		return fail(http.StatusRequestEntityTooLarge, "BODY_TOO_LARGE", "F", tooLarge)
+	}
+	var buf bytes.Buffer
+	if err := readWithin(w, r, &buf, h.MaxBody, time.Duration(h.ReadTimeout), h.log); err != nil {
 		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return fail(http.StatusRequestEntityTooLarge, "BODY_TOO_LARGE", "F", fmt.Sprintf("request larger than max_body (%d bytes)", h.MaxBody))
+		var netErr net.Error
+		switch {
+		case errors.As(err, &tooBig):
+			return fail(http.StatusRequestEntityTooLarge, "BODY_TOO_LARGE", "F", tooLarge)
+		case errors.As(err, &netErr) && netErr.Timeout():
+			return fail(http.StatusRequestTimeout, "BODY_TIMEOUT", "F", fmt.Sprintf("the request body did not arrive within read_timeout (%s)", time.Duration(h.ReadTimeout)))
 		}
 		return fail(http.StatusBadRequest, "BODY_UNREADABLE", "F", "reading the request: "+err.Error())
 	}
+	body := buf.Bytes()
 	if body, err = fillNotifyURL(call.name, body, h.NotifyURL); err != nil {
 		return fail(http.StatusBadRequest, "INVALID_JSON", "F", "the request body must be a JSON object: "+err.Error())
 	}

@@ -11,6 +11,7 @@ import "github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 //		notify_url      <url>          # filled into paymentNotifyUrl (and refundNotifyUrl for refund) when the app leaves it out
 //		timeout         <duration>     # default 15s
 //		max_body        <size>         # default 1MiB
+//		read_timeout    <duration>     # how long the request body may take to arrive (default 10s)
 //		reconcile [{                   # inquire about payments whose notification never arrives
 //			after   <duration>         # grace period before the first inquiry; default 30s
 //			give_up <duration>         # stop inquiring this long after the payment started; default 24h
@@ -28,6 +29,7 @@ func (h *API) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		"notify_url":      stringOption(&h.NotifyURL),
 		"timeout":         durationOption(&h.Timeout),
 		"max_body":        sizeOption(&h.MaxBody),
+		"read_timeout":    durationOption(&h.ReadTimeout),
 		"reconcile":       h.reconcileOption,
 	})
 }

@@ -22,8 +22,10 @@ func TestAPIUnmarshalCaddyfile(t *testing.T) {
 			notify_url https://shop.example/antom/notify
 			timeout    20s
 			max_body   64KiB
+			read_timeout 4s
 		}`, API{Profile: "shop", Allow: []string{"pay", "inquiryPayment", "payments/refund"},
-			NotifyURL: "https://shop.example/antom/notify", Timeout: caddy.Duration(20 * time.Second), MaxBody: 64 << 10}},
+			NotifyURL: "https://shop.example/antom/notify", Timeout: caddy.Duration(20 * time.Second), MaxBody: 64 << 10,
+			ReadTimeout: caddy.Duration(4 * time.Second)}},
 		{"trusted clients", "antom_api {\n\ttrusted_clients 10.0.0.0/8 172.16.0.0/12 192.168.1.20 ::1\n}",
 			API{TrustedClients: []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.1.20", "::1"}}},
 		{"bare reconcile", "antom_api {\n\treconcile\n}", API{Reconcile: &ReconcileConfig{}}},
@@ -74,6 +76,9 @@ func TestAPIUnmarshalCaddyfile(t *testing.T) {
 		{"trusted_clients everyone", "antom_api {\n\ttrusted_clients 0.0.0.0/0\n}", `"0.0.0.0/0" admits every address`},
 		{"trusted_clients everyone (IPv6)", "antom_api {\n\ttrusted_clients ::/0\n}", `"::/0" admits every address`},
 		{"trusted_clients twice", "antom_api {\n\ttrusted_clients ::1\n\ttrusted_clients 127.0.0.1\n}", "'trusted_clients' is given twice"},
+		{"read_timeout not a duration", "antom_api {\n\tread_timeout slow\n}", "read_timeout: 'slow' is not a positive duration"},
+		{"read_timeout without value", "antom_api {\n\tread_timeout\n}", "read_timeout takes exactly one value"},
+		{"read_timeout twice", "antom_api {\n\tread_timeout 1s\n\tread_timeout 2s\n}", "'read_timeout' is given twice"},
 		{"after twice", "antom_api {\n\treconcile {\n\t\tafter 1s\n\t\tafter 2s\n\t}\n}", "'after' is given twice"},
 	}
 	for _, c := range bad {

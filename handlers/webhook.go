@@ -3,6 +3,7 @@ package handlers
 import (
 	"bytes"
 	"context"
+	"crypto/rsa"
 	"errors"
 	"fmt"
 	"math"
@@ -53,8 +54,8 @@ type DedupRetainer interface {
 
 // Webhook terminates Antom's notifications at the public notify URL: it verifies Antom's
 // signature, stores the notification durably, acknowledges it to Antom with the exact ack Antom
-// expects, and forwards it to the merchant's app, signed per Standard Webhooks and retried until
-// the app accepts it.
+// expects, and forwards it to the merchant's app, signed per Standard Webhooks or in Antom's own
+// format, and retried until the app accepts it.
 type Webhook struct {
 	// Profile is the merchant profile whose client id and Antom public keys apply. Default: default.
 	Profile string `json:"profile,omitempty"`
@@ -62,9 +63,33 @@ type Webhook struct {
 	// Forward is the URL of the app endpoint that receives verified events. Required.
 	Forward string `json:"forward,omitempty"`
 
+	// ForwardFormat is how events reach Forward: "standard_webhooks" (the default) signs them per
+	// Standard Webhooks with ForwardSecret; "antom" sends what Antom itself would send (the exact
+	// body, Antom's Content-Type, client-id, request-time and signature headers), so an app's
+	// existing Antom notify handler takes them unchanged, and counts a delivery only when the
+	// app answers 2xx with Antom's success ack (result.resultStatus S); any other answer is
+	// retried, its resultCode and resultMessage in the event's history. The signature is
+	// Caddy's own with ForwardKey, or else Antom's own, passed through (see ForwardKey).
+	ForwardFormat string `json:"forward_format,omitempty"`
+
+	// ForwardKey, in the antom format, is the RSA private key Caddy signs each delivery with,
+	// the way Antom signs a notification (over the Forward URL's path, a fresh request-time and
+	// the body, with the profile's client id): the app verifies with its public half in place
+	// of Antom's public key. PKCS#8 or PKCS#1, PEM or one-line base64 (`caddy antom keygen`
+	// makes one); accepts `{env.*}` and `{file.*}`. Without it Antom's own request-time and
+	// signature are passed through unchanged, so the app keeps Antom's public key; Antom's
+	// signature covers the path Antom posted to, so that mode needs NotifyPath and a Forward
+	// URL with the same path (and query). Inquiry results (reconcile) were never signed by
+	// Antom as notifications and can only be delivered with ForwardKey.
+	ForwardKey string `json:"forward_key,omitempty"`
+
+	// ForwardKeyVersion is the keyVersion of ForwardKey in the signature header. Default: 1.
+	ForwardKeyVersion string `json:"forward_key_version,omitempty"`
+
 	// ForwardSecret signs forwarded events per Standard Webhooks: `whsec_` followed by base64
-	// (generate one with `caddy antom secret`). Accepts `{env.*}` and `{file.*}`. Required,
-	// unless ForwardSecrets gives the secrets.
+	// (generate one with `caddy antom secret`). Accepts `{env.*}` and `{file.*}`. Required in
+	// the standard_webhooks format, unless ForwardSecrets gives the secrets; optional in the
+	// antom format, where it adds the Standard Webhooks headers to Antom's.
 	ForwardSecret string `json:"forward_secret,omitempty"`
 
 	// ForwardSecrets are more secrets, for rotation: every delivery carries one signature per
@@ -73,8 +98,11 @@ type Webhook struct {
 	// Caddyfile, forward_secret given again.
 	ForwardSecrets []string `json:"forward_secrets,omitempty"`
 
-	// SyncTimeout is how long the first delivery may take before Antom is answered; the event is
-	// stored either way and later attempts run in the background. Default: 3s.
+	// SyncTimeout is how long Antom's answer waits for the first delivery attempt; the event is
+	// stored either way and later attempts run in the background. A slower first attempt is not
+	// cut short: the event is stored pending and Antom answered, the attempt goes on (within the
+	// forward's 30 s timeout), its outcome is recorded, and no other attempt starts meanwhile.
+	// Default: 3s.
 	SyncTimeout caddy.Duration `json:"sync_timeout,omitempty"`
 
 	// MaxBody is the largest notification accepted, in bytes (413 above). Default: 64 KiB, ten
@@ -115,6 +143,7 @@ type Webhook struct {
 
 	// NotifyPath is the path (and query, if any) Antom signed, for when a rewrite or strip_prefix
 	// changed the request before it reached this handler. Default: the request URI as received.
+	// Required by ForwardFormat antom without ForwardKey, whose Forward URL must have this path.
 	NotifyPath string `json:"notify_path,omitempty"`
 
 	app    App
@@ -167,7 +196,17 @@ func (h *Webhook) Provision(ctx caddy.Context) error {
 	if h.Forward == "" || err != nil || (forward.Scheme != "http" && forward.Scheme != "https") || forward.Host == "" {
 		return fmt.Errorf("antom_webhook: forward must be the absolute http(s) URL of the app endpoint that receives events, e.g. http://127.0.0.1:8080/antom-events")
 	}
+	if h.ForwardFormat == "" {
+		h.ForwardFormat = delivery.FormatStandardWebhooks
+	}
+	if h.ForwardFormat != delivery.FormatStandardWebhooks && h.ForwardFormat != delivery.FormatAntom {
+		return fmt.Errorf("antom_webhook: forward_format must be standard_webhooks or antom, not %q", h.ForwardFormat)
+	}
 	secrets, err := h.parseSecrets()
+	if err != nil {
+		return err
+	}
+	forwardKey, err := h.parseForwardKey()
 	if err != nil {
 		return err
 	}
@@ -200,11 +239,17 @@ func (h *Webhook) Provision(ctx caddy.Context) error {
 	if h.client, err = h.app.Client(h.Profile); err != nil {
 		return fmt.Errorf("antom_webhook: %v", err)
 	}
+	var signer *antom.Signer
+	if forwardKey != nil {
+		signer = &antom.Signer{ClientID: h.client.Signer.ClientID, KeyVersion: h.ForwardKeyVersion, Key: forwardKey}
+	}
 	h.route = delivery.Route{
 		ID:          delivery.RouteID(h.Profile, h.Forward),
 		Profile:     h.Profile,
 		URL:         h.Forward,
 		Secrets:     secrets,
+		Format:      h.ForwardFormat,
+		AntomSigner: signer,
 		MaxAge:      time.Duration(h.MaxAge),
 		MaxInFlight: h.MaxInFlight,
 		Rate:        perSecond,
@@ -234,6 +279,9 @@ func (h *Webhook) parseSecrets() ([]delivery.Secret, error) {
 	if h.ForwardSecret != "" {
 		texts = append([]string{h.ForwardSecret}, texts...)
 	}
+	if len(texts) == 0 && h.ForwardFormat == delivery.FormatAntom {
+		return nil, nil
+	}
 	if len(texts) == 0 {
 		return nil, fmt.Errorf("antom_webhook: forward_secret is required so the app can trust forwarded events; generate one with `caddy antom secret` and pass it as {env.ANTOM_FORWARD_SECRET}")
 	}
@@ -256,11 +304,62 @@ func (h *Webhook) parseSecrets() ([]delivery.Secret, error) {
 	return secrets, nil
 }
 
+// parseForwardKey checks the antom format's options: it resolves and parses forward_key (nil
+// without one), or, without it, checks that Antom's signature passed through can verify at
+// forward. Errors never contain the key.
+func (h *Webhook) parseForwardKey() (*rsa.PrivateKey, error) {
+	if h.ForwardFormat != delivery.FormatAntom {
+		if h.ForwardKey != "" || h.ForwardKeyVersion != "" {
+			return nil, fmt.Errorf("antom_webhook: forward_key and forward_key_version sign deliveries in Antom's format; add forward_format antom, or remove them")
+		}
+		return nil, nil
+	}
+	if h.ForwardKey == "" {
+		if h.ForwardKeyVersion != "" {
+			return nil, fmt.Errorf("antom_webhook: forward_key_version is given without forward_key; add forward_key, or remove forward_key_version to pass Antom's own signature through")
+		}
+		return nil, h.checkPassThroughPath()
+	}
+	if h.ForwardKeyVersion == "" {
+		h.ForwardKeyVersion = "1"
+	}
+	resolved, err := caddy.NewReplacer().ReplaceOrErr(h.ForwardKey, true, true)
+	if err != nil {
+		return nil, fmt.Errorf("antom_webhook: forward_key: %v (check that the environment variable or file exists and is not empty)", err)
+	}
+	key, err := antom.ParsePrivateKey(resolved)
+	if err != nil {
+		return nil, fmt.Errorf("antom_webhook: forward_key: %v", err)
+	}
+	return key, nil
+}
+
+// checkPassThroughPath refuses a pass-through forward whose path is not the one Antom signs:
+// the app would verify Antom's signature over another path and refuse every delivery.
+func (h *Webhook) checkPassThroughPath() error {
+	path, err := delivery.SignedPath(h.Forward)
+	if err != nil {
+		return fmt.Errorf("antom_webhook: forward: %v", err)
+	}
+	if h.NotifyPath == "" {
+		return fmt.Errorf("antom_webhook: forward_format antom without forward_key passes Antom's own signature through, which covers the path Antom posts to; "+
+			"set notify_path to that path (your notify URL's path, e.g. %s) so Caddy can check that the forward URL has it too, or add forward_key to sign deliveries with a key of your own", path)
+	}
+	if path != h.NotifyPath {
+		return fmt.Errorf("antom_webhook: forward_format antom without forward_key passes Antom's own signature through, but Antom signed the path %s (notify_path) and the forward URL's path is %s: "+
+			"the app would verify the signature over %s and refuse every notification; forward to a URL whose path is %s, or add forward_key to sign deliveries with a key of your own",
+			h.NotifyPath, path, path, h.NotifyPath)
+	}
+	return nil
+}
+
 // ServeHTTP receives one notification. What costs nothing is checked before the body is read
-// (method, client-id, the Signature header, request-time), and the body is read with a deadline
-// into memory reserved from a budget shared by all notifications being read (also after such a
-// refusal, under the same limits, only for the ids it claims: see reject).
+// (method, client-id, the Signature header, request-time), and the body is read within
+// read_timeout into memory reserved from a budget shared by all notifications being read (also
+// after such a refusal, under the same limits, only for the ids it claims: see reject). A
+// refusal that leaves the body unread closes the connection (closeIfUnread).
 func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
+	watchBody(r)
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		h.reject(w, r, http.StatusMethodNotAllowed, "method_not_allowed", "Antom notifications are POSTed; got "+r.Method, "", nil)
@@ -318,8 +417,14 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 		DedupKey:       n.DedupKey,
 		OrderKey:       h.orderKey(n),
 		Body:           body,
-		ReceivedAt:     time.Now(),
-		TraceParent:    tracing.Parent(r.Context()),
+		Signed: &outbox.AntomSignature{
+			ClientID:    clientID,
+			RequestTime: requestTime,
+			Signature:   r.Header.Get("Signature"),
+			Path:        h.signedPath(r),
+		},
+		ReceivedAt:  time.Now(),
+		TraceParent: tracing.Parent(r.Context()),
 	}
 	// The store decides, in the transaction that stores the event, whether its first attempt
 	// may go now (see outbox.EventStore's AddDelivering); an event that waits for its payment's
@@ -377,7 +482,7 @@ func (h *Webhook) orderKey(n antom.Notification) string {
 	if n.PaymentID == "" || h.Ordering == "off" {
 		return ""
 	}
-	return "payment:" + n.PaymentID
+	return outbox.PaymentOrderKey(n.PaymentID)
 }
 
 // checkRequestTime refuses a request-time that is unreadable, older than max_request_age or
@@ -414,11 +519,8 @@ func (h *Webhook) readBody(w http.ResponseWriter, r *http.Request) (body []byte,
 			fmt.Sprintf("%d bytes of notification bodies are being read already; retry later", maxBodyMemory)
 	}
 	defer bodyMemory.release(size)
-	if err := http.NewResponseController(w).SetReadDeadline(time.Now().Add(time.Duration(h.ReadTimeout))); err != nil {
-		h.log.Debug("cannot set a read deadline on this connection", zap.Error(err))
-	}
 	buf := bytes.NewBuffer(make([]byte, 0, size+1)) // +1: reading EOF must not grow it
-	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, size)); err != nil {
+	if err := readWithin(w, r, buf, size, time.Duration(h.ReadTimeout), h.log); err != nil {
 		var tooBig *http.MaxBytesError
 		var netErr net.Error
 		switch {
@@ -488,6 +590,7 @@ func (h *Webhook) reject(w http.ResponseWriter, r *http.Request, status int, rea
 		act.Detail = truncateDetail(message)
 		h.app.RecordActivity(act)
 	}
+	closeIfUnread(w, r, h.log)
 	writeResult(w, status, "NOTIFICATION_REJECTED", "F", reason+": "+message)
 }
 

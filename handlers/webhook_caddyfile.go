@@ -7,8 +7,12 @@ import "github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 //	antom_webhook [<matcher>] {
 //		profile         <name>                       # default: the profile named default
 //		forward         <url>                        # the app endpoint that receives verified events (required)
-//		forward_secret  {env.ANTOM_FORWARD_SECRET}   # Standard Webhooks secret, whsec_<base64> (required;
-//		                                             # given again for rotation: one signature per secret)
+//		forward_format  standard_webhooks|antom      # how the app receives events (default standard_webhooks)
+//		forward_secret  {env.ANTOM_FORWARD_SECRET}   # Standard Webhooks secret, whsec_<base64> (required in
+//		                                             # standard_webhooks; given again for rotation: one signature per secret)
+//		forward_key     {file./etc/forward.pem}      # antom format: RSA private key Caddy signs deliveries with
+//		                                             # (none: Antom's own signature passed through; needs notify_path)
+//		forward_key_version <n>                      # keyVersion of forward_key (default 1)
 //		sync_timeout    <duration>                   # how long to wait for the app before answering Antom (default 3s)
 //		max_body        <size>                       # default 64KiB
 //		max_age         <duration>                   # retry the app this long, then dead-letter (default 72h)
@@ -22,18 +26,21 @@ import "github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 func (h *Webhook) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name
 	return parseBlock(d, map[string]option{
-		"profile":         stringOption(&h.Profile),
-		"forward":         stringOption(&h.Forward),
-		"forward_secret":  secretOption(h),
-		"sync_timeout":    durationOption(&h.SyncTimeout),
-		"max_body":        sizeOption(&h.MaxBody),
-		"max_age":         durationOption(&h.MaxAge),
-		"max_in_flight":   intOption(&h.MaxInFlight),
-		"rate":            rateOption(&h.Rate),
-		"ordering":        choiceOption(&h.Ordering, "on", "off"),
-		"notify_path":     stringOption(&h.NotifyPath),
-		"read_timeout":    durationOption(&h.ReadTimeout),
-		"max_request_age": durationOption(&h.MaxRequestAge),
+		"profile":             stringOption(&h.Profile),
+		"forward":             stringOption(&h.Forward),
+		"forward_secret":      secretOption(h),
+		"forward_format":      choiceOption(&h.ForwardFormat, "standard_webhooks", "antom"),
+		"forward_key":         stringOption(&h.ForwardKey),
+		"forward_key_version": stringOption(&h.ForwardKeyVersion),
+		"sync_timeout":        durationOption(&h.SyncTimeout),
+		"max_body":            sizeOption(&h.MaxBody),
+		"max_age":             durationOption(&h.MaxAge),
+		"max_in_flight":       intOption(&h.MaxInFlight),
+		"rate":                rateOption(&h.Rate),
+		"ordering":            choiceOption(&h.Ordering, "on", "off"),
+		"notify_path":         stringOption(&h.NotifyPath),
+		"read_timeout":        durationOption(&h.ReadTimeout),
+		"max_request_age":     durationOption(&h.MaxRequestAge),
 	}, "forward_secret")
 }
 

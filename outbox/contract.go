@@ -80,6 +80,13 @@ type EventStore interface {
 	Lead(ctx context.Context, log *zap.Logger, fn func(ctx context.Context))
 }
 
+// OrderKeeper is implemented by the stores whose Claim and AddDelivering enforce pauses and
+// per-payment order themselves, across instances, reloads and restarts (the SQL stores): a
+// dispatcher then keeps no order of its own, and lists nothing at start.
+type OrderKeeper interface {
+	KeepsOrder() bool
+}
+
 // ClaimRequest says which due events Claim may hand out. An event is claimed when it is
 // pending, its NextAttempt has passed, no live lease holds it (leases and due times are read on
 // the store's clock, the database's, so instances with skewed clocks agree), its route is not

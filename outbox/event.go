@@ -67,6 +67,11 @@ type Event struct {
 	// round-trips byte for byte, whatever whitespace or encoding it has.
 	Body []byte `json:"body"`
 
+	// Signed is the signature Antom sent the notification with (nil for an inquiry result,
+	// which Antom never signed as a notification, and for events stored before it was kept), so
+	// that a forward in Antom's own format can pass it through unchanged.
+	Signed *AntomSignature `json:"signed,omitempty"`
+
 	ReceivedAt  time.Time `json:"receivedAt"`
 	State       State     `json:"state"`
 	Attempts    int       `json:"attempts"`
@@ -91,6 +96,19 @@ type Event struct {
 	// "" for none; the store's writes of the event check it. Not stored in the document.
 	Claim string `json:"-"`
 }
+
+// AntomSignature is what Antom's signature over a notification depends on besides the body:
+// the three headers, verbatim, and the path Antom signed (the notify URL's path and query).
+type AntomSignature struct {
+	ClientID    string `json:"clientId"`
+	RequestTime string `json:"requestTime"`
+	Signature   string `json:"signature"`
+	Path        string `json:"path"`
+}
+
+// PaymentOrderKey is the OrderKey of the events of the payment paymentID (notifications and the
+// results reconciliation finds): the store delivers them in the order received.
+func PaymentOrderKey(paymentID string) string { return "payment:" + paymentID }
 
 // Step is one entry of an event's History.
 type Step struct {

@@ -70,6 +70,10 @@ func TestPaidPaymentReachesAppByInquiry(t *testing.T) {
 		ev.ResultStatus != "S" || ev.RequestID != "req-paid" || ev.RequestIDField != "paymentRequestId" || ev.Route != route.ID {
 		t.Fatalf("event = %+v", ev)
 	}
+	// It takes its place in its payment's order, as the notification would have.
+	if ev.OrderKey != outbox.PaymentOrderKey(sp.PaymentID) {
+		t.Errorf("order key %q, want %q", ev.OrderKey, outbox.PaymentOrderKey(sp.PaymentID))
+	}
 
 	// The body is the notification Antom would have sent, field for field.
 	n := e.notification("req-paid")

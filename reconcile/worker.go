@@ -468,6 +468,9 @@ func (s *step) deliver(a *answer) {
 		NextAttempt:    learnt, // due at once: the dispatcher of this (leader) instance sends it
 		TraceParent:    p.TraceParent,
 	}
+	if pid := ev.PaymentID(); pid != "" {
+		ev.OrderKey = outbox.PaymentOrderKey(pid) // its payment's later events wait for it
+	}
 	sctx, cancel := s.storeCtx()
 	defer cancel()
 	added, err := s.w.store.Add(sctx, ev)

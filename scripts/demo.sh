@@ -9,6 +9,7 @@
 #
 # What runs (see examples/Caddyfile):
 #   https://localhost:8443   Caddy: the public shop and Antom's notify URL (antom_webhook)
+#   https://localhost:8444   Caddy: the notify URL of the shop's Antom-format handler (forward_format antom)
 #   http://127.0.0.1:8600    Caddy: the offline Antom simulator (gateway + cashier page)
 #   http://127.0.0.1:8700    Caddy: antom_api, the signing proxy the shop calls (loopback only)
 #   http://127.0.0.1:8081    the PHP shop (examples/php-shop), which holds no Antom key
@@ -51,14 +52,16 @@ MARKER="$DEMO_DIR/.caddy-antom-demo"
 
 # Fixed by examples/Caddyfile and the shop's defaults.
 SHOP_URL="https://localhost:8443"
+LEGACY_NOTIFY_URL="https://localhost:8444/antom/notify.php"
 SIM_URL="http://127.0.0.1:8600"
 API_URL="http://127.0.0.1:8700"
 PHP_ADDR="127.0.0.1:8081"
 ADMIN_URL="http://localhost:2019"
-PORTS=(8443 8600 8700 8081 8080 2019)
+PORTS=(8443 8444 8600 8700 8081 8080 2019)
 port_role() {
 	case "$1" in
 	8443) echo "the public shop and notify URL (https://localhost:8443)" ;;
+	8444) echo "the notify URL of the shop's Antom-format handler (https://localhost:8444)" ;;
 	8600) echo "the Antom simulator" ;;
 	8700) echo "antom_api, the signing proxy" ;;
 	8081) echo "the PHP shop" ;;
@@ -290,8 +293,10 @@ CADDY_LOG="$LOGS/caddy.log"
 : >"$CADDY_LOG"
 
 info "starting the PHP shop on http://$PHP_ADDR (log: $SHOP_LOG)"
+# ANTOM_PUBLIC_KEY: the key the shop's Antom-format notify handler verifies with, Antom's own.
 spawn env SHOP_PUBLIC_URL="$SHOP_URL" ANTOM_API="$API_URL" SHOP_DATA_DIR="$DEMO_DIR/shop" \
 	ANTOM_FORWARD_SECRET="${K[ANTOM_FORWARD_SECRET]}" PHP_CLI_SERVER_WORKERS=4 \
+	ANTOM_PUBLIC_KEY="${K[ANTOM_PUBLIC_KEY]}" SHOP_ANTOM_NOTIFY_URL="$LEGACY_NOTIFY_URL" \
 	php -S "$PHP_ADDR" examples/php-shop/router.php </dev/null >>"$SHOP_LOG" 2>&1 &
 PHP_PID=$!
 
@@ -380,6 +385,7 @@ say ""
 say "${B}caddy-antom demo is running${N} (state: $DEMO_DIR)"
 say "  shop (public, HTTPS)    $SHOP_URL"
 say "  Antom notify URL        $SHOP_URL/antom/notify      (antom_webhook: verify, store, ack, forward)"
+say "  ... in Antom's format   $LEGACY_NOTIFY_URL  (to the shop's own Antom notify handler)"
 say "  antom_api (loopback)    $API_URL               (the shop's signing proxy)"
 say "  Antom simulator         $SIM_URL/simulator/     (cashier pages, control endpoints)"
 say "  Caddy admin API         $ADMIN_URL/antom/events?state=delivered"

@@ -3,7 +3,10 @@
 #
 #   demo   php-cli (the example shop and the walk's HTTP client)
 #   test   the demo's needs, plus chromium (the browser tests), postgresql (the PostgreSQL event
-#          store's tests), node and npm, and the npm packages of e2e/node
+#          store's tests), node and npm, and the npm packages of e2e/node; and the toolchains the
+#          examples/verify snippets are tested with: a JDK (default-jdk-headless), Mono's C#
+#          compiler and runtime (mono-mcs, mono-runtime), perl and python3; and openssl, the
+#          independent verifier of antom-format deliveries
 #
 # On Debian or Ubuntu, as root or with password-less sudo, it installs the missing Debian packages
 # with apt-get and says what it installs. Elsewhere it prints exactly what to install and exits 4.
@@ -16,7 +19,7 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 
 case "${1:-}" in
 demo) want=(php-cli) ;;
-test) want=(php-cli chromium postgresql nodejs npm) ;;
+test) want=(php-cli chromium postgresql nodejs npm default-jdk-headless mono-mcs mono-runtime perl python3 openssl) ;;
 *)
 	echo "usage: scripts/setup.sh demo|test" >&2
 	exit 2
@@ -32,6 +35,9 @@ installed() {
 	php-cli) command -v php >/dev/null ;;
 	postgresql) compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null ;;
 	nodejs) command -v node >/dev/null ;;
+	default-jdk-headless) command -v javac >/dev/null && command -v java >/dev/null ;;
+	mono-mcs) command -v mcs >/dev/null ;;
+	mono-runtime) command -v mono >/dev/null ;;
 	*) command -v "$1" >/dev/null ;;
 	esac
 }
@@ -50,7 +56,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 		say "missing: ${missing[*]}"
 		say "install them, then run this again:"
 		say "  Debian/Ubuntu: sudo apt-get install --no-install-recommends ${missing[*]}"
-		say "  elsewhere: php 7+ (php-cli), Chromium, PostgreSQL 13+ server binaries (initdb, pg_ctl), Node.js 18+ with npm"
+		say "  elsewhere: php 7+ (php-cli), Chromium, PostgreSQL 13+ server binaries (initdb, pg_ctl), Node.js 18+ with npm,"
+		say "             a JDK 8+ (javac, java), Mono (mcs, mono), perl 5.10+, python 3.6+, openssl"
 		exit 4
 	fi
 	say "installing with apt-get: ${missing[*]} (a one-time step; log in ${TMPDIR:-/tmp}/caddy-antom-apt.log)"

@@ -6,6 +6,7 @@
  */
 require_once __DIR__ . '/lib/shop.php';
 require_once __DIR__ . '/lib/pages.php';
+require_once __DIR__ . '/lib/antom_notify.php';
 
 set_exception_handler(function ($e) {
     shop_log('error: ' . $e->getMessage());
@@ -18,6 +19,7 @@ $routes = array(
     '/' => 'GET', '/order' => 'GET', '/result' => 'GET', '/orders.json' => 'GET',
     '/checkout' => 'POST', '/pay' => 'POST', '/refund' => 'POST', '/cancel' => 'POST', '/antom-events' => 'POST',
     '/store' => 'GET', '/store/pay' => 'POST', '/card' => 'GET', '/card/pay' => 'POST', '/capture' => 'POST',
+    '/antom/notify.php' => 'POST',
 );
 if (!isset($routes[$path])) {
     page_error(404, 'Not found.');
@@ -125,12 +127,14 @@ switch ($path) {
     case '/checkout':
         $sku = isset($_POST['sku']) ? (string)$_POST['sku'] : '';
         $method = isset($_POST['method']) ? (string)$_POST['method'] : 'wallet';
+        // notify=antom: Antom notifies this order at SHOP_ANTOM_NOTIFY_URL, in Antom's own format.
+        $notifyUrl = (isset($_POST['notify']) && $_POST['notify'] === 'antom') ? (string)getenv('SHOP_ANTOM_NOTIFY_URL') : '';
         if (!isset(shop_catalogue()[$sku]) || !in_array($method, array('wallet', 'easysafepay', 'linked', 'card', 'direct'), true)
-            || ($method === 'linked' && shop_linked_wallet() === null)) {
+            || ($method === 'linked' && shop_linked_wallet() === null) || (isset($_POST['notify']) && $notifyUrl === '')) {
             page_error(400, 'Unknown item or payment method.');
             break;
         }
-        $o = shop_create_order($sku, $method);
+        $o = shop_create_order($sku, $method, null, $notifyUrl);
         if ($method === 'direct') { // the card form is ours: see /card
             header('Location: /card?order=' . rawurlencode($o['id']), true, 303);
             break;
@@ -208,6 +212,13 @@ switch ($path) {
         $map = array('F' => 'cancel-refused', 'U' => 'cancel-unknown');
         $refusedButGone = ($r['status'] === 'F' && $r['code'] === 'ORDER_NOT_EXIST');
         see_order($o['id'], (isset($map[$r['status']]) && !$refusedButGone) ? $map[$r['status']] : '');
+        break;
+
+    case '/antom/notify.php':
+        list($status, $answer) = shop_handle_antom_notify($_SERVER['REQUEST_URI'], antom_request_headers(), file_get_contents('php://input'));
+        http_response_code($status);
+        header('Content-Type: application/json');
+        echo json_encode($answer, JSON_UNESCAPED_SLASHES);
         break;
 
     case '/antom-events':

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Regenerates vectors.json: Standard Webhooks test cases whose signatures are computed by the
-# openssl CLI (an implementation independent of the four verify snippets beside this file).
+# openssl CLI (an implementation independent of the Standard Webhooks snippets beside this file).
 # Bodies are stored base64-encoded so every byte is exact. Run: sh make_vectors.sh > vectors.json
 set -eu
 SECRET_B64='c2hvcC1kZW1vLWtleS0zMi1ieXRlcy1sb25nLWF0LWxlYXN0IQ=='   # "shop-demo-key-32-bytes-long-at-least!"

@@ -85,20 +85,19 @@ function antom_verify_event($secret, array $headers, $body, $tolerance = 300, $n
     return array('ok' => true, 'id' => $id, 'timestamp' => (int)$ts);
 }
 
-/** The request headers of the current request, whatever the SAPI (Apache, FPM, php -S). */
-function antom_request_headers()
-{
-    if (function_exists('getallheaders')) {
-        $all = getallheaders();
-        if (is_array($all)) {
+if (!function_exists('antom_request_headers')) {
+    /** The request headers of the current request, whatever the SAPI (Apache, FPM, php -S). */
+    function antom_request_headers()
+    {
+        if (function_exists('getallheaders') && is_array($all = getallheaders())) {
             return $all;
         }
-    }
-    $h = array();
-    foreach ($_SERVER as $k => $v) {
-        if (strpos($k, 'HTTP_') === 0) {
-            $h[$k] = $v;
+        $h = array();
+        foreach ($_SERVER as $k => $v) {
+            if (strpos($k, 'HTTP_') === 0) {
+                $h[$k] = $v;
+            }
         }
+        return $h;
     }
-    return $h;
 }

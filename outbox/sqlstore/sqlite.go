@@ -92,7 +92,7 @@ func (sqliteDialect) unreachable(error) bool { return false }
 // sqliteMigrations bring the schema from user_version i to i+1. Append only. Times are
 // microseconds since the Unix epoch, UTC. Indexes a search uses with a bound value are not
 // partial: SQLite's planner uses a partial index only when the query's WHERE implies the
-// index's, which request_id = ? never does for request_id <> ''.
+// index's, which request_id = ? never does for a request_id other than the empty string.
 var sqliteMigrations = []string{
 	`CREATE TABLE antom_events (
 		id           TEXT PRIMARY KEY,

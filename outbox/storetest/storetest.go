@@ -264,6 +264,9 @@ func lifecycle(t *testing.T, open Open) {
 	a, b := event("a"), event("b")
 	a.ReceivedAt, a.NextAttempt = now.Add(-2*time.Second), now.Add(-2*time.Second)
 	b.ReceivedAt, b.NextAttempt = now.Add(-time.Second), now.Add(-time.Second)
+	// Antom's signature, kept so that a forward in Antom's format passes it through on every attempt.
+	signed := outbox.AntomSignature{ClientID: "C", RequestTime: "1700000000000", Signature: "algorithm=RSA256,keyVersion=1,signature=a%2Bb%3D", Path: "/antom/notify?x=1"}
+	a.Signed = &signed
 	mustAdd(t, s, b)
 	mustAdd(t, s, a)
 	later := event("later")
@@ -286,7 +289,7 @@ func lifecycle(t *testing.T, open Open) {
 		t.Fatal(err)
 	}
 	if got := state(t, s, a.ID); got.State != outbox.StatePending || got.Attempts != 1 || got.LastStatus != 503 ||
-		got.LastError != "503 from the app" || !got.NextAttempt.Equal(now.Add(time.Minute)) {
+		got.LastError != "503 from the app" || !got.NextAttempt.Equal(now.Add(time.Minute)) || got.Signed == nil || *got.Signed != signed {
 		t.Fatalf("after Reschedule: %+v", got)
 	}
 	due, err = claim(s, 10) // b is still claimed

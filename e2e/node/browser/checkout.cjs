@@ -6,6 +6,7 @@
 //
 // Flows:
 //   wallet     #buy-<sku>, the cashier page: #pay / #fail / #cancel (action)
+//   legacy     #legacy-<sku>: as wallet, notified at the shop's Antom-format notify handler
 //   easysafepay  #esp-<sku>, the cashier page, where the buyer also links the wallet: action
 //   linked     #linked-<sku>: paid with the linked wallet's token, no Antom page
 //   card       #card-<sku>, the simulator's card form: the card, #pay; 3-D Secure if the card needs it
@@ -109,7 +110,7 @@ async function main() {
 
     // 2. to Antom: the shop creates the order, calls Antom through antom_api and sends the
     // browser to Antom's page (normalUrl): the cashier, the card form or the wallet.
-    const button = { wallet: '#buy-', easysafepay: '#esp-', linked: '#linked-', card: '#card-', direct: '#direct-' }[flow];
+    const button = { wallet: '#buy-', legacy: '#legacy-', easysafepay: '#esp-', linked: '#linked-', card: '#card-', direct: '#direct-' }[flow];
     if (flow === 'entrycode') {
       await page.locator('#amount').fill(String(input.amount || '12.50'));
       await clickTo('#store-pay', onSimulator);

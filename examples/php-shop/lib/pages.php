@@ -55,6 +55,11 @@ function page_catalogue(array $orders)
                 . '<button id="' . h($b[0] . '-' . $sku) . '" type="submit"' . ($method === 'wallet' ? '' : ' class="secondary"') . '>'
                 . h($b[1]) . '</button></form>';
         }
+        if (getenv('SHOP_ANTOM_NOTIFY_URL')) { // notified through the Antom-format handler
+            $html .= '<form method="post" action="/checkout"><input type="hidden" name="sku" value="' . h($sku) . '">'
+                . '<input type="hidden" name="method" value="wallet"><input type="hidden" name="notify" value="antom">'
+                . '<button id="legacy-' . h($sku) . '" type="submit" class="secondary">Buy (Antom-format notify)</button></form>';
+        }
         $html .= '</div>';
     }
     $html .= '</div><p><a id="store" href="/store">In the shop? Scanned our entry code? Pay here.</a></p>';

@@ -144,8 +144,11 @@ function shop_all_orders()
     return $orders;
 }
 
-/** A new pending order for a catalogue item, or for $item (title, amount) bought in store. */
-function shop_create_order($sku, $method = 'wallet', $item = null)
+/**
+ * A new pending order for a catalogue item, or for $item (title, amount) bought in store.
+ * $notifyUrl: where Antom notifies its payment ('': antom_api's notify_url).
+ */
+function shop_create_order($sku, $method = 'wallet', $item = null, $notifyUrl = '')
 {
     $item = ($item === null) ? shop_catalogue()[$sku] : $item;
     $id = 'o' . gmdate('Ymd') . bin2hex(random_bytes(6));
@@ -162,6 +165,7 @@ function shop_create_order($sku, $method = 'wallet', $item = null)
         'paymentRequestId' => 'pay_' . $id,
         'normalUrl' => null,
         'paymentId' => null,
+        'notifyUrl' => $notifyUrl,
         'failure' => null,
         'refund' => array('attempt' => 0, 'requestId' => null, 'status' => 'none', 'refundId' => null, 'message' => null),
         'history' => array(),
@@ -254,6 +258,9 @@ function shop_payment_request(array $order, array $card = null, $threeDS = false
         'settlementStrategy' => array('settlementCurrency' => $order['amount']['currency']),
         'env' => array('terminalType' => 'WEB'),
     );
+    if (!empty($order['notifyUrl'])) {
+        $body['paymentNotifyUrl'] = $order['notifyUrl'];
+    }
     $method = isset($order['method']) ? $order['method'] : 'wallet';
     if ($method === 'wallet') {
         return array('createPaymentSession', $body);

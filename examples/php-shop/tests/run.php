@@ -202,7 +202,7 @@ for (const line of fs.readFileSync(process.argv[2], 'utf8').trim().split('\n')) 
 }
 JS;
 if (($node = which('node')) !== null) {
-    check_harness_output('node', run(array($node, '-e', $NODE_HARNESS, $VERIFY_DIR . '/verify.js', $tsv)), $want);
+    check_harness_output('node', run(array($node, '-e', $NODE_HARNESS, $VERIFY_DIR . '/standard_webhooks.js', $tsv)), $want);
 } else {
     skip('node vectors', 'node not installed');
 }
@@ -210,7 +210,7 @@ if (($node = which('node')) !== null) {
 $PY_HARNESS = <<<'PY'
 import base64, sys
 sys.path.insert(0, sys.argv[1])
-from verify import verify_event
+from standard_webhooks import verify_event
 d = lambda s: base64.b64decode(s)
 for line in open(sys.argv[2]).read().strip().split("\n"):
     name, secret, mid, ts, sig, body, now = line.split("\t")
@@ -246,8 +246,8 @@ public class Harness {
             if (!s(f[4]).isEmpty()) h.put("Webhook-Signature", s(f[4]));
             int status = 200;
             try {
-                Verify.verify(s(f[1]), h, Base64.getDecoder().decode(f[5]), 300, Long.parseLong(f[6]));
-            } catch (Verify.Failure e) {
+                StandardWebhooks.verify(java.util.Collections.singletonList(s(f[1])), h, Base64.getDecoder().decode(f[5]), 300, Long.parseLong(f[6]));
+            } catch (StandardWebhooks.Failure e) {
                 status = e.status;
             }
             System.out.println(f[0] + " " + status);
@@ -259,8 +259,8 @@ if (($javac = which('javac')) !== null && ($java = which('java')) !== null) {
     $jdir = "$TMP/java";
     mkdir($jdir);
     file_put_contents("$jdir/Harness.java", $JAVA_HARNESS);
-    list($code, , $err) = run(array($javac, '-d', $jdir, $VERIFY_DIR . '/Verify.java', "$jdir/Harness.java"));
-    if (check($code === 0, 'javac compiles Verify.java', trim($err))) {
+    list($code, , $err) = run(array($javac, '-d', $jdir, $VERIFY_DIR . '/StandardWebhooks.java', "$jdir/Harness.java"));
+    if (check($code === 0, 'javac compiles StandardWebhooks.java', trim($err))) {
         check_harness_output('java', run(array($java, '-cp', $jdir, 'Harness', $tsv)), $want);
     }
 } else {
@@ -330,11 +330,15 @@ $STUB = "http://127.0.0.1:$stubPort";
 $SHOP = "http://127.0.0.1:$shopPort";
 $SECRET = 'whsec_' . base64_encode(random_bytes(32));
 $PUBLIC = 'https://shop.example.test:8443';
+// The key pair Antom (or Caddy's forward_key) signs /antom/notify.php's notifications with.
+$NOTIFY_KEY = openssl_pkey_new(array('private_key_bits' => 2048, 'private_key_type' => OPENSSL_KEYTYPE_RSA));
+$NOTIFY_PUBLIC = openssl_pkey_get_details($NOTIFY_KEY)['key']; // PEM
 mkdir("$TMP/stub");
 $stubOk = start_server($stubPort, __DIR__ . '/stub_antom_api.php', array('STUB_DIR' => "$TMP/stub"), "$TMP/stub.log");
 $shopOk = start_server($shopPort, $ROOT . '/router.php', array(
     'ANTOM_API' => $STUB, 'ANTOM_FORWARD_SECRET' => $SECRET, 'SHOP_PUBLIC_URL' => $PUBLIC,
     'SHOP_DATA_DIR' => "$TMP/data", 'PHP_CLI_SERVER_WORKERS' => '4',
+    'ANTOM_PUBLIC_KEY' => preg_replace('/-----[A-Z ]+-----|\s/', '', $NOTIFY_PUBLIC), // one-line base64, as the dashboard shows it
 ), "$TMP/shop.log");
 check($stubOk, "stub ANTOM_API listens on $STUB");
 if (!check($shopOk, "shop listens on $SHOP")) {
@@ -612,6 +616,48 @@ $paidEntries = count(array_filter($o['history'], function ($e) {
 }));
 check($codes === array_fill(0, 6, '200') && $o['state'] === 'paid' && $paidEntries === 1,
     'six concurrent deliveries (duplicates and a failure) -> paid exactly once', implode(',', $codes) . " {$o['state']} x$paidEntries");
+
+// --- the Antom notify handler (/antom/notify.php), as Antom (or Caddy's forward_format antom) calls it
+/** Posts a notification signed as Antom signs one; returns [status, headers, decoded answer]. */
+function send_antom_notify(array $event, array $opt = array())
+{
+    global $SHOP, $NOTIFY_KEY;
+    $path = isset($opt['path']) ? $opt['path'] : '/antom/notify.php';
+    $body = json_encode($event, JSON_UNESCAPED_SLASHES);
+    $time = (string)round(microtime(true) * 1000);
+    openssl_sign("POST $path\nSANDBOX_SHOP.$time.$body", $sig, $NOTIFY_KEY, OPENSSL_ALGO_SHA256);
+    $enc = urlencode(base64_encode($sig));
+    if (isset($opt['lower_hex'])) { // .NET emits %2b, and the docs print spaces after the commas
+        $enc = preg_replace_callback('/%[0-9A-F]{2}/', function ($m) { return strtolower($m[0]); }, $enc);
+    }
+    $sep = isset($opt['lower_hex']) ? ', ' : ',';
+    $headers = array('Content-Type' => 'application/json; charset=UTF-8', 'client-id' => 'SANDBOX_SHOP', 'request-time' => $time,
+        'signature' => "algorithm=RSA256{$sep}keyVersion=1{$sep}signature=$enc");
+    list($st, $hd, $raw) = http('POST', "$SHOP/antom/notify.php", isset($opt['tamper']) ? "$body " : $body, $headers);
+    return array($st, $hd, json_decode($raw, true));
+}
+function antom_result($answer)
+{
+    return isset($answer['result']['resultStatus']) ? $answer['result']['resultStatus'] . ' ' . $answer['result']['resultCode'] : 'none';
+}
+
+list(, $antomId) = buy('book');
+$antomOrder = order_file($antomId);
+list($st, , $a) = send_antom_notify(payment_result($antomOrder, 'S'), array('tamper' => true));
+check($st === 200 && antom_result($a) === 'F SIGNATURE_INVALID' && order_state($antomId) === 'pending',
+    'antom notify: a changed body -> F SIGNATURE_INVALID, order still pending', antom_result($a));
+list($st, , $a) = send_antom_notify(payment_result($antomOrder, 'S'), array('path' => '/antom/notify'));
+check(antom_result($a) === 'F SIGNATURE_INVALID', 'antom notify: signed over another path -> F SIGNATURE_INVALID', antom_result($a));
+list($st, $hd, $a) = send_antom_notify(payment_result($antomOrder, 'S'), array('lower_hex' => true));
+check($st === 200 && $a === array('result' => array('resultCode' => 'SUCCESS', 'resultStatus' => 'S', 'resultMessage' => 'success'))
+    && order_state($antomId) === 'paid' && strpos($hd['content-type'], 'application/json') === 0,
+    "antom notify: a good signature (lower-case %xx, spaces after commas) -> Antom's exact ack, order paid", antom_result($a));
+list($st, , $a) = send_antom_notify(payment_result($antomOrder, 'S'));
+check(antom_result($a) === 'S SUCCESS' && order_state($antomId) === 'paid', 'antom notify: the same notification again -> ack, still paid');
+list($st, , $a) = send_antom_notify(payment_result(array('paymentRequestId' => 'pay_o20240101deadbeef0000', 'amount' => $antomOrder['amount']), 'S'));
+check(antom_result($a) === 'F PROCESS_FAIL', 'antom notify: an unknown order -> F PROCESS_FAIL (sent again later)', antom_result($a));
+list($st) = http('POST', "$SHOP/checkout", array('sku' => 'tea', 'notify' => 'antom'));
+check($st === 400, 'checkout with notify=antom but no SHOP_ANTOM_NOTIFY_URL -> 400');
 
 // --- nothing sensitive in the shop's log
 $log = file_get_contents("$TMP/shop.log");

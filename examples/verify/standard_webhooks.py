@@ -1,6 +1,6 @@
 """Verify an event forwarded by Caddy (Standard Webhooks). Python 3.6+, standard library only.
 
-    from verify import verify_event
+    from standard_webhooks import verify_event
     # body must be the raw request bytes (Flask: request.get_data(); Django: request.body)
     v = verify_event(os.environ["ANTOM_FORWARD_SECRET"], request.headers, body)
     if not v["ok"]:

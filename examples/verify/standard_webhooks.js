@@ -1,6 +1,6 @@
 // Verify an event forwarded by Caddy (Standard Webhooks). Node 12+, `crypto` only.
 //
-//   const { verifyEvent } = require('./verify.js');
+//   const { verifyEvent } = require('./standard_webhooks.js');
 //   // body must be the raw bytes (Buffer), e.g. express.raw({ type: '*/*' }); never JSON.stringify(req.body)
 //   const v = verifyEvent(process.env.ANTOM_FORWARD_SECRET, req.headers, body);
 //   if (!v.ok) return res.status(v.status).send(v.reason);
