@@ -103,7 +103,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	} else if err != nil {
 		a.log.Warn("the paused forwards could not be read; every forward's deliveries wait until they are (retried every 10 s)", zap.Error(err))
 	}
-	opts := delivery.DispatcherOptions{Retention: time.Duration(a.Retention), Paused: a.paused.has}
+	opts := delivery.DispatcherOptions{Retention: time.Duration(a.Retention), Paused: a.paused.has, RouteIDs: a.routeIDs}
 	a.observe(&opts)
 	a.dispatcher = delivery.NewDispatcher(a.store, a.forwarder, a.route, a.log.Named("delivery"), opts)
 

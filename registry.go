@@ -31,6 +31,17 @@ func (a *App) route(id string) (delivery.Route, bool) {
 	return r, ok
 }
 
+// routeIDs returns the ids of the routes registered.
+func (a *App) routeIDs() []string {
+	a.routesMu.RLock()
+	defer a.routesMu.RUnlock()
+	ids := make([]string, 0, len(a.routes))
+	for id := range a.routes {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
 // RouteFor returns the single route that forwards a profile's events, for events that do not come
 // from a webhook (payment results found by inquiry).
 func (a *App) RouteFor(profile string) (delivery.Route, error) {

@@ -45,6 +45,11 @@ type DispatcherOptions struct {
 	OnFailed    func(ev *outbox.Event, a Attempt, next time.Time)
 	OnDead      func(ev *outbox.Event, a Attempt)
 
+	// RouteIDs lists the ids of the configured routes (nil: only those Run delivers to now
+	// are known), so that Run claims no more of a route's events than its max_in_flight lets
+	// start.
+	RouteIDs func() []string
+
 	// Paused reports whether deliveries to a route are paused (nil: never).
 	// Its events stay pending until Resumed is called for the route.
 	Paused func(routeID string) bool
@@ -532,11 +537,21 @@ func (d *Dispatcher) startOn(ev *outbox.Event) bool {
 	return true
 }
 
-// room returns, for each route Run delivers to now, how many more of its deliveries may start.
+// room returns, for each configured route (and each route Run delivers to now), how many more
+// of Run's deliveries to it may start: what Claim may hand out of it.
 func (d *Dispatcher) room() map[string]int {
+	var ids []string
+	if d.opts.RouteIDs != nil {
+		ids = d.opts.RouteIDs()
+	}
+	out := make(map[string]int, len(ids))
+	for _, id := range ids {
+		if r, ok := d.routes(id); ok {
+			out[id] = r.maxInFlight()
+		}
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	out := make(map[string]int, len(d.loads))
 	for id, l := range d.loads {
 		out[id] = max(l.max-l.running, 0)
 	}

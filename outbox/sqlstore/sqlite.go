@@ -45,7 +45,9 @@ func OpenSQLite(path string, log *zap.Logger) (*Store, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	r, err := sql.Open("sqlite", name+pragmas+"&_pragma=query_only(1)")
+	// The readers set only what is per connection: journal mode and auto_vacuum are the
+	// file's, and setting them again would take a write lock the writer may hold.
+	r, err := sql.Open("sqlite", name+"_pragma=busy_timeout(10000)&_pragma=query_only(1)")
 	if err != nil {
 		_ = w.Close()
 		return nil, fmt.Errorf("opening the event database %s: %w", path, err)
