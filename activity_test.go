@@ -128,3 +128,60 @@ func TestActivityRecorderRetriesAndDrains(t *testing.T) {
 		t.Fatal("a stopped writer's recorder queued an activity nobody writes, or did not count it dropped")
 	}
 }
+
+// barrierStore holds every AddActivity until want of them are under way at once.
+type barrierStore struct {
+	outbox.EventStore
+	want    int
+	mu      sync.Mutex
+	waiting int
+	all     chan struct{}
+}
+
+func (b *barrierStore) AddActivity(ctx context.Context, a *outbox.Activity) error {
+	b.mu.Lock()
+	if b.waiting++; b.waiting == b.want {
+		close(b.all)
+	}
+	b.mu.Unlock()
+	select {
+	case <-b.all:
+		return b.EventStore.AddActivity(ctx, a)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// The records waiting together are handed to the store together, so that a store committing
+// the writes waiting together (sqlstore) makes them durable in one commit, not one each: a
+// writer that wrote them one after the other would never get past the first here.
+func TestActivityRecorderWritesWaitingRecordsTogether(t *testing.T) {
+	const n = 8
+	store := &barrierStore{EventStore: outbox.New(&certmagic.FileStorage{Path: t.TempDir()}), want: n, all: make(chan struct{})}
+	r := newActivityRecorder(store, zaptest.NewLogger(t))
+	for range n {
+		r.record(named("req-together"))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.run(ctx)
+	}()
+	select {
+	case <-store.all:
+	case <-time.After(activityWriteTimeout):
+		store.mu.Lock()
+		defer store.mu.Unlock()
+		t.Fatalf("the writer had %d of %d queued records under way at once", store.waiting, n)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for stored(t, store, "req-together") < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("stored %d of %d", stored(t, store, "req-together"), n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	<-done
+}

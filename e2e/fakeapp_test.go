@@ -50,6 +50,13 @@ type fakeApp struct {
 // newFakeApp starts a fake app that answers 200 to everything; it is closed at test end.
 func newFakeApp(t testing.TB) *fakeApp {
 	t.Helper()
+	return newFakeAppAt(t, "127.0.0.1:0")
+}
+
+// newFakeAppAt is newFakeApp listening on addr: a fixed port, for stored records that name the
+// forward's URL (use one below 32768, outside the ports the kernel hands out).
+func newFakeAppAt(t testing.TB, addr string) *fakeApp {
+	t.Helper()
 	a := &fakeApp{
 		t:         t,
 		conns:     map[net.Conn]struct{}{},
@@ -71,7 +78,7 @@ func newFakeApp(t testing.TB) *fakeApp {
 			}
 		},
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatalf("fakeApp: %v", err)
 	}

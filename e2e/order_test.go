@@ -70,18 +70,100 @@ func TestWebhookPaymentOrderAfterSIGKILL(t *testing.T) {
 	s.app.SetDefaultStatus(http.StatusOK)
 	s.p.Restart()
 	whWaitDelivered(t, s.app, ids)
+	whRequireOrder(t, s.app, ids)
+}
 
+// whRequireOrder waits until the app accepted each of ids (the events of one payment, in the
+// order Antom sent them), and fails the test if a request for one of them reached the app
+// before every earlier one had been delivered.
+func whRequireOrder(t *testing.T, app *fakeApp, ids []string) {
+	t.Helper()
+	whWaitDelivered(t, app, ids)
 	firstOK := map[string]int{} // webhook-id -> index of its first 2xx among the app's requests
-	for i, r := range s.app.Requests() {
+	for i, r := range app.Requests() {
 		id := r.Header.Get("webhook-id")
 		if _, seen := firstOK[id]; !seen && whOK(r) {
 			firstOK[id] = i
 		}
 		// Nothing of the payment may arrive before the events received earlier were delivered.
-		for _, earlier := range ids[:slices.Index(ids, id)] {
+		for _, earlier := range ids[:max(slices.Index(ids, id), 0)] {
 			if _, done := firstOK[earlier]; !done {
 				t.Fatalf("request %d (%s) reached the app before the earlier event %s of its payment was delivered", i, id, earlier)
 			}
 		}
 	}
+}
+
+// whFailFirstThenRest runs first (it sends a payment's first event) while the app fails every
+// request, then between, then rest (it sends the later events), and keeps the app failing until
+// the first event (firstID) was attempted once more: the later ones had their chance to overtake
+// it. Then the app recovers; whRequireOrder checks what it got.
+func whFailFirstThenRest(t *testing.T, app *fakeApp, firstID string, first, between, rest func()) {
+	t.Helper()
+	app.SetDefaultStatus(http.StatusInternalServerError)
+	first()
+	attempts := func() int { return len(whByID(app.Requests())[firstID]) }
+	before := attempts()
+	between()
+	rest()
+	waitFor(t, whWait, "another failed attempt of the first event", func() bool { return attempts() > before })
+	app.SetDefaultStatus(http.StatusOK)
+}
+
+// A payment result the app refuses, then a config reload, and within a second the refund of
+// the same payment: the new config must not send the refund before the payment result,
+// although it has not delivered anything yet.
+func TestWebhookPaymentOrderAcrossReload(t *testing.T) {
+	t.Parallel()
+	s := whStart(t, whConf{})
+	bodies := whPaymentLife("RELOAD1")
+	payment, refund := bodies[0], bodies[2]
+	ids := []string{whEventID(t, payment), whEventID(t, refund)}
+	changed := s.conf
+	changed.SyncTimeout = "2s"
+	whFailFirstThenRest(t, s.app, ids[0],
+		func() { s.whNotify(payment) },
+		func() { s.p.Reload(changed.caddyfile()) },
+		func() { s.whNotify(refund) })
+	whRequireOrder(t, s.app, ids)
+}
+
+// The same across a crash: the payment result waits for its retry, caddy is SIGKILLed and
+// started again, and the refund arrives right after the restart.
+func TestWebhookPaymentOrderRefundAfterSIGKILL(t *testing.T) {
+	t.Parallel()
+	s := whStart(t, whConf{})
+	bodies := whPaymentLife("KILL1")
+	payment, refund := bodies[0], bodies[2]
+	ids := []string{whEventID(t, payment), whEventID(t, refund)}
+	whFailFirstThenRest(t, s.app, ids[0],
+		func() { s.whNotify(payment) },
+		func() {
+			whWaitState(t, s.p, ids[0], "pending")
+			s.p.Kill()
+			s.p.Restart()
+		},
+		func() { s.whNotify(refund) })
+	whRequireOrder(t, s.app, ids)
+}
+
+// Three instances on one PostgreSQL database; the payment result, the capture and the refund of
+// one payment reach three different instances while the app refuses the payment result: the app
+// gets them in order, whichever instance delivers each.
+func TestPostgresStorePaymentOrderAcrossInstances(t *testing.T) {
+	t.Parallel()
+	c := startPgCluster(t, 3)
+	bodies := whPaymentLife("PGORDER1")
+	ids := make([]string, len(bodies))
+	for i, b := range bodies {
+		ids[i] = whEventID(t, b)
+	}
+	whFailFirstThenRest(t, c.app, ids[0],
+		func() { c.nodes[0].whNotify(bodies[0]) },
+		func() {},
+		func() {
+			c.nodes[1].whNotify(bodies[1])
+			c.nodes[2].whNotify(bodies[2])
+		})
+	whRequireOrder(t, c.app, ids)
 }

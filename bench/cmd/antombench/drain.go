@@ -10,11 +10,13 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
+
+	_ "modernc.org/sqlite" // database/sql driver "sqlite": the drain counts what is pending
 )
 
 type rssSample struct {
@@ -117,8 +119,13 @@ func runDrain(ctx context.Context, o *options, env *benchEnv, b build) (*drainRe
 	logPhase(res.Ingest)
 	res.IngestSeconds = time.Since(start).Seconds()
 	onAt := time.Since(start).Seconds()
-	pendingDir := filepath.Join(c.storageDir(), "antom", "events", "pending")
-	res.PendingAtOn = countIDs(pendingDir)
+	db, err := openEventsDB(c.storageDir())
+	if err != nil {
+		finishSampling()
+		return nil, err
+	}
+	defer db.Close()
+	res.PendingAtOn = countPending(db)
 	if res.Ingest.OK != o.drainEvents {
 		res.Note = fmt.Sprintf("only %d of %d notifications were acked while deliveries were held (first error: %s)", res.Ingest.OK, o.drainEvents, res.Ingest.FirstErr)
 	}
@@ -163,7 +170,7 @@ func runDrain(ctx context.Context, o *options, env *benchEnv, b build) (*drainRe
 	if st.Unique > 1 && st.LastNano > st.FirstNano {
 		res.Rate = float64(st.Unique-1) / (float64(st.LastNano-st.FirstNano) / 1e9)
 	}
-	for time.Now().Before(deadline) && countIDs(pendingDir) > 0 {
+	for time.Now().Before(deadline) && countPending(db) > 0 {
 		time.Sleep(100 * time.Millisecond)
 	}
 	res.RecordedSeconds = time.Since(on).Seconds()
@@ -199,18 +206,23 @@ func runDrain(ctx context.Context, o *options, env *benchEnv, b build) (*drainRe
 	return res, ctx.Err()
 }
 
-// countIDs counts the event files in an outbox folder (temporary files start with a dot or
-// are not msg_ ids).
-func countIDs(dir string) int {
-	ents, err := os.ReadDir(dir)
+// openEventsDB opens caddy's default event database (SQLite, antom/events.db in its storage
+// dir) for reading beside it.
+func openEventsDB(storageDir string) (*sql.DB, error) {
+	path := filepath.Join(storageDir, "antom", "events.db")
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=query_only(1)")
 	if err != nil {
-		return 0
+		return nil, fmt.Errorf("opening the event database %s: %w", path, err)
 	}
-	n := 0
-	for _, e := range ents {
-		if len(e.Name()) > 4 && e.Name()[:4] == "msg_" {
-			n++
-		}
+	return db, nil
+}
+
+// countPending counts the pending events in the event database (-1 when it cannot be read).
+func countPending(db *sql.DB) int {
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM antom_events WHERE state = 'pending'`).Scan(&n); err != nil {
+		logf("drain: counting the pending events: %v", err)
+		return -1
 	}
 	return n
 }
