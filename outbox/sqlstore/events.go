@@ -43,7 +43,7 @@ func (s *Store) insertEvent(ctx context.Context, tx *sql.Tx, ev *outbox.Event, c
 		args = append(args, l)
 	}
 	args = append(args, c, string(doc))
-	res, err := tx.ExecContext(ctx, q, args...)
+	res, err := s.txExec(ctx, tx, q, args...)
 	if err != nil {
 		return false, fmt.Errorf("storing event %s: %w", ev.ID, err)
 	}
@@ -112,12 +112,12 @@ func (s *Store) AddDelivering(ctx context.Context, ev *outbox.Event, deliver fun
 // mayGo reports whether ev, about to be inserted, may be delivered at once.
 func (s *Store) mayGo(ctx context.Context, tx *sql.Tx, ev *outbox.Event) (bool, error) {
 	if ev.OrderKey != "" && s.d.orderLock() != "" {
-		if _, err := tx.ExecContext(ctx, s.q(s.d.orderLock()), ev.Route+"\n"+ev.OrderKey); err != nil {
+		if _, err := s.txExec(ctx, tx, s.q(s.d.orderLock()), ev.Route+"\n"+ev.OrderKey); err != nil {
 			return false, err
 		}
 	}
 	var blocked bool
-	err := tx.QueryRowContext(ctx, s.q(`SELECT EXISTS (SELECT 1 FROM antom_paused_routes WHERE route_id = ?)
+	err := s.txQueryRow(ctx, tx, s.q(`SELECT EXISTS (SELECT 1 FROM antom_paused_routes WHERE route_id = ?)
 		OR (? <> '' AND EXISTS (SELECT 1 FROM antom_events WHERE state = 'pending' AND route = ? AND order_key = ? AND id <> ?))`),
 		ev.Route, ev.OrderKey, ev.Route, ev.OrderKey, ev.ID).Scan(&blocked)
 	return !blocked, err
@@ -154,11 +154,11 @@ WHERE id IN (
 // claimable returns the ids of the events req admits, per route: paused routes are left out,
 // each configured route gets at most its room in req.Free, each other route req.Others.
 func (s *Store) claimable(ctx context.Context, tx *sql.Tx, req outbox.ClaimRequest) ([]string, error) {
-	routes, err := queryStrings(ctx, tx, s.q(pendingRoutesSQL))
+	routes, err := s.queryStrings(ctx, tx, s.q(pendingRoutesSQL))
 	if err != nil {
 		return nil, err
 	}
-	paused, err := queryStrings(ctx, tx, s.q(`SELECT route_id FROM antom_paused_routes`))
+	paused, err := s.queryStrings(ctx, tx, s.q(`SELECT route_id FROM antom_paused_routes`))
 	if err != nil {
 		return nil, err
 	}
@@ -171,7 +171,7 @@ func (s *Store) claimable(ctx context.Context, tx *sql.Tx, req outbox.ClaimReque
 		if room = min(room, req.Limit); room <= 0 || slices.Contains(paused, route) {
 			continue
 		}
-		got, err := queryStrings(ctx, tx, s.q(routeDueSQL), route, room)
+		got, err := s.queryStrings(ctx, tx, s.q(routeDueSQL), route, room)
 		if err != nil {
 			return nil, err
 		}
@@ -181,8 +181,8 @@ func (s *Store) claimable(ctx context.Context, tx *sql.Tx, req outbox.ClaimReque
 }
 
 // queryStrings returns the one text column q selects.
-func queryStrings(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, q, args...)
+func (s *Store) queryStrings(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]string, error) {
+	rows, err := s.txQuery(ctx, tx, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -224,7 +224,7 @@ func (s *Store) Claim(ctx context.Context, req outbox.ClaimRequest) ([]*outbox.E
 		}
 		args = append(args, req.Limit)
 		q := strings.Replace(claimSQL, "{ids}", strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", "), 1)
-		rows, err := tx.QueryContext(ctx, s.q(q), args...)
+		rows, err := s.txQuery(ctx, tx, s.q(q), args...)
 		if err != nil {
 			return err
 		}
@@ -305,7 +305,7 @@ func (s *Store) update(ctx context.Context, ev, upd *outbox.Event, set string, a
 	args = append(args, cargs...)
 	var n int64
 	err = s.writeRetrying(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.q(`UPDATE antom_events SET `+set+`, lease_until = NULL, claim = NULL, doc = ?
+		res, err := s.txExec(ctx, tx, s.q(`UPDATE antom_events SET `+set+`, lease_until = NULL, claim = NULL, doc = ?
 			WHERE id = ? AND state = 'pending' AND `+cond), args...)
 		if err != nil {
 			return err
@@ -474,7 +474,7 @@ func (s *Store) Replay(ctx context.Context, id string) (*outbox.Event, error) {
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var doc []byte
 		var state string
-		err := tx.QueryRowContext(ctx, s.q(`SELECT doc, state FROM antom_events WHERE id = ?`), id).Scan(&doc, &state)
+		err := s.txQueryRow(ctx, tx, s.q(`SELECT doc, state FROM antom_events WHERE id = ?`), id).Scan(&doc, &state)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("event %s: %w", id, outbox.ErrNotFound)
 		}
@@ -491,7 +491,7 @@ func (s *Store) Replay(ctx context.Context, id string) (*outbox.Event, error) {
 		if doc, err = json.Marshal(ev); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, s.q(`UPDATE antom_events SET state = 'pending', next_attempt = ?, state_at = NULL,
+		_, err = s.txExec(ctx, tx, s.q(`UPDATE antom_events SET state = 'pending', next_attempt = ?, state_at = NULL,
 			lease_until = NULL, claim = NULL, dead_reason = NULL, doc = ? WHERE id = ?`), s.d.t(t), string(doc), id)
 		return err
 	})

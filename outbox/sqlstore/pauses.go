@@ -39,7 +39,7 @@ func (s *Store) SetPaused(ctx context.Context, routeIDs []string, paused bool) e
 	}
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		for _, id := range routeIDs {
-			if _, err := tx.ExecContext(ctx, s.q(q), id); err != nil {
+			if _, err := s.txExec(ctx, tx, s.q(q), id); err != nil {
 				return err
 			}
 		}

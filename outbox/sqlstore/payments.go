@@ -79,7 +79,7 @@ func (s *Store) DuePayments(ctx context.Context, at time.Time, limit int) ([]*ou
 	var ps []*outbox.Payment
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		ps = nil
-		rows, err := tx.QueryContext(ctx, s.q(`UPDATE antom_payments SET lease_until = {later}
+		rows, err := s.txQuery(ctx, tx, s.q(`UPDATE antom_payments SET lease_until = {later}
 			WHERE id IN (SELECT id FROM antom_payments
 				WHERE state = 'pending' AND next_inquiry <= ? AND (lease_until IS NULL OR lease_until <= {now})
 				ORDER BY next_inquiry, id LIMIT ?{lock})

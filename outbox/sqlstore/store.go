@@ -68,9 +68,13 @@ type Store struct {
 	seq      atomic.Uint64 // claim counter
 	jobs     chan *job
 	batch    int // the writes one commit carries at most (maxBatch)
-	stop     chan struct{}
-	done     chan struct{}
-	closed   sync.Once
+	// stmts are the statements prepared on w, and unprepared those a transaction used before
+	// they were; with group commit only, and the writer goroutine's alone (see prepared).
+	stmts      map[string]*sql.Stmt
+	unprepared map[string]bool
+	stop       chan struct{}
+	done       chan struct{}
+	closed     sync.Once
 
 	schemaMu    sync.Mutex
 	schemaReady atomic.Bool
@@ -105,6 +109,9 @@ func newStore(d dialect, w, r *sql.DB, log *zap.Logger) *Store {
 		done:     make(chan struct{}),
 		claims:   map[string]held{},
 		health:   health{log: log, unreachable: d.unreachable},
+
+		stmts:      map[string]*sql.Stmt{},
+		unprepared: map[string]bool{},
 	}
 	go s.writer()
 	return s
@@ -254,6 +261,7 @@ func (s *Store) commit(batch []*job) {
 			_ = tx.Rollback()
 		}
 	}
+	s.prepareUsed(ctx)
 	for i, j := range batch {
 		if err != nil {
 			j.err <- fmt.Errorf("committing to the event store: %w", err)
@@ -267,23 +275,78 @@ func (s *Store) runJob(ctx context.Context, tx *sql.Tx, j *job, savepoint bool) 
 	if !savepoint {
 		return j.fn(ctx, tx)
 	}
-	if _, err := tx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
+	if _, err := s.txExec(ctx, tx, "SAVEPOINT w"); err != nil {
 		return err
 	}
 	if err := j.fn(ctx, tx); err != nil {
-		_, _ = tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT w")
-		_, _ = tx.ExecContext(ctx, "RELEASE SAVEPOINT w")
+		_, _ = s.txExec(ctx, tx, "ROLLBACK TO SAVEPOINT w")
+		_, _ = s.txExec(ctx, tx, "RELEASE SAVEPOINT w")
 		return err
 	}
-	_, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT w")
+	_, err := s.txExec(ctx, tx, "RELEASE SAVEPOINT w")
 	return err
+}
+
+// prepared returns q prepared on the writer's one connection (nil: not yet). With group commit
+// every write transaction is on that connection, and SQLite would otherwise parse each statement
+// anew on every use, a large part of the writer's time. The connection is busy with the
+// transaction meanwhile, so a statement is prepared after the commit that first used it.
+func (s *Store) prepared(q string) *sql.Stmt {
+	st := s.stmts[q]
+	if st == nil {
+		s.unprepared[q] = true
+	}
+	return st
+}
+
+// prepareUsed prepares the statements the last transaction used unprepared; a failure only
+// leaves a statement unprepared.
+func (s *Store) prepareUsed(ctx context.Context) {
+	for q := range s.unprepared {
+		if st, err := s.w.PrepareContext(ctx, q); err == nil {
+			s.stmts[q] = st
+		}
+		delete(s.unprepared, q)
+	}
+}
+
+// txExec, txQuery and txQueryRow run q in tx, prepared where writes are group-committed
+// (elsewhere the driver keeps its own statement cache: pgx).
+func (s *Store) txExec(ctx context.Context, tx *sql.Tx, q string, args ...any) (sql.Result, error) {
+	if !s.d.groupCommit() {
+		return tx.ExecContext(ctx, q, args...)
+	}
+	if st := s.prepared(q); st != nil {
+		return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	}
+	return tx.ExecContext(ctx, q, args...)
+}
+
+func (s *Store) txQuery(ctx context.Context, tx *sql.Tx, q string, args ...any) (*sql.Rows, error) {
+	if !s.d.groupCommit() {
+		return tx.QueryContext(ctx, q, args...)
+	}
+	if st := s.prepared(q); st != nil {
+		return tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	}
+	return tx.QueryContext(ctx, q, args...)
+}
+
+func (s *Store) txQueryRow(ctx context.Context, tx *sql.Tx, q string, args ...any) *sql.Row {
+	if !s.d.groupCommit() {
+		return tx.QueryRowContext(ctx, q, args...)
+	}
+	if st := s.prepared(q); st != nil {
+		return tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
+	return tx.QueryRowContext(ctx, q, args...)
 }
 
 // exec runs one statement as a write and returns the rows it changed.
 func (s *Store) exec(ctx context.Context, q string, args ...any) (int, error) {
 	var n int64
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.q(q), args...)
+		res, err := s.txExec(ctx, tx, s.q(q), args...)
 		if err != nil {
 			return err
 		}
@@ -400,7 +463,7 @@ func (s *Store) renew() {
 		}
 		err := s.write(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
 			for _, c := range due {
-				if _, err := tx.ExecContext(ctx, s.q(`UPDATE antom_events SET lease_until = {later}
+				if _, err := s.txExec(ctx, tx, s.q(`UPDATE antom_events SET lease_until = {later}
 					WHERE id = ? AND claim = ? AND state = 'pending'`), c.lease.Microseconds(), c.id, c.claim); err != nil {
 					return err
 				}
