@@ -33,9 +33,9 @@ func (s *Store) insertEvent(ctx context.Context, tx *sql.Tx, ev *outbox.Event, c
 	if claim != "" {
 		c, l = claim, lease.Microseconds()
 	}
-	q := s.q(insertEventSQL)
+	q := insertEventSQL
 	if claim == "" {
-		q = s.q(replaceLater(insertEventSQL))
+		q = replaceLater(q)
 	}
 	args := []any{ev.ID, ev.Profile, string(ev.State), ev.Type, ev.RequestID, ev.PaymentID(), ev.Route, ev.OrderKey,
 		s.d.t(ev.ReceivedAt), s.d.t(ev.NextAttempt), s.d.t(ev.StateTime())}
@@ -43,7 +43,7 @@ func (s *Store) insertEvent(ctx context.Context, tx *sql.Tx, ev *outbox.Event, c
 		args = append(args, l)
 	}
 	args = append(args, c, string(doc))
-	res, err := s.txExec(ctx, tx, q, args...)
+	res, err := s.txExec(ctx, tx, s.q(q), args...)
 	if err != nil {
 		return false, fmt.Errorf("storing event %s: %w", ev.ID, err)
 	}
@@ -59,12 +59,7 @@ func (s *Store) Add(ctx context.Context, ev *outbox.Event) (bool, error) {
 	if err := ev.PrepareAdd(s.grace()); err != nil {
 		return false, err
 	}
-	var added bool
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
-		added, err = s.insertEvent(ctx, tx, ev, "", 0)
-		return err
-	})
-	return added && err == nil, err
+	return s.Import(ctx, ev)
 }
 
 // AddDelivering adds ev and, if it was new, calls deliver. In the transaction that inserts it,
@@ -275,7 +270,6 @@ func (s *Store) setAside(ctx context.Context, id string) {
 			zap.String("id", id), zap.Error(err))
 		return
 	}
-	s.unreadable.Add(1)
 	if s.OnUnreadable != nil {
 		s.OnUnreadable()
 	}

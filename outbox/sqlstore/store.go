@@ -67,7 +67,8 @@ type Store struct {
 	instance string        // this Store's claim prefix
 	seq      atomic.Uint64 // claim counter
 	jobs     chan *job
-	batch    int // the writes one commit carries at most (maxBatch)
+	batch    int               // the writes one commit carries at most (maxBatch)
+	pieces   *strings.Replacer // the dialect's pieces of shared statements (q)
 	// stmts are the statements prepared on w, and unprepared those a transaction used before
 	// they were; with group commit only, and the writer goroutine's alone (see prepared).
 	stmts      map[string]*sql.Stmt
@@ -83,8 +84,7 @@ type Store struct {
 	claims   map[string]held // claim token + "/" + event id -> the claim to renew
 	renewing bool
 
-	unreadable atomic.Int64
-	health     health
+	health health
 }
 
 // held is a claim this Store renews.
@@ -110,18 +110,13 @@ func newStore(d dialect, w, r *sql.DB, log *zap.Logger) *Store {
 		claims:   map[string]held{},
 		health:   health{log: log, unreachable: d.unreachable},
 
+		pieces:     strings.NewReplacer("{now}", d.now(), "{later}", d.later(), "{lock}", d.lock()),
 		stmts:      map[string]*sql.Stmt{},
 		unprepared: map[string]bool{},
 	}
 	go s.writer()
 	return s
 }
-
-// Instance is the prefix of the claims this Store makes: the instance holding an event.
-func (s *Store) Instance() string { return s.instance }
-
-// Unreadable is how many records this Store set aside as unreadable.
-func (s *Store) Unreadable() int64 { return s.unreadable.Load() }
 
 // Close stops the writer (the writes waiting are answered first) and closes the connections.
 func (s *Store) Close() {
@@ -386,8 +381,7 @@ func (s *Store) ensureSchema(ctx context.Context) error {
 // q expands the dialect's pieces in a shared statement ({now}, {later}, {lock}) and
 // its placeholders.
 func (s *Store) q(q string) string {
-	q = strings.NewReplacer("{now}", s.d.now(), "{later}", s.d.later(), "{lock}", s.d.lock()).Replace(q)
-	return s.d.rebind(q)
+	return s.d.rebind(s.pieces.Replace(q))
 }
 
 // newClaim returns a new claim token of this instance.
