@@ -266,8 +266,8 @@ func (d *Dispatcher) DeliverNow(ctx context.Context, ev *outbox.Event) Attempt {
 }
 
 // process makes one attempt and records its outcome. In the background
-// loop (background=true), an attempt cut short because Run is stopping is
-// not recorded.
+// loop (background=true), an attempt once sent runs to its end and is
+// recorded even if Run is stopping; one not yet started is handed back.
 func (d *Dispatcher) process(ctx context.Context, ev *outbox.Event, background bool) Attempt {
 	d.restoreAttempts(ev)
 	route, ok := d.routes(ev.Route)
