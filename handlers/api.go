@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -236,9 +235,11 @@ func (h *API) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Hand
 			fmt.Sprintf("the app sent an Agent-Token that is not the agent_token of antom profile %q, so the call would be made for another merchant; set that agent_token in the profile or point the app at the matching profile", h.Profile))
 	}
 
-	tooLarge := fmt.Sprintf("request larger than max_body (%d bytes)", h.MaxBody)
+	tooLarge := func() error {
+		return fail(http.StatusRequestEntityTooLarge, "BODY_TOO_LARGE", "F", fmt.Sprintf("request larger than max_body (%d bytes)", h.MaxBody))
+	}
 	if r.ContentLength > h.MaxBody {
-		return fail(http.StatusRequestEntityTooLarge, "BODY_TOO_LARGE", "F", tooLarge)
+		return tooLarge()
 	}
 	var buf bytes.Buffer
 	if err := readWithin(w, r, &buf, h.MaxBody, time.Duration(h.ReadTimeout), h.log); err != nil {
@@ -246,7 +247,7 @@ func (h *API) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Hand
 		var netErr net.Error
 		switch {
 		case errors.As(err, &tooBig):
-			return fail(http.StatusRequestEntityTooLarge, "BODY_TOO_LARGE", "F", tooLarge)
+			return tooLarge()
 		case errors.As(err, &netErr) && netErr.Timeout():
 			return fail(http.StatusRequestTimeout, "BODY_TIMEOUT", "F", fmt.Sprintf("the request body did not arrive within read_timeout (%s)", time.Duration(h.ReadTimeout)))
 		}
@@ -327,7 +328,7 @@ func (h *API) record(ctx context.Context, api string, body []byte, resp *antom.R
 	defer cancel()
 	for _, p := range ps {
 		p.TraceParent = parent
-		kind := cmp.Or(p.Kind, "payment")
+		kind := reconcile.KindName(p)
 		ids := []zap.Field{zap.String("kind", kind), zap.String("payment_request_id", p.PaymentRequestID),
 			zap.String("payment_id", p.PaymentID), zap.String("refund_request_id", p.RefundRequestID), zap.String("capture_request_id", p.CaptureRequestID)}
 		added, err := h.app.Store().AddPayment(ctx, p)

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 
 	"go.uber.org/zap"
@@ -185,24 +186,15 @@ func resultEvent(p *outbox.Payment, a *answer) *outbox.Event {
 		ResultStatus: a.result.ResultStatus,
 		Body:         a.body,
 		TraceParent:  p.TraceParent,
-		DedupKey:     antom.BodyDedupKey(a.body),
+		DedupKey:     cmp.Or(notificationKey(p), antom.BodyDedupKey(a.body)),
 	}
 	switch p.Kind {
 	case outbox.RecordRefund:
 		ev.Kind, ev.Type, ev.RequestIDField, ev.RequestID = antom.KindRefund, refundResult, "refundRequestId", p.RefundRequestID
-		if p.RefundID != "" {
-			ev.DedupKey = antom.RefundResultDedupKey(p.RefundID)
-		}
 	case outbox.RecordCapture:
 		ev.Kind, ev.Type, ev.RequestIDField, ev.RequestID = antom.KindCapture, captureResult, "captureRequestId", p.CaptureRequestID
-		if p.CaptureID != "" {
-			ev.DedupKey = antom.CaptureResultDedupKey(p.CaptureID)
-		}
 	default:
 		ev.Kind, ev.Type, ev.RequestIDField, ev.RequestID = antom.KindPayment, paymentResult, "paymentRequestId", p.PaymentRequestID
-		if p.PaymentID != "" {
-			ev.DedupKey = antom.PaymentResultDedupKey(p.PaymentID)
-		}
 	}
 	if p.PaymentID != "" {
 		ev.OrderKey = outbox.PaymentOrderKey(p.PaymentID) // its payment's later events wait for it
