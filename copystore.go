@@ -49,7 +49,7 @@ may reach the app twice, with the same webhook-id.`,
 			dsnEnv, _ := f.GetString("dsn-env")
 			since, _ := f.GetDuration("since")
 			if dbPath == "" {
-				dbPath = filepath.Join(dir, "antom", "events.db")
+				dbPath = sqliteDefaultPath(dir)
 			}
 			src, closeSrc, err := openCopySource(from, dir, dbPath, to)
 			if err != nil {

@@ -80,11 +80,15 @@ func (*SQLiteStore) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{ID: "antom.stores.sqlite", New: func() caddy.Module { return new(SQLiteStore) }}
 }
 
+// sqliteDefaultPath is where the SQLite store lives when no path is set: antom/events.db in
+// Caddy's data directory dataDir.
+func sqliteDefaultPath(dataDir string) string { return filepath.Join(dataDir, "antom", "events.db") }
+
 // Provision opens the database, creating or migrating its schema.
 func (q *SQLiteStore) Provision(ctx caddy.Context) error {
 	path := caddy.NewReplacer().ReplaceKnown(q.Path, "")
 	if path == "" {
-		path = filepath.Join(caddy.AppDataDir(), "antom", "events.db")
+		path = sqliteDefaultPath(caddy.AppDataDir())
 	}
 	store, err := sqlstore.OpenSQLite(path, ctx.Logger())
 	if err != nil {
