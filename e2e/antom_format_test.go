@@ -172,7 +172,12 @@ func TestAntomFormatResignedRetriesUntilAck(t *testing.T) {
 		t.Errorf("timeline lacks the app's refusal (resultCode and resultMessage, HTTP 200) or the delivery: %+v", tl.Entries)
 	}
 	logs := s.p.Logs()
-	if key, _ := os.ReadFile(filepath.Join(keys, "merchant_private_key.b64")); strings.Contains(logs, strings.TrimSpace(string(key))[:40]) {
+	key, err := os.ReadFile(filepath.Join(keys, "merchant_private_key.b64"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A run from the middle of the key: its start is the same for every 2048-bit PKCS#8 key.
+	if strings.Contains(logs, strings.TrimSpace(string(key))[200:260]) {
 		t.Errorf("the forward key appears in caddy's log")
 	}
 }
@@ -250,24 +255,7 @@ func afStartShop(t testing.TB, publicKey string) string {
 	t.Helper()
 	php := requireTool(t, "php")
 	addr := freeAddr(t)
-	cmd := exec.Command(php, "-S", addr, filepath.Join(repoRoot, "examples", "php-shop", "router.php"))
-	cmd.Dir = repoRoot
-	cmd.Env = append(os.Environ(), "SHOP_DATA_DIR="+t.TempDir(), "ANTOM_PUBLIC_KEY="+publicKey)
-	log := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = log, log
-	stop := owned(t, cmd, nil)
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting php -S: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		stop()
-		<-exited
-		if t.Failed() {
-			t.Logf("---- php shop %s log ----\n%s", addr, log.String())
-		}
-	})
+	startPHPShop(t, php, addr, "SHOP_DATA_DIR="+t.TempDir(), "ANTOM_PUBLIC_KEY="+publicKey)
 	waitFor(t, 30*time.Second, "php -S on "+addr, func() bool {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {

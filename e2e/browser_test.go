@@ -79,9 +79,7 @@ func startBrowserStack(t testing.TB) *browserStack {
 	}
 
 	// The shop: no Antom key, only antom_api's address and the forward secret.
-	cmd := exec.Command(php, "-S", fmt.Sprintf("127.0.0.1:%d", phpPort), filepath.Join(repoRoot, "examples", "php-shop", "router.php"))
-	cmd.Dir = repoRoot
-	cmd.Env = append(os.Environ(),
+	exited, shopLog := startPHPShop(t, php, fmt.Sprintf("127.0.0.1:%d", phpPort),
 		"SHOP_PUBLIC_URL="+st.ShopURL,
 		"ANTOM_API="+st.APIURL,
 		"SHOP_DATA_DIR="+st.DataDir,
@@ -91,22 +89,6 @@ func startBrowserStack(t testing.TB) *browserStack {
 		"ANTOM_PUBLIC_KEY="+antomSimPublicKey(t),
 		fmt.Sprintf("SHOP_ANTOM_NOTIFY_URL=https://localhost:%d/antom/notify.php", legacyPort),
 	)
-	shopLog := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = shopLog, shopLog
-	// The workers go with the shop, also when the test binary dies.
-	stop := owned(t, cmd, nil)
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting php -S: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		stop()
-		<-exited
-		if t.Failed() {
-			t.Logf("---- php shop log ----\n%s---- end of php shop log ----", shopLog.String())
-		}
-	})
 
 	caddyfile := demoCaddyfile(t, map[int]int{8443: httpsPort, 8444: legacyPort, 8080: httpPort, 8600: simPort, 8700: apiPort, 8081: phpPort})
 	st.Caddy = startCaddy(t, caddyfile, map[string]string{

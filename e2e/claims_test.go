@@ -54,6 +54,7 @@ func TestPostgresStoreForwardsDoNotHoldEachOtherUp(t *testing.T) {
 }
 
 func testForwardsIndependent(t *testing.T, s *twoForwards) {
+	t.Helper()
 	forwardA := s.conf.AppURL + s.conf.ForwardPath
 	if status, resp := s.p.AdminDo(http.MethodPost, "/antom/forwards/pause?forward="+url.QueryEscape(forwardA), "", nil); status != http.StatusOK {
 		t.Fatalf("pausing forward A: HTTP %d %s", status, resp)
@@ -119,6 +120,7 @@ func TestPostgresStoreUnreadableRecordSetAside(t *testing.T) {
 // testUnreadableRecord stores an event the app refuses, has breakRecord corrupt it, and then
 // checks that another event's retry is delivered and the broken one is set aside.
 func testUnreadableRecord(t *testing.T, s *whStack, breakRecord func(id string)) {
+	t.Helper()
 	s.app.SetDefaultStatus(http.StatusInternalServerError)
 	broken := whBody("UNREADABLE1")
 	bad := whEventID(t, broken)

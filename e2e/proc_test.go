@@ -58,3 +58,29 @@ func owned(t testing.TB, cmd *exec.Cmd, input []byte) (stop func()) {
 	t.Cleanup(stop)
 	return stop
 }
+
+// startPHPShop serves the PHP shop (examples/php-shop) with php -S on addr, with env added to
+// this process's environment, until the test ends (its workers too, also when the test binary
+// dies); its log is shown if the test failed. exited closes when php exits.
+func startPHPShop(t testing.TB, php, addr string, env ...string) (exited <-chan struct{}, log *syncBuffer) {
+	t.Helper()
+	cmd := exec.Command(php, "-S", addr, filepath.Join(repoRoot, "examples", "php-shop", "router.php"))
+	cmd.Dir = repoRoot
+	cmd.Env = append(os.Environ(), env...)
+	log = &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = log, log
+	stop := owned(t, cmd, nil)
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting php -S: %v", err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		stop()
+		<-done
+		if t.Failed() {
+			t.Logf("---- php shop %s log ----\n%s---- end of php shop log ----", addr, log.String())
+		}
+	})
+	return done, log
+}
