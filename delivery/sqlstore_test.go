@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -13,8 +12,8 @@ import (
 
 	"go.uber.org/zap/zaptest"
 
+	"github.com/caddy-antom/caddy-antom/internal/teststore"
 	"github.com/caddy-antom/caddy-antom/outbox"
-	"github.com/caddy-antom/caddy-antom/outbox/sqlstore"
 )
 
 // orderedApp records the webhook-ids it answers 2xx, in order, and fails the first attempt of
@@ -57,11 +56,7 @@ func (a *orderedApp) delivered() []string {
 // waits for its payment result, which fails once first.
 func TestSQLStorePausedBacklogAndOrder(t *testing.T) {
 	ctx := context.Background()
-	store, err := sqlstore.OpenSQLite(filepath.Join(t.TempDir(), "events.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(store.Close)
+	store := teststore.SQLite(t)
 	paused, open := newOrderedApp(t), newOrderedApp(t)
 	routeA := Route{ID: RouteID("shop", paused.srv.URL), Profile: "shop", URL: paused.srv.URL, Secrets: []Secret{testSecret(t)}, MaxAge: time.Hour}
 	routeB := Route{ID: RouteID("shop", open.srv.URL), Profile: "shop", URL: open.srv.URL, Secrets: []Secret{testSecret(t)}, MaxAge: time.Hour}

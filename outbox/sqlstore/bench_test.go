@@ -3,12 +3,12 @@ package sqlstore_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/caddy-antom/caddy-antom/internal/pgtest"
+	"github.com/caddy-antom/caddy-antom/internal/teststore"
 	"github.com/caddy-antom/caddy-antom/outbox"
 	"github.com/caddy-antom/caddy-antom/outbox/sqlstore"
 	"github.com/caddy-antom/caddy-antom/outbox/storetest"
@@ -19,7 +19,7 @@ import (
 func BenchmarkAddDelivering(b *testing.B) {
 	for _, group := range []bool{true, false} {
 		b.Run(fmt.Sprintf("group=%v", group), func(b *testing.B) {
-			s := openSQLite(b, filepath.Join(b.TempDir(), "events.db"))
+			s := teststore.SQLite(b)
 			if !group {
 				sqlstore.NoGroupCommit(s)
 			}
@@ -47,14 +47,14 @@ func BenchmarkAddDelivering(b *testing.B) {
 // BenchmarkSearchSQLite and BenchmarkSearchPostgres search by order number, payment id and
 // state among storetest.BenchEvents events ($ANTOM_BENCH_EVENTS, default 100,000).
 func BenchmarkSearchSQLite(b *testing.B) {
-	s := openSQLite(b, filepath.Join(b.TempDir(), "events.db"))
+	s := teststore.SQLite(b)
 	n := storetest.BenchEvents(b)
 	storetest.Seed(b, s, n)
 	storetest.BenchSearch(b, s, n)
 }
 
 func BenchmarkSearchPostgres(b *testing.B) {
-	s := openPostgres(b, pgtest.Start(b).DSN())
+	s := teststore.Postgres(b, pgtest.Start(b).DSN())
 	n := storetest.BenchEvents(b)
 	storetest.Seed(b, s, n)
 	storetest.BenchSearch(b, s, n)
@@ -64,7 +64,7 @@ func BenchmarkSearchPostgres(b *testing.B) {
 // asks while draining) from a backlog of 10,000 due events of one route, one payment each, as
 // after an app's outage: a claim should cost what it takes, not what waits.
 func BenchmarkClaimBacklog(b *testing.B) {
-	s := openSQLite(b, filepath.Join(b.TempDir(), "events.db"))
+	s := teststore.SQLite(b)
 	ctx := context.Background()
 	const route = "rt_0123456789abcdef"
 	add := func(i int64) {

@@ -5,30 +5,11 @@ import (
 	"testing"
 
 	"github.com/caddy-antom/caddy-antom/internal/pgtest"
+	"github.com/caddy-antom/caddy-antom/internal/teststore"
 	"github.com/caddy-antom/caddy-antom/outbox"
 	"github.com/caddy-antom/caddy-antom/outbox/sqlstore"
 	"github.com/caddy-antom/caddy-antom/outbox/storetest"
 )
-
-func openSQLite(t testing.TB, path string) *sqlstore.Store {
-	t.Helper()
-	s, err := sqlstore.OpenSQLite(path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	return s
-}
-
-func openPostgres(t testing.TB, dsn string) *sqlstore.Store {
-	t.Helper()
-	s, err := sqlstore.OpenPostgres(dsn, 4, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	return s
-}
 
 func corrupt(t *testing.T, s outbox.EventStore, id string) {
 	if err := sqlstore.Corrupt(s.(*sqlstore.Store), id); err != nil {
@@ -39,7 +20,7 @@ func corrupt(t *testing.T, s outbox.EventStore, id string) {
 func TestContractSQLite(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) (outbox.EventStore, func() outbox.EventStore) {
 		path := filepath.Join(t.TempDir(), "events.db")
-		return openSQLite(t, path), func() outbox.EventStore { return openSQLite(t, path) }
+		return teststore.OpenSQLite(t, path), func() outbox.EventStore { return teststore.OpenSQLite(t, path) }
 	}, corrupt)
 }
 
@@ -47,6 +28,6 @@ func TestContractPostgres(t *testing.T) {
 	server := pgtest.Start(t)
 	storetest.Run(t, func(t *testing.T) (outbox.EventStore, func() outbox.EventStore) {
 		dsn := server.DSN()
-		return openPostgres(t, dsn), func() outbox.EventStore { return openPostgres(t, dsn) }
+		return teststore.Postgres(t, dsn), func() outbox.EventStore { return teststore.Postgres(t, dsn) }
 	}, corrupt)
 }
