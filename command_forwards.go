@@ -48,7 +48,11 @@ func runPauseResume(w io.Writer, admin, action, forward string) error {
 	if err != nil {
 		return err
 	}
-	var forwards []forwardView
+	var forwards []struct {
+		Profile string `json:"profile"`
+		URL     string `json:"url"`
+		Paused  bool   `json:"paused"`
+	}
 	if err := json.Unmarshal(body, &forwards); err != nil {
 		return fmt.Errorf("the admin API answered something that is not a list of forwards: %v", err)
 	}

@@ -12,26 +12,45 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/certmagic"
-	"go.uber.org/zap"
 
-	"github.com/caddy-antom/caddy-antom/delivery"
+	"github.com/caddy-antom/caddy-antom/adminapi"
 	"github.com/caddy-antom/caddy-antom/outbox"
 )
 
-// realAdmin serves the antom admin endpoints as Caddy's admin server does, errors as
-// {"error": "..."}, for the commands to talk to.
-func realAdmin(t *testing.T) string {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := (adminAPI{}).serve(w, r); err != nil {
-			status := http.StatusInternalServerError
-			var apiErr caddy.APIError
-			if errors.As(err, &apiErr) {
-				status = apiErr.HTTPStatus
-			}
-			w.WriteHeader(status)
-			_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+// adminApp is the running antom app as the admin endpoints see it: an event store and the
+// default profile.
+type adminApp struct{ store outbox.EventStore }
+
+func (a adminApp) Store() outbox.EventStore { return a.store }
+func (adminApp) ProfileNames() []string     { return []string{"default"} }
+func (adminApp) Kick()                      {}
+
+// realAdmin serves the antom admin endpoints (the admin.api modules, as registered) over app as
+// Caddy's admin server does, errors as {"error": "..."}, for the commands to talk to.
+func realAdmin(t *testing.T, app adminapi.App) string {
+	adminapi.SetRunning(func() adminapi.App { return app })
+	t.Cleanup(func() { adminapi.SetRunning(func() adminapi.App { return nil }) })
+	mux := http.NewServeMux()
+	for _, id := range []string{"admin.api.antom", "admin.api.antom_forwards"} {
+		mod, err := caddy.GetModule(id)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}))
+		for _, route := range mod.New().(caddy.AdminRouter).Routes() {
+			mux.HandleFunc(route.Pattern, func(w http.ResponseWriter, r *http.Request) {
+				if err := route.Handler.ServeHTTP(w, r); err != nil {
+					status := http.StatusInternalServerError
+					var apiErr caddy.APIError
+					if errors.As(err, &apiErr) {
+						status = apiErr.HTTPStatus
+					}
+					w.WriteHeader(status)
+					_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+				}
+			})
+		}
+	}
+	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return strings.TrimPrefix(srv.URL, "http://")
 }
@@ -42,11 +61,7 @@ func realAdmin(t *testing.T) string {
 func TestSearchRedriveTimelineCommands(t *testing.T) {
 	ctx := context.Background()
 	store := outbox.New(&certmagic.FileStorage{Path: t.TempDir()})
-	app := &App{store: store, Profiles: map[string]*Profile{"default": {}},
-		dispatcher: delivery.NewDispatcher(store, nil, nil, zap.NewNop(), delivery.DispatcherOptions{})}
-	running.Store(app)
-	t.Cleanup(func() { running.CompareAndSwap(app, nil) })
-	admin := realAdmin(t)
+	admin := realAdmin(t, adminApp{store})
 
 	t0 := time.Now().Add(-time.Hour)
 	ids := map[string]string{}

@@ -17,11 +17,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/caddyserver/certmagic"
 	"github.com/spf13/cobra"
-	"go.uber.org/zap"
 
 	"github.com/caddy-antom/caddy-antom/antom"
 	"github.com/caddy-antom/caddy-antom/delivery"
@@ -509,14 +507,10 @@ func TestAdminCommandsWithoutCaddy(t *testing.T) {
 }
 
 // TestEventsAndReplayAgainstAdminHandler runs the CLI against the real admin handler of
-// admin.go over a real event store, so the two agree on paths and JSON.
+// adminapi over a real event store, so the two agree on paths and JSON.
 func TestEventsAndReplayAgainstAdminHandler(t *testing.T) {
 	ctx := context.Background()
 	store := outbox.New(&certmagic.FileStorage{Path: t.TempDir()})
-	app := &App{store: store, dispatcher: delivery.NewDispatcher(store, nil,
-		func(string) (delivery.Route, bool) { return delivery.Route{}, false }, zap.NewNop(), delivery.DispatcherOptions{})}
-	running.Store(app)
-	t.Cleanup(func() { running.CompareAndSwap(app, nil) })
 
 	ev := &outbox.Event{Profile: "default", Route: "r", Source: outbox.SourceNotification, Kind: "notifyType",
 		Type: "PAYMENT_RESULT", ResultStatus: "S", RequestIDField: "paymentRequestId", RequestID: "PAYREQ_20240101_0001",
@@ -528,20 +522,7 @@ func TestEventsAndReplayAgainstAdminHandler(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// What Caddy's admin server does with a handler error.
-		if err := (adminAPI{}).serve(w, r); err != nil {
-			status := http.StatusInternalServerError
-			var apiErr caddy.APIError
-			if errors.As(err, &apiErr) {
-				status, err = apiErr.HTTPStatus, apiErr.Err
-			}
-			w.WriteHeader(status)
-			_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
-		}
-	}))
-	t.Cleanup(srv.Close)
-	addr := strings.TrimPrefix(srv.URL, "http://")
+	addr := realAdmin(t, adminApp{store})
 
 	out, _, err := runAntom(t, "events", "--state", "dead", "--admin", addr)
 	if err != nil {

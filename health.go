@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/caddy-antom/caddy-antom/adminapi"
 	"github.com/caddy-antom/caddy-antom/delivery"
 	"github.com/caddy-antom/caddy-antom/outbox"
 )
@@ -22,40 +23,36 @@ var oldestPendingAge = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 	Help: "Age of the oldest event not yet delivered, per forward (route id as in GET /antom/forwards); 0 when none is pending.",
 }, []string{"route"})
 
-// routeHealth is what the app knows about deliveries to one forward since the config loaded.
-type routeHealth struct {
-	ConsecutiveFailures int       `json:"consecutive_failures"`
-	Failing             bool      `json:"failing"`
-	FailingSince        time.Time `json:"failing_since,omitzero"`
-	LastError           string    `json:"last_error,omitempty"`
-}
-
 // forwardHealth tracks consecutive failures per route and announces a forward that starts or
 // stops failing, once each way.
 type forwardHealth struct {
 	mu     sync.Mutex
-	routes map[string]*routeHealth
+	routes map[string]*adminapi.ForwardHealth
 }
 
-func (h *forwardHealth) get(routeID string) routeHealth {
+func (h *forwardHealth) get(routeID string) adminapi.ForwardHealth {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if r := h.routes[routeID]; r != nil {
 		return *r
 	}
-	return routeHealth{}
+	return adminapi.ForwardHealth{}
 }
 
+// ForwardHealth is what the app knows about deliveries to a route since the config loaded
+// (adminapi.ForwardsApp).
+func (a *App) ForwardHealth(routeID string) adminapi.ForwardHealth { return a.health.get(routeID) }
+
 // record notes one attempt's outcome and returns the Caddy event to emit, if any.
-func (h *forwardHealth) record(routeID string, a delivery.Attempt, at time.Time) (event string, state routeHealth) {
+func (h *forwardHealth) record(routeID string, a delivery.Attempt, at time.Time) (event string, state adminapi.ForwardHealth) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.routes == nil {
-		h.routes = map[string]*routeHealth{}
+		h.routes = map[string]*adminapi.ForwardHealth{}
 	}
 	r := h.routes[routeID]
 	if r == nil {
-		r = &routeHealth{}
+		r = &adminapi.ForwardHealth{}
 		h.routes[routeID] = r
 	}
 	if a.OK {
@@ -63,7 +60,7 @@ func (h *forwardHealth) record(routeID string, a delivery.Attempt, at time.Time)
 			event = "antom.forward_recovered"
 		}
 		state = *r
-		*r = routeHealth{}
+		*r = adminapi.ForwardHealth{}
 		return event, state
 	}
 	r.ConsecutiveFailures++
@@ -87,7 +84,7 @@ func (a *App) observeAttempt(ev *outbox.Event, at delivery.Attempt) {
 	if event == "" {
 		return
 	}
-	data := map[string]any{"profile": route.Profile, "forward": redactedURL(route.URL), "route": route.ID}
+	data := map[string]any{"profile": route.Profile, "forward": route.RedactedURL(), "route": route.ID}
 	if event == "antom.forward_failing" {
 		data["consecutive_failures"], data["last_error"] = state.ConsecutiveFailures, state.LastError
 		a.log.Warn("forward failing: deliveries keep failing; its events wait, pending", zap.Any("forward", data))
@@ -98,8 +95,8 @@ func (a *App) observeAttempt(ev *outbox.Event, at delivery.Attempt) {
 	a.Emit(event, data)
 }
 
-// oldestPending returns the age of the oldest pending event per route id (none: 0).
-func (a *App) oldestPending(ctx context.Context, now time.Time) (map[string]time.Duration, error) {
+// OldestPending returns the age of the oldest pending event per route id (none: 0).
+func (a *App) OldestPending(ctx context.Context, now time.Time) (map[string]time.Duration, error) {
 	backlogs, err := a.store.Backlogs(ctx)
 	if err != nil {
 		return nil, err
@@ -115,11 +112,11 @@ func (a *App) oldestPending(ctx context.Context, now time.Time) (map[string]time
 
 // measureOldestPending sets the oldest-pending gauge of every configured forward.
 func (a *App) measureOldestPending(ctx context.Context) {
-	ages, err := a.oldestPending(ctx, time.Now())
+	ages, err := a.OldestPending(ctx, time.Now())
 	if err != nil {
 		return // the queue gauges' own errors are logged by the store
 	}
-	for _, r := range a.forwardsMatching("") {
+	for _, r := range a.ForwardsMatching("") {
 		oldestPendingAge.WithLabelValues(r.ID).Set(ages[r.ID].Seconds())
 	}
 }

@@ -10,12 +10,14 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyevents"
 	"go.uber.org/zap"
 
+	"github.com/caddy-antom/caddy-antom/adminapi"
 	"github.com/caddy-antom/caddy-antom/antom"
 	"github.com/caddy-antom/caddy-antom/delivery"
 	"github.com/caddy-antom/caddy-antom/handlers"
@@ -25,7 +27,17 @@ import (
 
 func init() {
 	caddy.RegisterModule(new(App))
+	adminapi.SetRunning(func() adminapi.App {
+		if a := running.Load(); a != nil {
+			return a
+		}
+		return nil
+	})
 }
+
+// running is the started antom app of the active config. The admin endpoints outlive configs, so
+// they find the app here rather than holding on to one.
+var running atomic.Pointer[App]
 
 // App is the `antom` Caddy app. It owns what the handlers share: the merchant profiles, the
 // durable event store, and the background workers that deliver events to the merchant's app and
@@ -281,6 +293,9 @@ func (a *App) RecordActivity(act *outbox.Activity) {
 // (at most 10 a second).
 func (a *App) AdmitUnverified() bool { return a.activity.admitUnverified() }
 
+// Logger is the app's logger (adminapi.ForwardsApp).
+func (a *App) Logger() *zap.Logger { return a.log }
+
 // Kick wakes the delivery workers, e.g. after an admin replay.
 func (a *App) Kick() { a.dispatcher.Kick() }
 
@@ -298,4 +313,5 @@ var (
 	_ handlers.App                = (*App)(nil)
 	_ handlers.ReconcileRegistrar = (*App)(nil)
 	_ handlers.DedupRetainer      = (*App)(nil)
+	_ adminapi.ForwardsApp        = (*App)(nil)
 )

@@ -28,6 +28,9 @@ func (p *pauses) has(routeID string) bool {
 	return !p.known || p.ids[routeID]
 }
 
+// Paused reports whether a route's deliveries are paused (adminapi.ForwardsApp).
+func (a *App) Paused(routeID string) bool { return a.paused.has(routeID) }
+
 // loadPauses reads the paused forwards from the event store.
 func (a *App) loadPauses(ctx context.Context) error {
 	list, err := a.store.PausedRoutes(ctx)
@@ -44,9 +47,9 @@ func (a *App) loadPauses(ctx context.Context) error {
 	return nil
 }
 
-// setPaused pauses or resumes routes: it persists the change in the event store, then applies
+// SetPaused pauses or resumes routes: it persists the change in the event store, then applies
 // it, and wakes the dispatcher for resumed routes.
-func (a *App) setPaused(ctx context.Context, routes []delivery.Route, pause bool) error {
+func (a *App) SetPaused(ctx context.Context, routes []delivery.Route, pause bool) error {
 	ids := make([]string, len(routes))
 	for i, r := range routes {
 		ids[i] = r.ID
@@ -75,10 +78,10 @@ func (a *App) setPaused(ctx context.Context, routes []delivery.Route, pause bool
 
 // Forwards lists the configured forwards with their paused state, for the console.
 func (a *App) Forwards() []handlers.Forward {
-	routes := a.forwardsMatching("")
+	routes := a.ForwardsMatching("")
 	out := make([]handlers.Forward, len(routes))
 	for i, r := range routes {
-		out[i] = handlers.Forward{Route: r.ID, Profile: r.Profile, URL: redactedURL(r.URL), Paused: a.paused.has(r.ID)}
+		out[i] = handlers.Forward{Route: r.ID, Profile: r.Profile, URL: r.RedactedURL(), Paused: a.paused.has(r.ID)}
 	}
 	return out
 }
@@ -89,20 +92,20 @@ func (a *App) PauseForward(ctx context.Context, routeID string, pause bool) erro
 	if !ok {
 		return fmt.Errorf("no antom_webhook forward has route id %q in the running config; reload the console page", routeID)
 	}
-	if err := a.setPaused(ctx, []delivery.Route{r}, pause); err != nil {
+	if err := a.SetPaused(ctx, []delivery.Route{r}, pause); err != nil {
 		return err
 	}
 	verb := "resumed"
 	if pause {
 		verb = "paused"
 	}
-	a.log.Info("forward "+verb+" through the console", zap.String("forward", redactedURL(r.URL)), zap.String("route", r.ID))
+	a.log.Info("forward "+verb+" through the console", zap.String("forward", r.RedactedURL()), zap.String("route", r.ID))
 	return nil
 }
 
-// forwardsMatching returns the configured routes forwarding to url, or all of them when url is
+// ForwardsMatching returns the configured routes forwarding to url, or all of them when url is
 // empty, sorted by URL and profile.
-func (a *App) forwardsMatching(url string) []delivery.Route {
+func (a *App) ForwardsMatching(url string) []delivery.Route {
 	a.routesMu.RLock()
 	defer a.routesMu.RUnlock()
 	var out []delivery.Route
@@ -121,7 +124,7 @@ func (a *App) forwardsMatching(url string) []delivery.Route {
 // pause or resume made through another within a queue-watch interval.
 func (a *App) followPauses(ctx context.Context) {
 	var held []string // the routes paused (or not known to be delivering) before
-	for _, r := range a.forwardsMatching("") {
+	for _, r := range a.ForwardsMatching("") {
 		if a.paused.has(r.ID) {
 			held = append(held, r.ID)
 		}

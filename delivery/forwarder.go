@@ -72,6 +72,16 @@ func RouteID(profile, url string) string {
 	return "rt_" + hex.EncodeToString(sum[:])[:16]
 }
 
+// RedactedURL is the forward URL without the password it may carry, for
+// logs and views.
+func (r Route) RedactedURL() string {
+	u, err := url.Parse(r.URL)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}
+
 func (r Route) maxInFlight() int {
 	if r.MaxInFlight > 0 {
 		return r.MaxInFlight

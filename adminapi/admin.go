@@ -1,4 +1,4 @@
-package caddyantom
+package adminapi
 
 import (
 	"encoding/json"
@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 
 	"github.com/caddyserver/caddy/v2"
 
@@ -17,10 +16,6 @@ import (
 func init() {
 	caddy.RegisterModule(adminAPI{})
 }
-
-// running is the started antom app of the active config. The admin endpoint outlives configs, so
-// it finds the app here rather than holding on to one.
-var running atomic.Pointer[App]
 
 // adminAPI serves the antom endpoints of Caddy's admin API:
 //
@@ -56,7 +51,7 @@ func (a adminAPI) Routes() []caddy.AdminRoute {
 }
 
 func (adminAPI) serve(w http.ResponseWriter, r *http.Request) error {
-	app := running.Load()
+	app := running()
 	if app == nil {
 		return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: fmt.Errorf("the antom app is not running in the current config")}
 	}
@@ -138,13 +133,13 @@ func (adminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 		return writeJSON(w, p)
 
 	case r.Method == http.MethodGet && path == "events/search":
-		return app.serveSearch(w, r)
+		return serveSearch(app, w, r)
 
 	case r.Method == http.MethodPost && path == "events/redrive":
-		return app.serveRedrive(w, r)
+		return serveRedrive(app, w, r)
 
 	case r.Method == http.MethodGet && path == "timeline":
-		return app.serveTimeline(w, r)
+		return serveTimeline(app, w, r)
 
 	case len(parts) >= 2 && parts[0] == "events":
 		id := parts[1]

@@ -1,4 +1,4 @@
-package caddyantom
+package adminapi
 
 import (
 	"context"
@@ -30,9 +30,8 @@ func adminDo(t *testing.T, method, path string) (int, string) {
 // tells a payment's story, all without bodies.
 func TestAdminSearchRedriveTimeline(t *testing.T) {
 	ctx := context.Background()
-	app := &App{store: outbox.New(&certmagic.FileStorage{Path: t.TempDir()}), Profiles: map[string]*Profile{"default": {}}}
-	running.Store(app)
-	t.Cleanup(func() { running.CompareAndSwap(app, nil) })
+	app := &testApp{store: outbox.New(&certmagic.FileStorage{Path: t.TempDir()}), profiles: []string{"default"}}
+	runApp(t, app)
 
 	t0 := time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC)
 	if _, err := app.store.AddPayment(ctx, &outbox.Payment{Profile: "default", PaymentRequestID: "order-7", CreatedAt: t0}); err != nil {

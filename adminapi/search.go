@@ -1,4 +1,4 @@
-package caddyantom
+package adminapi
 
 import (
 	"cmp"
@@ -38,7 +38,7 @@ type redriveResult struct {
 // redriveSample is how many events a dry run shows.
 const redriveSample = 10
 
-func (app *App) serveSearch(w http.ResponseWriter, r *http.Request) error {
+func serveSearch(app App, w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	f, err := filterOf(q)
 	if err != nil {
@@ -59,7 +59,7 @@ func (app *App) serveSearch(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, searchResult{Events: viewsOf(evs), Next: next.String()})
 }
 
-func (app *App) serveRedrive(w http.ResponseWriter, r *http.Request) error {
+func serveRedrive(app App, w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	f, err := filterOf(q)
 	if err != nil {
@@ -86,7 +86,7 @@ func (app *App) serveRedrive(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, res)
 }
 
-func (app *App) serveTimeline(w http.ResponseWriter, r *http.Request) error {
+func serveTimeline(app App, w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	requestID, paymentID := q.Get("paymentRequestId"), q.Get("paymentId")
 	if requestID == "" && paymentID == "" {

@@ -1,9 +1,8 @@
-package caddyantom
+package adminapi
 
 import (
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -49,40 +48,40 @@ type forwardView struct {
 	URL     string `json:"url"`
 	Route   string `json:"route"`
 	Paused  bool   `json:"paused"`
-	routeHealth
+	ForwardHealth
 	// OldestPendingAgeSeconds is the age of its oldest event not delivered yet (0: none).
 	OldestPendingAgeSeconds float64 `json:"oldest_pending_age_seconds"`
 }
 
 func (forwardsAdmin) serve(w http.ResponseWriter, r *http.Request) error {
-	app := running.Load()
-	if app == nil {
+	app, ok := running().(ForwardsApp)
+	if !ok {
 		return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: fmt.Errorf("the antom app is not running in the current config")}
 	}
 	action := strings.Trim(strings.TrimPrefix(r.URL.Path, "/antom/forwards"), "/")
 	forward := r.URL.Query().Get("forward")
-	routes := app.forwardsMatching(forward)
+	routes := app.ForwardsMatching(forward)
 	switch {
 	case r.Method == http.MethodGet && action == "":
 	case r.Method == http.MethodPost && (action == "pause" || action == "resume"):
 		if len(routes) == 0 {
 			return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("no antom_webhook forwards to %q; GET /antom/forwards lists them", forward)}
 		}
-		if err := app.setPaused(r.Context(), routes, action == "pause"); err != nil {
+		if err := app.SetPaused(r.Context(), routes, action == "pause"); err != nil {
 			return caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: err}
 		}
-		app.log.Info("forwards "+action+"d through the admin API", zap.Strings("forwards", routeURLs(routes)))
+		app.Logger().Info("forwards "+action+"d through the admin API", zap.Strings("forwards", routeURLs(routes)))
 	default:
 		return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("unknown request %s %s; use GET /antom/forwards or POST /antom/forwards/pause|resume[?forward=URL]", r.Method, r.URL.Path)}
 	}
-	ages, err := app.oldestPending(r.Context(), time.Now())
+	ages, err := app.OldestPending(r.Context(), time.Now())
 	if err != nil {
 		return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: fmt.Errorf("reading the pending events: %v", err)}
 	}
 	views := make([]forwardView, len(routes))
 	for i, rt := range routes {
-		views[i] = forwardView{Profile: rt.Profile, URL: redactedURL(rt.URL), Route: rt.ID, Paused: app.paused.has(rt.ID),
-			routeHealth: app.health.get(rt.ID), OldestPendingAgeSeconds: ages[rt.ID].Seconds()}
+		views[i] = forwardView{Profile: rt.Profile, URL: rt.RedactedURL(), Route: rt.ID, Paused: app.Paused(rt.ID),
+			ForwardHealth: app.ForwardHealth(rt.ID), OldestPendingAgeSeconds: ages[rt.ID].Seconds()}
 	}
 	return writeJSON(w, views)
 }
@@ -90,16 +89,7 @@ func (forwardsAdmin) serve(w http.ResponseWriter, r *http.Request) error {
 func routeURLs(routes []delivery.Route) []string {
 	urls := make([]string, len(routes))
 	for i, r := range routes {
-		urls[i] = redactedURL(r.URL)
+		urls[i] = r.RedactedURL()
 	}
 	return urls
-}
-
-// redactedURL hides the password a forward URL may carry.
-func redactedURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
 }

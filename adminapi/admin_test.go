@@ -1,4 +1,4 @@
-package caddyantom
+package adminapi
 
 import (
 	"context"
@@ -12,12 +12,27 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/certmagic"
-	"go.uber.org/zap/zaptest"
 
-	"github.com/caddy-antom/caddy-antom/antom"
 	"github.com/caddy-antom/caddy-antom/outbox"
-	"github.com/caddy-antom/caddy-antom/reconcile"
 )
+
+// testApp is the running antom app as the admin endpoints see it: an event store and the
+// names of its profiles.
+type testApp struct {
+	store    outbox.EventStore
+	profiles []string
+}
+
+func (a *testApp) Store() outbox.EventStore { return a.store }
+func (a *testApp) ProfileNames() []string   { return a.profiles }
+func (*testApp) Kick()                      {}
+
+// runApp makes app the running antom app until t ends.
+func runApp(t *testing.T, app App) {
+	prev := running
+	SetRunning(func() App { return app })
+	t.Cleanup(func() { SetRunning(prev) })
+}
 
 // adminGet calls the antom admin endpoint and returns the status and body (or error text).
 func adminGet(t *testing.T, path string) (int, string) {
@@ -36,9 +51,8 @@ func adminGet(t *testing.T, path string) (int, string) {
 // GET /antom/payments lists payments by state, metadata only; /antom/payments/<id> shows one.
 func TestAdminPayments(t *testing.T) {
 	ctx := context.Background()
-	app := &App{store: outbox.New(&certmagic.FileStorage{Path: t.TempDir()})}
-	running.Store(app)
-	t.Cleanup(func() { running.CompareAndSwap(app, nil) })
+	app := &testApp{store: outbox.New(&certmagic.FileStorage{Path: t.TempDir()})}
+	runApp(t, app)
 
 	if code, body := adminGet(t, "/antom/payments"); code != 200 || strings.TrimSpace(body) != "[]" {
 		t.Errorf("empty store: %d %s", code, body)
@@ -81,31 +95,5 @@ func TestAdminPayments(t *testing.T) {
 		if code, body := adminGet(t, path); code != want {
 			t.Errorf("%s: %d %s, want %d", path, code, body, want)
 		}
-	}
-}
-
-// antom_api handlers register their reconcile settings; the worker sees them with the
-// profile's client, and nothing for other profiles.
-func TestRegisterReconcile(t *testing.T) {
-	client := &antom.Client{}
-	app := &App{
-		Profiles:   map[string]*Profile{"default": {client: client}, "other": {client: &antom.Client{}}},
-		reconciles: map[string]reconcile.Config{},
-		log:        zaptest.NewLogger(t),
-	}
-	cfg := reconcile.Config{After: time.Minute, GiveUp: time.Hour, CancelUnpaid: true}
-	app.RegisterReconcile("default", cfg)
-	p, ok := app.reconcileProfile("default")
-	if !ok || p.Client != client || p.Config != cfg {
-		t.Errorf("reconcileProfile(default) = %+v, %v", p, ok)
-	}
-	if _, ok := app.reconcileProfile("other"); ok {
-		t.Error("a profile without reconcile is reconciled")
-	}
-	if _, ok := app.reconcileProfile("missing"); ok {
-		t.Error("an unknown profile is reconciled")
-	}
-	if got := app.reconcileProfiles(); len(got) != 1 || got[0] != "default" {
-		t.Errorf("reconcileProfiles = %v", got)
 	}
 }
