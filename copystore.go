@@ -14,6 +14,7 @@ import (
 
 	"github.com/caddy-antom/caddy-antom/outbox"
 	"github.com/caddy-antom/caddy-antom/outbox/sqlstore"
+	"github.com/caddy-antom/caddy-antom/stores"
 )
 
 func newCopyStoreCommand() *cobra.Command {
@@ -49,7 +50,7 @@ may reach the app twice, with the same webhook-id.`,
 			dsnEnv, _ := f.GetString("dsn-env")
 			since, _ := f.GetDuration("since")
 			if dbPath == "" {
-				dbPath = sqliteDefaultPath(dir)
+				dbPath = stores.SQLiteDefaultPath(dir)
 			}
 			src, closeSrc, err := openCopySource(from, dir, dbPath, to)
 			if err != nil {

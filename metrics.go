@@ -31,11 +31,6 @@ var (
 		Help: "Timeline activities (API calls, inquiries, rejected and repeated notifications) not recorded because the writer was behind or stopping.",
 	})
 
-	unreadableRecords = prometheus.NewCounter(prometheus.CounterOpts{
-		Namespace: "caddy", Subsystem: "antom", Name: "unreadable_records_total",
-		Help: "Stored events that could not be decoded when claimed, set aside dead (unreadable_record) so that the other deliveries go on.",
-	})
-
 	queueDepth = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: "caddy", Subsystem: "antom", Name: "events",
 		Help: "Events in the store, by state (pending, delivered, dead).",
@@ -67,7 +62,7 @@ var (
 
 // registerMetrics registers the collectors with this config's registry.
 func registerMetrics(reg *prometheus.Registry, log *zap.Logger) {
-	metrics.Register(reg, log, deliveriesTotal, deliveryDuration, queueDepth, activityDropped, unreadableRecords,
+	metrics.Register(reg, log, deliveriesTotal, deliveryDuration, queueDepth, activityDropped,
 		paymentsPending, inquiriesTotal, paymentsReconciledTotal, cancelsTotal, oldestPendingAge)
 }
 

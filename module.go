@@ -23,6 +23,7 @@ import (
 	"github.com/caddy-antom/caddy-antom/handlers"
 	"github.com/caddy-antom/caddy-antom/outbox"
 	"github.com/caddy-antom/caddy-antom/reconcile"
+	"github.com/caddy-antom/caddy-antom/stores"
 )
 
 func init() {
@@ -108,7 +109,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("loading the antom event store: %v", err)
 	}
-	a.store = storeApp.(*StoreApp).store
+	a.store = storeApp.(*stores.StoreApp).EventStore()
 	a.forwarder = &delivery.Forwarder{}
 	if err := a.loadPauses(ctx); errors.Is(err, outbox.ErrBadPauses) {
 		return err

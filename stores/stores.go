@@ -1,4 +1,7 @@
-package caddyantom
+// Package stores is the antom_store Caddy app and its modules: which event store the antom app
+// keeps its events and payments in (antom.stores.sqlite, the default; .postgres; .caddy_storage),
+// and the antom_store global option that sets it.
+package stores
 
 import (
 	"encoding/json"
@@ -10,7 +13,9 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/caddy-antom/caddy-antom/internal/metrics"
 	"github.com/caddy-antom/caddy-antom/outbox"
 	"github.com/caddy-antom/caddy-antom/outbox/sqlstore"
 )
@@ -22,6 +27,12 @@ func init() {
 	caddy.RegisterModule(new(PostgresStore))
 	httpcaddyfile.RegisterGlobalOption("antom_store", parseStoreOption)
 }
+
+// unreadableRecords counts the stored events a SQL store could not decode when claimed.
+var unreadableRecords = prometheus.NewCounter(prometheus.CounterOpts{
+	Namespace: "caddy", Subsystem: "antom", Name: "unreadable_records_total",
+	Help: "Stored events that could not be decoded when claimed, set aside dead (unreadable_record) so that the other deliveries go on.",
+})
 
 // EventStoreModule is what a module in the antom.stores namespace provides: the event store,
 // ready after the module's Provision.
@@ -47,6 +58,7 @@ func (*StoreApp) CaddyModule() caddy.ModuleInfo {
 
 // Provision opens the configured store.
 func (s *StoreApp) Provision(ctx caddy.Context) error {
+	metrics.Register(ctx.GetMetricsRegistry(), ctx.Logger(), unreadableRecords)
 	if s.StoreRaw == nil {
 		s.StoreRaw = caddyconfig.JSONModuleObject(new(SQLiteStore), "module", "sqlite", nil)
 	}
@@ -57,6 +69,9 @@ func (s *StoreApp) Provision(ctx caddy.Context) error {
 	s.store = mod.(EventStoreModule).EventStore()
 	return nil
 }
+
+// EventStore returns the store Provision opened.
+func (s *StoreApp) EventStore() outbox.EventStore { return s.store }
 
 // Start does nothing: the antom app runs the workers.
 func (*StoreApp) Start() error { return nil }
@@ -80,15 +95,15 @@ func (*SQLiteStore) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{ID: "antom.stores.sqlite", New: func() caddy.Module { return new(SQLiteStore) }}
 }
 
-// sqliteDefaultPath is where the SQLite store lives when no path is set: antom/events.db in
+// SQLiteDefaultPath is where the SQLite store lives when no path is set: antom/events.db in
 // Caddy's data directory dataDir.
-func sqliteDefaultPath(dataDir string) string { return filepath.Join(dataDir, "antom", "events.db") }
+func SQLiteDefaultPath(dataDir string) string { return filepath.Join(dataDir, "antom", "events.db") }
 
 // Provision opens the database, creating or migrating its schema.
 func (q *SQLiteStore) Provision(ctx caddy.Context) error {
 	path := caddy.NewReplacer().ReplaceKnown(q.Path, "")
 	if path == "" {
-		path = sqliteDefaultPath(caddy.AppDataDir())
+		path = SQLiteDefaultPath(caddy.AppDataDir())
 	}
 	store, err := sqlstore.OpenSQLite(path, ctx.Logger())
 	if err != nil {
