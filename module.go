@@ -19,6 +19,7 @@ import (
 
 	"github.com/caddy-antom/caddy-antom/adminapi"
 	"github.com/caddy-antom/caddy-antom/antom"
+	_ "github.com/caddy-antom/caddy-antom/command" // the `caddy antom ...` subcommands
 	"github.com/caddy-antom/caddy-antom/delivery"
 	"github.com/caddy-antom/caddy-antom/handlers"
 	"github.com/caddy-antom/caddy-antom/outbox"

@@ -1,4 +1,4 @@
-package caddyantom
+package command
 
 import (
 	"context"

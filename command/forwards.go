@@ -1,4 +1,4 @@
-package caddyantom
+package command
 
 import (
 	"encoding/json"
@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// ---- pause and resume: clients of the admin API in admin_forwards.go ----
+// ---- pause and resume: clients of the admin API in adminapi/forwards.go ----
 
 func newPauseCommand() *cobra.Command  { return newPauseResumeCommand("pause") }
 func newResumeCommand() *cobra.Command { return newPauseResumeCommand("resume") }

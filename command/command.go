@@ -1,4 +1,7 @@
-package caddyantom
+// Package command is the `caddy antom ...` command line: key and secret generation, offline
+// signature checks, clients of the antom admin API (events, replay, redrive, timeline, pause,
+// resume) and copy-store, which opens event stores itself. It never reaches into a running app.
+package command
 
 import (
 	"bufio"
@@ -378,7 +381,7 @@ func parseCapturedRequest(raw []byte) (in verifyInput, note string, err error) {
 	}, note, nil
 }
 
-// ---- events and replay: clients of the admin API in admin.go ----
+// ---- events and replay: clients of the admin API in adminapi/admin.go ----
 
 var adminFlagUsage = "address of Caddy's admin API (default " + caddy.DefaultAdminListen + ")"
 
