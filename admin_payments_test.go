@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/caddy-antom/caddy-antom/antom"
+	"github.com/caddy-antom/caddy-antom/internal/teststore"
 	"github.com/caddy-antom/caddy-antom/outbox"
 	"github.com/caddy-antom/caddy-antom/reconcile"
 )
@@ -36,7 +36,7 @@ func adminGet(t *testing.T, path string) (int, string) {
 // GET /antom/payments lists payments by state, metadata only; /antom/payments/<id> shows one.
 func TestAdminPayments(t *testing.T) {
 	ctx := context.Background()
-	app := &App{store: outbox.New(&certmagic.FileStorage{Path: t.TempDir()})}
+	app := &App{store: teststore.SQLite(t)}
 	running.Store(app)
 	t.Cleanup(func() { running.CompareAndSwap(app, nil) })
 

@@ -9,8 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddyserver/certmagic"
-
+	"github.com/caddy-antom/caddy-antom/internal/teststore"
 	"github.com/caddy-antom/caddy-antom/outbox"
 )
 
@@ -30,7 +29,7 @@ func adminDo(t *testing.T, method, path string) (int, string) {
 // tells a payment's story, all without bodies.
 func TestAdminSearchRedriveTimeline(t *testing.T) {
 	ctx := context.Background()
-	app := &App{store: outbox.New(&certmagic.FileStorage{Path: t.TempDir()}), Profiles: map[string]*Profile{"default": {}}}
+	app := &App{store: teststore.SQLite(t), Profiles: map[string]*Profile{"default": {}}}
 	running.Store(app)
 	t.Cleanup(func() { running.CompareAndSwap(app, nil) })
 

@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap"
 
 	"github.com/caddy-antom/caddy-antom/delivery"
+	"github.com/caddy-antom/caddy-antom/internal/teststore"
 	"github.com/caddy-antom/caddy-antom/outbox"
 )
 
@@ -41,7 +41,7 @@ func realAdmin(t *testing.T) string {
 // payment's timeline.
 func TestSearchRedriveTimelineCommands(t *testing.T) {
 	ctx := context.Background()
-	store := outbox.New(&certmagic.FileStorage{Path: t.TempDir()})
+	store := teststore.SQLite(t)
 	app := &App{store: store, Profiles: map[string]*Profile{"default": {}},
 		dispatcher: delivery.NewDispatcher(store, nil, nil, zap.NewNop(), delivery.DispatcherOptions{})}
 	running.Store(app)

@@ -19,12 +19,12 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
-	"github.com/caddyserver/certmagic"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
 	"github.com/caddy-antom/caddy-antom/antom"
 	"github.com/caddy-antom/caddy-antom/delivery"
+	"github.com/caddy-antom/caddy-antom/internal/teststore"
 	"github.com/caddy-antom/caddy-antom/outbox"
 )
 
@@ -512,7 +512,7 @@ func TestAdminCommandsWithoutCaddy(t *testing.T) {
 // admin.go over a real event store, so the two agree on paths and JSON.
 func TestEventsAndReplayAgainstAdminHandler(t *testing.T) {
 	ctx := context.Background()
-	store := outbox.New(&certmagic.FileStorage{Path: t.TempDir()})
+	store := teststore.SQLite(t)
 	app := &App{store: store, dispatcher: delivery.NewDispatcher(store, nil,
 		func(string) (delivery.Route, bool) { return delivery.Route{}, false }, zap.NewNop(), delivery.DispatcherOptions{})}
 	running.Store(app)
