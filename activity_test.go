@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddyserver/certmagic"
 	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/caddy-antom/caddy-antom/internal/teststore"
 	"github.com/caddy-antom/caddy-antom/outbox"
 )
 
@@ -60,7 +60,7 @@ func stored(t *testing.T, s outbox.EventStore, id string) int {
 // Recording never waits: beyond the queue's bound, activities are dropped and counted; one
 // naming no id is not even queued.
 func TestActivityRecorderDropsWhenFull(t *testing.T) {
-	r := newActivityRecorder(outbox.New(&certmagic.FileStorage{Path: t.TempDir()}), zaptest.NewLogger(t))
+	r := newActivityRecorder(teststore.SQLite(t), zaptest.NewLogger(t))
 	r.record(outbox.NewActivity(outbox.ActivityRejected, time.Now()))
 	if len(r.queue) != 0 {
 		t.Fatal("an activity naming no id was queued")
@@ -78,7 +78,7 @@ func TestActivityRecorderDropsWhenFull(t *testing.T) {
 // unverifiedPerSecond (after a burst of twice that): a flood of forged notifications is neither
 // read nor written to the disk the real ones are written to.
 func TestActivityRecorderCapsUnverified(t *testing.T) {
-	r := newActivityRecorder(outbox.New(&certmagic.FileStorage{Path: t.TempDir()}), zaptest.NewLogger(t))
+	r := newActivityRecorder(teststore.SQLite(t), zaptest.NewLogger(t))
 	admitted := 0
 	for range 1000 {
 		if r.admitUnverified() {
@@ -93,7 +93,7 @@ func TestActivityRecorderCapsUnverified(t *testing.T) {
 // A failing store is retried until it takes the activity; what is queued when the writer
 // stops is written by the drain.
 func TestActivityRecorderRetriesAndDrains(t *testing.T) {
-	store := &flakyStore{EventStore: outbox.New(&certmagic.FileStorage{Path: t.TempDir()}), failures: 2}
+	store := &flakyStore{EventStore: teststore.SQLite(t), failures: 2}
 	r := newActivityRecorder(store, zaptest.NewLogger(t))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -157,7 +157,7 @@ func (b *barrierStore) AddActivity(ctx context.Context, a *outbox.Activity) erro
 // writer that wrote them one after the other would never get past the first here.
 func TestActivityRecorderWritesWaitingRecordsTogether(t *testing.T) {
 	const n = 8
-	store := &barrierStore{EventStore: outbox.New(&certmagic.FileStorage{Path: t.TempDir()}), want: n, all: make(chan struct{})}
+	store := &barrierStore{EventStore: teststore.SQLite(t), want: n, all: make(chan struct{})}
 	r := newActivityRecorder(store, zaptest.NewLogger(t))
 	for range n {
 		r.record(named("req-together"))

@@ -148,10 +148,9 @@ func (a *App) ProfileNames() []string {
 	return names
 }
 
-// Start runs the background workers where the store lets them run (outbox.EventStore.Lead): on
-// caddy_storage only the instance holding the storage lock delivers retries, so a cluster sharing
-// one storage, or an old and a new config overlapping during a reload, never run two delivery
-// loops at once; on postgres every instance does, each on the events it claimed.
+// Start runs the background workers on this instance: every instance sharing the event store
+// does, each on the events it claimed (leases: an old and a new config overlapping during a
+// reload never deliver one event twice at once).
 func (a *App) Start() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	a.stop = cancel
@@ -163,7 +162,7 @@ func (a *App) Start() error {
 		wg.Add(3)
 		go func() {
 			defer wg.Done()
-			a.store.Lead(ctx, a.log, a.lead)
+			a.lead(ctx)
 		}()
 		go func() {
 			defer wg.Done()
@@ -178,9 +177,9 @@ func (a *App) Start() error {
 	return nil
 }
 
-// lead is what the leader instance runs until it stops being leader: the delivery retries and,
-// if an antom_api has `reconcile`, the inquiries about payments whose notification is missing.
-// Running both only here means one inquiry loop per payment in a cluster.
+// lead runs the background workers until ctx ends: the delivery retries and, if an antom_api
+// has `reconcile`, the inquiries about payments whose notification is missing. Every instance
+// runs them; the store's leases give each event and payment to one instance at a time.
 func (a *App) lead(ctx context.Context) {
 	a.log.Info("this instance delivers events", zap.String("store", fmt.Sprintf("%T", a.store)))
 	var wg sync.WaitGroup

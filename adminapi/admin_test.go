@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/certmagic"
 
+	"github.com/caddy-antom/caddy-antom/internal/teststore"
 	"github.com/caddy-antom/caddy-antom/outbox"
 )
 
@@ -51,7 +51,7 @@ func adminGet(t *testing.T, path string) (int, string) {
 // GET /antom/payments lists payments by state, metadata only; /antom/payments/<id> shows one.
 func TestAdminPayments(t *testing.T) {
 	ctx := context.Background()
-	app := &testApp{store: outbox.New(&certmagic.FileStorage{Path: t.TempDir()})}
+	app := &testApp{store: teststore.SQLite(t)}
 	runApp(t, app)
 
 	if code, body := adminGet(t, "/antom/payments"); code != 200 || strings.TrimSpace(body) != "[]" {

@@ -9,8 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddyserver/certmagic"
-
+	"github.com/caddy-antom/caddy-antom/internal/teststore"
 	"github.com/caddy-antom/caddy-antom/outbox"
 )
 
@@ -30,7 +29,7 @@ func adminDo(t *testing.T, method, path string) (int, string) {
 // tells a payment's story, all without bodies.
 func TestAdminSearchRedriveTimeline(t *testing.T) {
 	ctx := context.Background()
-	app := &testApp{store: outbox.New(&certmagic.FileStorage{Path: t.TempDir()}), profiles: []string{"default"}}
+	app := &testApp{store: teststore.SQLite(t), profiles: []string{"default"}}
 	runApp(t, app)
 
 	t0 := time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC)

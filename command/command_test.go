@@ -19,11 +19,11 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
-	"github.com/caddyserver/certmagic"
 	"github.com/spf13/cobra"
 
 	"github.com/caddy-antom/caddy-antom/antom"
 	"github.com/caddy-antom/caddy-antom/delivery"
+	"github.com/caddy-antom/caddy-antom/internal/teststore"
 	"github.com/caddy-antom/caddy-antom/outbox"
 )
 
@@ -520,7 +520,7 @@ func TestAdminCommandsWithoutCaddy(t *testing.T) {
 // adminapi over a real event store, so the two agree on paths and JSON.
 func TestEventsAndReplayAgainstAdminHandler(t *testing.T) {
 	ctx := context.Background()
-	store := outbox.New(&certmagic.FileStorage{Path: t.TempDir()})
+	store := teststore.SQLite(t)
 
 	ev := &outbox.Event{Profile: "default", Route: "r", Source: outbox.SourceNotification, Kind: "notifyType",
 		Type: "PAYMENT_RESULT", ResultStatus: "S", RequestIDField: "paymentRequestId", RequestID: "PAYREQ_20240101_0001",

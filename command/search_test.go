@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/certmagic"
 
 	"github.com/caddy-antom/caddy-antom/adminapi"
+	"github.com/caddy-antom/caddy-antom/internal/teststore"
 	"github.com/caddy-antom/caddy-antom/outbox"
 )
 
@@ -60,7 +60,7 @@ func realAdmin(t *testing.T, app adminapi.App) string {
 // payment's timeline.
 func TestSearchRedriveTimelineCommands(t *testing.T) {
 	ctx := context.Background()
-	store := outbox.New(&certmagic.FileStorage{Path: t.TempDir()})
+	store := teststore.SQLite(t)
 	admin := realAdmin(t, adminApp{store})
 
 	t0 := time.Now().Add(-time.Hour)

@@ -50,8 +50,10 @@ type DispatcherOptions struct {
 	// start.
 	RouteIDs func() []string
 
-	// Paused reports whether deliveries to a route are paused (nil: never).
-	// Its events stay pending until Resumed is called for the route.
+	// Paused reports whether deliveries to a route are paused (nil: never), as this instance
+	// last read the store's pauses. The store's Claim and AddDelivering exclude a paused
+	// route's events themselves; Paused stops an attempt about to start on an event claimed
+	// before the pause. The events stay pending, and Resumed wakes Run to deliver them.
 	Paused func(routeID string) bool
 
 	// Rand is the jitter source for NextDelay (nil: math/rand/v2).
@@ -59,9 +61,12 @@ type DispatcherOptions struct {
 }
 
 // Dispatcher delivers pending events: Run is the background retry loop
-// (start it in the app's Start, on the leader only, and cancel its context
+// (start it in the app's Start, on every instance, and cancel its context
 // in Stop); DeliverNow is the synchronous first attempt from the request
-// path and may be used on every instance without Run. An attempt, once
+// path. Which events go when is the store's decision (outbox.EventStore's
+// Claim and AddDelivering): it leaves out paused forwards and the events
+// waiting behind an earlier one of their payment, across instances, reloads
+// and restarts, so the Dispatcher keeps no order of its own. An attempt, once
 // sent, is never cut short by its caller: it ends within the Forwarder's
 // timeout and its outcome is recorded (see Run, DeliverNow and Wait).
 type Dispatcher struct {
@@ -75,15 +80,12 @@ type Dispatcher struct {
 	sem  chan struct{} // Run's delivery slots
 
 	mu       sync.Mutex
-	inflight map[string]int     // ids being delivered by this Dispatcher: their holds (claim; a first attempt that outlived DeliverNow)
-	late     int                // DeliverNow's attempts that outlived their caller, not yet recorded
-	settled  *sync.Cond         // on mu: late fell to 0
-	held     held.Set           // events whose last outcome the store failed to record
-	gates    map[string]*gate   // per route id: its max_in_flight and rate
-	parked   map[string]parking // events Run passes over: their route is paused, or an earlier event of their payment is pending
-	loads    map[string]*load   // per route id: Run's deliveries under way
-	full     map[string]string  // event id -> route id: left by Run while its route had max_in_flight of them
-	order    orderIndex         // pending events with an OrderKey, in the order received
+	inflight map[string]int   // ids being delivered by this Dispatcher: their holds (claim; a first attempt that outlived DeliverNow)
+	late     int              // DeliverNow's attempts that outlived their caller, not yet recorded
+	settled  *sync.Cond       // on mu: late fell to 0
+	held     held.Set         // events whose last outcome the store failed to record
+	gates    map[string]*gate // per route id: its max_in_flight and rate
+	loads    map[string]*load // per route id: Run's deliveries under way
 	pruning  atomic.Bool
 
 	fillErrAt time.Time // when Run last logged a failure to look for due events
@@ -131,9 +133,7 @@ func NewDispatcher(store outbox.EventStore, fwd *Forwarder, routes func(id strin
 		sem:      make(chan struct{}, opts.Concurrency),
 		inflight: map[string]int{},
 		gates:    map[string]*gate{},
-		parked:   map[string]parking{},
 		loads:    map[string]*load{},
-		full:     map[string]string{},
 	}
 	d.settled = sync.NewCond(&d.mu)
 	return d
@@ -149,12 +149,14 @@ func (d *Dispatcher) Kick() {
 }
 
 // Run delivers due events until ctx is cancelled, then waits for the
-// deliveries in progress and returns. A delivery already sent is not cut
-// short, since the app may act on it: it ends within the Forwarder's
-// timeout and its outcome is recorded before Run returns, so the next
-// config or leader does not send it again. A delivery not yet sent (waiting
-// for its forward's max_in_flight or rate) is dropped: the event stays due
-// for the next config or leader.
+// deliveries in progress and returns. It claims from the store only what it
+// will deliver now (each forward's room under its max_in_flight) and looks
+// again at each PollInterval, at a Kick, and when one of its deliveries ends.
+// A delivery already sent is not cut short, since the app may act on it: it
+// ends within the Forwarder's timeout and its outcome is recorded before Run
+// returns, so the next config or instance does not send it again. A delivery
+// not yet sent (waiting for its forward's rate) is handed back: the event
+// stays due for the next config or instance.
 func (d *Dispatcher) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -162,9 +164,6 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	defer tick.Stop()
 	lastPrune := time.Now()
 	d.log.Debug("dispatcher started", zap.Int("concurrency", d.opts.Concurrency))
-	if !d.storeOrders() {
-		d.loadOrder(ctx)
-	}
 	for {
 		d.fill(ctx, &wg)
 		if d.opts.PruneInterval > 0 && time.Since(lastPrune) >= d.opts.PruneInterval {
@@ -211,22 +210,17 @@ func (d *Dispatcher) fill(ctx context.Context, wg *sync.WaitGroup) {
 	}
 	d.fillFails, d.fillRetry = 0, time.Time{}
 	for _, ev := range evs {
-		if d.busy(ev.ID, t) {
-			d.handBack(ctx, ev) // held back after a failed store update, or delivered already
-			continue
-		}
-		if d.paused(ev.Route) {
-			d.passOver(ctx, ev, parking{route: ev.Route})
-			d.unparkIfResumed(ev)
-			continue
-		}
-		if !d.startOn(ev) {
-			d.handBack(ctx, ev) // its forward has max_in_flight of Run's deliveries: others go first
+		// Handed back: held back after a failed store update or being delivered here already;
+		// paused since the claim (the next claims leave it out); or its forward has
+		// max_in_flight of Run's deliveries (the next claims leave it out until one ends).
+		if d.busy(ev.ID, t) || d.paused(ev.Route) || !d.startOn(ev) {
+			d.handBack(ctx, ev)
 			continue
 		}
 		if !d.claim(ev.ID) {
 			d.endOn(ev.Route)
-			continue // DeliverNow took it meanwhile
+			d.handBack(ctx, ev) // DeliverNow took it meanwhile
+			continue
 		}
 		d.sem <- struct{}{} // never blocks: only this goroutine takes slots
 		wg.Add(1)
@@ -248,13 +242,14 @@ func (d *Dispatcher) fill(ctx context.Context, wg *sync.WaitGroup) {
 // dead); it updates ev. It waits for the outcome while ctx lasts (the
 // handler's sync_timeout); when ctx ends first, the attempt goes on (see
 // firstAttempt) and DeliverNow returns once ev is written pending, due only
-// after the attempt's bound, with Err saying so. When
-// the forward is paused, at its max_in_flight or rate, or ev waits for an
-// earlier event of its payment, it makes no attempt: the event is made due at
-// once for Run, which delivers it when its turn comes, and Err says so. The
-// event should be in AddDelivering's deliver (its outcome is then its first
-// write) or have been added with NextAttempt in the future (Add's default
-// grace) so no other instance delivers it in parallel. If this
+// after the attempt's bound, with Err saying so. When the forward is paused
+// or at its max_in_flight or rate, it makes no attempt: the event is made due
+// at once for Run, which delivers it when its turn comes, and Err says so.
+// Call it from AddDelivering's deliver, which the store calls only when the
+// event may go now (its forward is not paused in the store and no earlier
+// event of its payment is pending) and with the event claimed, so that no
+// other instance delivers it in parallel; or on an event added with
+// NextAttempt in the future (Add's default grace) that may go now. If this
 // Dispatcher is delivering ev already, DeliverNow returns at once with
 // Err "delivery already in progress".
 func (d *Dispatcher) DeliverNow(ctx context.Context, ev *outbox.Event) Attempt {
@@ -275,27 +270,15 @@ func (d *Dispatcher) process(ctx context.Context, ev *outbox.Event, background b
 		return d.unroutable(ctx, ev)
 	}
 	if d.paused(route.ID) {
-		// It takes its place in its payment's order now, as received: after the resume Run
-		// picks events in the order they fell due, which may differ.
-		d.track(route, ev)
-		// Run parks it; made due at once, it would be delivered right away should the pause
-		// be lost, not after a grace period.
-		return d.leaveToRun(ctx, ev, "the forward is paused; delivering after resume")
-	}
-	if head := d.headOf(ctx, route, ev); head != ev.ID {
-		wait := parking{after: head, until: now().Add(orderRecheck)}
+		const why = "the forward is paused; delivering after resume"
 		if background {
-			d.passOver(ctx, ev, wait)
-			d.unparkIfPassed(ev, head)
-			return Attempt{Err: "waiting for an earlier event of the same payment"}
+			d.handBack(ctx, ev) // paused since fill looked: the store's claims leave it out now
+			return Attempt{Err: why}
 		}
-		d.park(ev.ID, wait)
-		d.unparkIfPassed(ev, head)
-		return d.leaveToRun(ctx, ev, "an earlier event of the same payment is pending; delivering after it")
+		// Made due at once: the store's claims leave it out while the pause lasts, and it is
+		// delivered right after the resume, not after a grace period.
+		return d.leaveToRun(ctx, ev, why)
 	}
-	d.mu.Lock()
-	delete(d.parked, ev.ID) // its turn came after a recheck
-	d.mu.Unlock()
 	g := d.gate(route)
 	if !background {
 		if !g.tryEnter() {
@@ -385,7 +368,7 @@ func (d *Dispatcher) gate(route Route) *gate {
 }
 
 // leaveToRun hands a new event whose forward is busy or paused to Run: it is made due now
-// instead of after the grace Store.Add reserved for the synchronous attempt, without counting
+// instead of after the grace the store's Add reserved for the synchronous attempt, without counting
 // an attempt. why is the Attempt's Err.
 func (d *Dispatcher) leaveToRun(ctx context.Context, ev *outbox.Event, why string) Attempt {
 	a := Attempt{Err: why}
@@ -414,7 +397,7 @@ func (d *Dispatcher) record(ctx context.Context, ev *outbox.Event, route Route, 
 
 	if a.OK {
 		if err := d.store.MarkDelivered(sctx, ev, t); err != nil {
-			d.hold(log, ev, t.Add(NextDelay(ev.Attempts, 0, d.opts.Rand)), "event delivered but recording it failed; it will be delivered again", err)
+			d.hold(ctx, log, ev, t.Add(NextDelay(ev.Attempts, 0, d.opts.Rand)), "event delivered but recording it failed; it will be delivered again", err)
 			return
 		}
 		d.held.Release(ev.ID)
@@ -430,7 +413,7 @@ func (d *Dispatcher) record(ctx context.Context, ev *outbox.Event, route Route, 
 	deadline := ev.RetryFrom().Add(route.maxAge())
 	if !t.Before(deadline) {
 		if err := d.store.MarkDead(sctx, ev, t, a.Err); err != nil {
-			d.hold(log, ev, next, "moving event to dead failed; it stays pending and will be tried again", err)
+			d.hold(ctx, log, ev, next, "moving event to dead failed; it stays pending and will be tried again", err)
 			return
 		}
 		d.held.Release(ev.ID)
@@ -446,7 +429,7 @@ func (d *Dispatcher) record(ctx context.Context, ev *outbox.Event, route Route, 
 		next = deadline // one last attempt at max_age
 	}
 	if err := d.store.Reschedule(sctx, ev, next, a.Err, a.Status); err != nil {
-		d.hold(log, ev, next, "rescheduling event failed; it will be tried again", err)
+		d.hold(ctx, log, ev, next, "rescheduling event failed; it will be tried again", err)
 		return
 	}
 	d.held.Release(ev.ID)
@@ -475,7 +458,7 @@ func (d *Dispatcher) unroutable(ctx context.Context, ev *outbox.Event) Attempt {
 	next := t.Add(d.opts.UnknownRouteDelay)
 	if t.Sub(ev.ReceivedAt) >= d.opts.OrphanMaxAge {
 		if err := d.store.MarkDead(sctx, ev, t, a.Err); err != nil {
-			d.hold(log, ev, next, "moving event to dead failed; it stays pending", err)
+			d.hold(ctx, log, ev, next, "moving event to dead failed; it stays pending", err)
 			return a
 		}
 		d.held.Release(ev.ID)
@@ -491,7 +474,7 @@ func (d *Dispatcher) unroutable(ctx context.Context, ev *outbox.Event) Attempt {
 		lvl = zap.DebugLevel // warned already
 	}
 	if err := d.store.Reschedule(sctx, ev, next, a.Err, 0); err != nil {
-		d.hold(log, ev, next, "rescheduling event failed", err)
+		d.hold(ctx, log, ev, next, "rescheduling event failed", err)
 		return a
 	}
 	d.held.Release(ev.ID)
@@ -526,7 +509,8 @@ func (d *Dispatcher) prune(ctx context.Context, wg *sync.WaitGroup) {
 type load struct{ running, max int }
 
 // startOn counts ev as one of Run's deliveries to its route, unless the route has max_in_flight
-// of them already: then ev is left (busy skips it) until one of them ends.
+// of them already (a claim made before its room was known): then ev is handed back, and the
+// next claims leave the route's events out until one of them ends (room).
 func (d *Dispatcher) startOn(ev *outbox.Event) bool {
 	max := d.opts.Concurrency // an unknown route: process reschedules it at once
 	if route, ok := d.routes(ev.Route); ok {
@@ -541,11 +525,9 @@ func (d *Dispatcher) startOn(ev *outbox.Event) bool {
 	}
 	l.max = max
 	if l.running >= l.max {
-		d.full[ev.ID] = ev.Route
 		return false
 	}
 	l.running++
-	delete(d.full, ev.ID)
 	return true
 }
 
@@ -577,27 +559,8 @@ func (d *Dispatcher) endOn(routeID string) {
 	if l := d.loads[routeID]; l != nil {
 		if l.running--; l.running <= 0 {
 			delete(d.loads, routeID)
-			for id, r := range d.full { // none of them waits any more (some may be gone)
-				if r == routeID {
-					delete(d.full, id)
-				}
-			}
 		}
 	}
-}
-
-// waitsForRoute reports whether the event with id was left because its route was full and
-// still is; d.mu is held.
-func (d *Dispatcher) waitsForRoute(id string) bool {
-	routeID, ok := d.full[id]
-	if !ok {
-		return false
-	}
-	if l := d.loads[routeID]; l != nil && l.running >= l.max {
-		return true
-	}
-	delete(d.full, id)
-	return false
 }
 
 func (d *Dispatcher) claim(id string) bool {
@@ -619,47 +582,21 @@ func (d *Dispatcher) release(id string) {
 	d.mu.Unlock()
 }
 
-// busy reports whether Run must leave the event with id alone at t: it is being delivered,
-// its route is paused or has max_in_flight of Run's deliveries, or it is held back after its
-// outcome could not be recorded.
+// busy reports whether Run must leave the event with id alone at t: it is being delivered, or
+// it is held back after its outcome could not be recorded.
 func (d *Dispatcher) busy(id string, t time.Time) bool {
 	d.mu.Lock()
 	_, busy := d.inflight[id]
-	p, parked := d.parked[id]
-	full := d.waitsForRoute(id)
 	d.mu.Unlock()
-	return busy || full || (parked && (p.until.IsZero() || t.Before(p.until))) || d.held.Waiting(id, t)
+	return busy || d.held.Waiting(id, t)
 }
 
 func (d *Dispatcher) paused(routeID string) bool {
 	return d.opts.Paused != nil && d.opts.Paused(routeID)
 }
 
-// parking is why Run passes over an event: its route is paused (until Resumed), or it waits
-// for the event after (until that one is finished, or until, whichever comes first).
-type parking struct {
-	route string
-	after string
-	until time.Time
-}
-
-// park remembers an event Run must pass over, so its searches for due events reach other
-// events instead of finding this one again at every poll.
-func (d *Dispatcher) park(id string, p parking) {
-	d.mu.Lock()
-	d.parked[id] = p
-	d.mu.Unlock()
-}
-
-// passOver parks an event Run got from the store but may not deliver now, and hands it back.
-func (d *Dispatcher) passOver(ctx context.Context, ev *outbox.Event, p parking) {
-	d.park(ev.ID, p)
-	d.handBack(ctx, ev)
-}
-
-// handBack returns an event Run got from the store, unchanged: a store with leases
-// (PostgreSQL) would otherwise keep renewing this instance's lease on it, and no instance could
-// take it up again.
+// handBack returns an event Run got from the store, unchanged: the store would otherwise keep
+// renewing this instance's lease on it, and no instance could take it up again.
 func (d *Dispatcher) handBack(ctx context.Context, ev *outbox.Event) {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.opts.StoreTimeout)
 	defer cancel()
@@ -668,137 +605,15 @@ func (d *Dispatcher) handBack(ctx context.Context, ev *outbox.Event) {
 	}
 }
 
-// unpark releases the parked events for which match is true and wakes Run.
-func (d *Dispatcher) unpark(match func(parking) bool) {
-	d.mu.Lock()
-	for id, p := range d.parked {
-		if match(p) {
-			delete(d.parked, id)
-		}
-	}
-	d.mu.Unlock()
-	d.Kick()
-}
+// Resumed wakes Run to deliver the events of routeID, which was just resumed: the store's
+// claims hand them out again.
+func (d *Dispatcher) Resumed(routeID string) { d.Kick() }
 
-// Resumed releases the events parked while the route was paused and wakes Run to deliver them.
-func (d *Dispatcher) Resumed(routeID string) {
-	d.unpark(func(p parking) bool { return p.route == routeID })
-}
-
-// finished is called once ev is delivered or dead: the next event of its payment may go, and
-// the ones behind that one now wait for it. Releasing them all instead would have Run pick each
-// up again and park it again, a write each, for every event of the payment delivered before it.
+// finished is called once ev is delivered or dead: when it has an OrderKey, the next event of
+// its payment may go now, and Run looks for it without waiting for its next poll.
 func (d *Dispatcher) finished(ev *outbox.Event) {
-	if ev.OrderKey == "" {
-		return
-	}
-	d.order.remove(ev)
-	next := d.order.head(ev) // ev.ID itself when none of its payment is left
-	d.mu.Lock()
-	for id, p := range d.parked {
-		switch {
-		case p.after != ev.ID:
-		case id == next || next == ev.ID:
-			delete(d.parked, id)
-		default:
-			p.after = next
-			d.parked[id] = p
-		}
-	}
-	d.mu.Unlock()
-	d.Kick()
-}
-
-// unparkIfResumed releases ev, just parked for its paused route, if the route is no longer
-// paused: it was resumed between the check and the park, and Resumed found nothing to release.
-// Left parked, ev would wait for the next pause and resume, or a restart.
-func (d *Dispatcher) unparkIfResumed(ev *outbox.Event) {
-	if d.paused(ev.Route) {
-		return // Resumed will release it
-	}
-	d.unpark(func(p parking) bool { return p.route == ev.Route })
-}
-
-// unparkIfPassed releases ev, just parked behind head, if head is no longer first of its
-// payment: it finished between headOf and the park, and finished found nothing to hand on.
-// Left parked, ev (and every event behind it) would wait for the recheck.
-func (d *Dispatcher) unparkIfPassed(ev *outbox.Event, head string) {
-	if d.order.head(ev) == head {
-		return // finished(head) will hand ev on
-	}
-	d.mu.Lock()
-	if p, ok := d.parked[ev.ID]; ok && p.after == head {
-		delete(d.parked, ev.ID)
-	}
-	d.mu.Unlock()
-	d.Kick()
-}
-
-// headOf returns the id of the event of ev's payment that must reach the app first: ev itself
-// when nothing received before it is pending (or the route is unordered). An earlier event the
-// index names is checked in the store, as another instance or an operator may have finished it.
-func (d *Dispatcher) headOf(ctx context.Context, route Route, ev *outbox.Event) string {
-	if !d.track(route, ev) {
-		return ev.ID
-	}
-	for {
-		head := d.order.head(ev)
-		if head == ev.ID {
-			return head
-		}
-		// Being delivered: AddDelivering's first attempt runs before anything is stored.
-		d.mu.Lock()
-		_, delivering := d.inflight[head]
-		d.mu.Unlock()
-		if delivering {
-			return head
-		}
-		cur, err := d.store.Get(ctx, head)
-		if err == nil && cur.State != outbox.StatePending {
-			d.order.removeID(orderKeyOf(ev), head)
-			continue
-		}
-		if err != nil && !errors.Is(err, outbox.ErrNotFound) {
-			d.log.Debug("checking the earlier event of a payment", zap.String("id", head), zap.Error(err))
-		} else if err != nil {
-			d.order.removeID(orderKeyOf(ev), head)
-			continue
-		}
-		return head
-	}
-}
-
-// track adds ev to the order index if its route keeps each payment's events in order and the
-// store does not keep that order itself, and reports whether it did.
-func (d *Dispatcher) track(route Route, ev *outbox.Event) bool {
-	if ev.OrderKey == "" || route.Unordered || d.storeOrders() {
-		return false
-	}
-	d.order.add(ev)
-	return true
-}
-
-// storeOrders reports whether the store keeps each payment's events in order itself (its Claim
-// never returns an event behind an earlier one, its AddDelivering never lets one go first): then
-// the order index stays empty.
-func (d *Dispatcher) storeOrders() bool {
-	k, ok := d.store.(outbox.OrderKeeper)
-	return ok && k.KeepsOrder()
-}
-
-// loadOrder fills the order index with the pending events in storage, so events of one payment
-// keep their order across restarts. Without it (storage unreadable) events found later still
-// queue behind those of their payment this Dispatcher has seen.
-func (d *Dispatcher) loadOrder(ctx context.Context) {
-	evs, err := d.store.List(ctx, outbox.StatePending, 0)
-	if err != nil {
-		if ctx.Err() == nil {
-			d.log.Error("listing pending events to keep each payment's events in order; order holds only for events seen from now on", zap.Error(err))
-		}
-		return
-	}
-	for _, ev := range evs {
-		d.order.add(ev)
+	if ev.OrderKey != "" {
+		d.Kick()
 	}
 }
 
@@ -815,14 +630,15 @@ const maxClaimBackoff = 30 * time.Second
 const staleHeld = maxDelay
 
 // hold keeps ev back until next, with its attempt count, after a store update failed: the
-// event backs off like a failed delivery although storage still says it is due. The first
-// failure of an event is logged as an error, the following ones (every backoff step while
-// storage stays broken) at debug level.
+// event backs off like a failed delivery although storage still says it is due. Its claim is
+// handed back, so that the store stops renewing the lease and hands the event out again
+// (Run then passes it over here until next). The first failure of an event is logged as an
+// error, the following ones (every backoff step while storage stays broken) at debug level.
 //
 // An update refused because this instance's claim ended (outbox.ErrClaimLost: its lease ran out
 // and another instance took the event, or an operator replayed it) is not held: the event is
 // someone else's now, and retrying the write would undo their work.
-func (d *Dispatcher) hold(log *zap.Logger, ev *outbox.Event, next time.Time, msg string, err error) {
+func (d *Dispatcher) hold(ctx context.Context, log *zap.Logger, ev *outbox.Event, next time.Time, msg string, err error) {
 	if errors.Is(err, outbox.ErrClaimLost) {
 		d.held.Release(ev.ID)
 		log.Warn("the outcome of a delivery attempt was not recorded: this instance's claim on the event ended "+
@@ -835,6 +651,7 @@ func (d *Dispatcher) hold(log *zap.Logger, ev *outbox.Event, next time.Time, msg
 		lvl = zap.DebugLevel
 	}
 	log.Log(lvl, msg, zap.Error(err), zap.Time("next_attempt", next))
+	d.handBack(ctx, ev)
 }
 
 // restoreAttempts gives ev, freshly loaded from storage, the attempts made while storage

@@ -14,17 +14,21 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/caddy-antom/caddy-antom/internal/teststore"
 	"github.com/caddy-antom/caddy-antom/outbox"
+	"github.com/caddy-antom/caddy-antom/outbox/sqlstore"
 )
 
 // fakeClock replaces the package clock for one test. Install it before
-// starting goroutines; it is restored at cleanup, after they stopped.
+// starting goroutines; it is restored at cleanup, after they stopped. It
+// starts at the real time: the store decides what is due on its own clock
+// (the database's), so an event made due at the fake time is due there too,
+// and one due later on the fake clock falls due as real time passes.
 type fakeClock struct{ ns atomic.Int64 }
 
 func (c *fakeClock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
@@ -32,7 +36,7 @@ func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 func useFakeClock(t *testing.T) *fakeClock {
 	c := &fakeClock{}
-	c.ns.Store(time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC).UnixNano())
+	c.ns.Store(time.Now().Truncate(time.Microsecond).UnixNano())
 	old := now
 	now = c.Now
 	t.Cleanup(func() { now = old })
@@ -43,17 +47,18 @@ func useFakeClock(t *testing.T) *fakeClock {
 type app struct {
 	srv     *httptest.Server
 	mu      sync.Mutex
-	status  int                 // answer status
-	retry   string              // Retry-After to send
-	ok      map[string]int      // webhook-id -> 2xx answers given
-	seen    map[string][]string // webhook-id -> Antom-Attempt values
+	status  int                    // answer status
+	retry   string                 // Retry-After to send
+	ok      map[string]int         // webhook-id -> 2xx answers given
+	seen    map[string][]string    // webhook-id -> Antom-Attempt values
+	at      map[string][]time.Time // webhook-id -> when each attempt arrived (real clock)
 	running atomic.Int32
 	maxRun  atomic.Int32
 	block   chan struct{} // if non-nil, requests wait for it
 }
 
 func newApp(t *testing.T) *app {
-	a := &app{status: 200, ok: map[string]int{}, seen: map[string][]string{}}
+	a := &app{status: 200, ok: map[string]int{}, seen: map[string][]string{}, at: map[string][]time.Time{}}
 	a.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := a.running.Add(1)
 		defer a.running.Add(-1)
@@ -78,6 +83,7 @@ func newApp(t *testing.T) *app {
 		defer a.mu.Unlock()
 		id := r.Header.Get("webhook-id")
 		a.seen[id] = append(a.seen[id], r.Header.Get("Antom-Attempt"))
+		a.at[id] = append(a.at[id], time.Now())
 		if a.retry != "" {
 			w.Header().Set("Retry-After", a.retry)
 		}
@@ -103,7 +109,7 @@ func (a *app) set(status int, retry string) {
 }
 
 type fixture struct {
-	store *outbox.Store
+	store *sqlstore.Store
 	app   *app
 	route Route
 	disp  *Dispatcher
@@ -116,14 +122,16 @@ type fixture struct {
 }
 
 func newFixture(t *testing.T, opts DispatcherOptions) *fixture {
-	return newFixtureOn(t, &certmagic.FileStorage{Path: t.TempDir()}, zaptest.NewLogger(t), opts)
+	return newFixtureOn(t, nil, zaptest.NewLogger(t), opts)
 }
 
-// newFixtureOn is newFixture with its storage and logger.
-func newFixtureOn(t *testing.T, storage certmagic.Storage, log *zap.Logger, opts DispatcherOptions) *fixture {
-	f := &fixture{clock: useFakeClock(t), app: newApp(t)}
-	f.store = outbox.New(storage)
-	f.store.Clock = func() time.Time { return now() }
+// newFixtureOn is newFixture with its logger, delivering through wrap(store) (nil: the store).
+func newFixtureOn(t *testing.T, wrap func(*sqlstore.Store) outbox.EventStore, log *zap.Logger, opts DispatcherOptions) *fixture {
+	f := &fixture{clock: useFakeClock(t), app: newApp(t), store: teststore.SQLite(t)}
+	var store outbox.EventStore = f.store
+	if wrap != nil {
+		store = wrap(f.store)
+	}
 	f.route = Route{ID: RouteID("shop", f.app.srv.URL), Profile: "shop", URL: f.app.srv.URL, Secrets: []Secret{testSecret(t)}, MaxAge: 24 * time.Hour}
 	opts.OnDelivered = func(ev *outbox.Event, a Attempt) { f.record(&f.delivered, ev.ID) }
 	opts.OnFailed = func(ev *outbox.Event, a Attempt, next time.Time) { f.record(&f.failed, ev.ID) }
@@ -134,7 +142,7 @@ func newFixtureOn(t *testing.T, storage certmagic.Storage, log *zap.Logger, opts
 		}
 		return Route{}, false
 	}
-	f.disp = NewDispatcher(f.store, &Forwarder{Timeout: 5 * time.Second}, routes, log, opts)
+	f.disp = NewDispatcher(store, &Forwarder{Timeout: 5 * time.Second}, routes, log, opts)
 	return f
 }
 
@@ -149,6 +157,20 @@ func (f *fixture) add(t *testing.T, key string, receivedAgo time.Duration) *outb
 	ev := testEvent(key)
 	ev.Route = f.route.ID
 	ev.ReceivedAt = f.clock.Now().Add(-receivedAgo)
+	added, err := f.store.Add(context.Background(), ev)
+	if err != nil || !added {
+		t.Fatal(added, err)
+	}
+	return ev
+}
+
+// addDue stores an event due at once, for Run: as if the grace of Add had passed (the store's
+// clock, the database's, cannot be advanced).
+func (f *fixture) addDue(t *testing.T, key string) *outbox.Event {
+	ev := testEvent(key)
+	ev.Route = f.route.ID
+	ev.ReceivedAt = f.clock.Now()
+	ev.NextAttempt = ev.ReceivedAt
 	added, err := f.store.Add(context.Background(), ev)
 	if err != nil || !added {
 		t.Fatal(added, err)
@@ -186,7 +208,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func get(t *testing.T, s *outbox.Store, id string) *outbox.Event {
+func get(t *testing.T, s outbox.EventStore, id string) *outbox.Event {
 	t.Helper()
 	ev, err := s.Get(context.Background(), id)
 	if err != nil {
@@ -213,15 +235,11 @@ func TestDeliverNowThenRetry(t *testing.T) {
 	if d := st.NextAttempt.Sub(f.clock.Now()); d < 500*time.Millisecond || d > time.Second {
 		t.Fatalf("first retry in %v, want 0.5-1s", d)
 	}
+	next := st.NextAttempt
 
 	f.app.set(200, "")
+	f.clock.Advance(time.Second) // the retry falls due on the store's clock as real time passes
 	f.run(t)
-	time.Sleep(50 * time.Millisecond)
-	if get(t, f.store, ev.ID).State != outbox.StatePending {
-		t.Fatal("retried before its time")
-	}
-	f.clock.Advance(time.Second)
-	f.disp.Kick()
 	eventually(t, "delivery", func() bool { return get(t, f.store, ev.ID).State == outbox.StateDelivered })
 	// The hooks run after the store update.
 	eventually(t, "OnDelivered", func() bool { f.mu.Lock(); defer f.mu.Unlock(); return len(f.delivered) > 0 })
@@ -234,6 +252,9 @@ func TestDeliverNowThenRetry(t *testing.T) {
 	defer f.app.mu.Unlock()
 	if len(f.app.seen) != 1 || strings.Join(f.app.seen[ev.ID], ",") != "1,2" {
 		t.Fatalf("app saw %v", f.app.seen)
+	}
+	if retried := f.app.at[ev.ID][1]; retried.Before(next) {
+		t.Fatalf("retried at %v, before its time %v", retried, next)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -328,16 +349,15 @@ func TestUnknownRouteWaits(t *testing.T) {
 // End to end: the app is down while notifications arrive, then comes
 // back; every event is delivered, exactly one successful delivery per id.
 func TestDispatcherAppDownThenUp(t *testing.T) {
-	f := newFixture(t, DispatcherOptions{Concurrency: 4, PollInterval: 10 * time.Millisecond})
+	// Jitter 0: the retries come 0.5s, 1s, 2s... after the first failure.
+	f := newFixture(t, DispatcherOptions{Concurrency: 4, PollInterval: 10 * time.Millisecond, Rand: func() float64 { return 0 }})
 	f.app.set(503, "")
 	const n = 30
 	ids := map[string]bool{}
 	for i := range n {
-		ev := f.add(t, fmt.Sprint("k", i), 0)
+		ev := f.addDue(t, fmt.Sprint("k", i)) // past the grace of Add: the background loop owns them
 		ids[ev.ID] = true
 	}
-	// Past the grace of Add: the background loop owns them.
-	f.clock.Advance(outbox.DefaultGrace)
 	f.run(t)
 	allTried := func() bool {
 		evs, _ := f.store.List(context.Background(), outbox.StatePending, 0)
@@ -350,9 +370,7 @@ func TestDispatcherAppDownThenUp(t *testing.T) {
 	}
 	eventually(t, "a first failed attempt for every event", allTried)
 
-	f.app.set(200, "")
-	f.clock.Advance(time.Hour)
-	f.disp.Kick()
+	f.app.set(200, "") // the retries fall due as real time passes (the fake clock stands still)
 	eventually(t, "all delivered", func() bool {
 		c, _ := f.store.Counts(context.Background())
 		return c[outbox.StateDelivered] == n && c[outbox.StatePending] == 0
@@ -378,9 +396,8 @@ func TestDispatcherConcurrencyBound(t *testing.T) {
 	block := make(chan struct{})
 	f.app.setBlock(block)
 	for i := range 12 {
-		f.add(t, fmt.Sprint("k", i), 0)
+		f.addDue(t, fmt.Sprint("k", i))
 	}
-	f.clock.Advance(outbox.DefaultGrace)
 	f.run(t)
 	eventually(t, "3 deliveries in flight", func() bool { return f.app.running.Load() == 3 })
 	time.Sleep(100 * time.Millisecond) // polls keep happening; none may start
@@ -424,8 +441,7 @@ func TestDispatcherStopLetsSentDeliveriesFinish(t *testing.T) {
 	f.route.MaxInFlight = 1
 	block := make(chan struct{})
 	f.app.setBlock(block)
-	evs := []*outbox.Event{f.add(t, "a", 0), f.add(t, "b", 0)}
-	f.clock.Advance(outbox.DefaultGrace)
+	evs := []*outbox.Event{f.addDue(t, "a"), f.addDue(t, "b")}
 	cancel, done := f.runUntilCancelled(t)
 	eventually(t, "a delivery in flight", func() bool { return f.app.running.Load() == 1 })
 	cancel()
@@ -458,8 +474,8 @@ func TestDispatcherStopLetsSentDeliveriesFinish(t *testing.T) {
 
 // A first attempt that outlives DeliverNow's deadline (sync_timeout) goes on: DeliverNow returns
 // once the event is stored pending, due only after the attempt's bound, and no second attempt
-// starts while it runs, even once that bound has passed on the clock; its outcome is what is
-// recorded, and Wait returns after that.
+// starts while it runs (Run polls meanwhile; a second DeliverNow is refused); its outcome is
+// what is recorded, and Wait returns after that.
 func TestDeliverNowOutlivedByItsAttempt(t *testing.T) {
 	f := newFixture(t, DispatcherOptions{PollInterval: 5 * time.Millisecond})
 	block := make(chan struct{})
@@ -483,7 +499,6 @@ func TestDeliverNowOutlivedByItsAttempt(t *testing.T) {
 	waited := make(chan struct{})
 	go func() { f.disp.Wait(); close(waited) }()
 
-	f.clock.Advance(time.Hour)
 	f.run(t)
 	time.Sleep(100 * time.Millisecond) // Run polls; it may start nothing
 	if n := f.app.running.Load(); n != 1 {
@@ -510,16 +525,22 @@ func TestDeliverNowOutlivedByItsAttempt(t *testing.T) {
 	}
 }
 
-// While DeliverNow has an event, Run does not deliver it too.
+// While DeliverNow has an event (in AddDelivering, as the webhook handler calls it), Run does
+// not deliver it too, and neither does a second DeliverNow.
 func TestDeliverNowExcludesRun(t *testing.T) {
 	f := newFixture(t, DispatcherOptions{PollInterval: 5 * time.Millisecond})
 	block := make(chan struct{})
 	f.app.setBlock(block)
-	ev := f.add(t, "k", 0)
-	ev.NextAttempt = f.clock.Now() // even if the grace were zero
-	f.clock.Advance(outbox.DefaultGrace)
+	ev := testEvent("k")
+	ev.Route, ev.ReceivedAt = f.route.ID, f.clock.Now()
 	res := make(chan Attempt)
-	go func() { res <- f.disp.DeliverNow(context.Background(), ev) }()
+	go func() {
+		var a Attempt
+		if _, err := f.store.AddDelivering(context.Background(), ev, func() { a = f.disp.DeliverNow(context.Background(), ev) }); err != nil {
+			t.Error(err)
+		}
+		res <- a
+	}()
 	eventually(t, "DeliverNow in flight", func() bool { return f.app.running.Load() == 1 })
 	f.run(t)
 	time.Sleep(50 * time.Millisecond)
@@ -555,46 +576,54 @@ func TestDispatcherPrunes(t *testing.T) {
 	})
 }
 
-// readOnlyStorage is a storage that can turn read-only, as ext4 with errors=remount-ro does
-// after an I/O error: reads keep working, every write fails.
-type readOnlyStorage struct {
-	certmagic.Storage
-	readOnly atomic.Bool
+// failingWrites is a store whose writes of a delivery's outcome (MarkDelivered, MarkDead,
+// Reschedule) fail while failing is set, as on a full or read-only disk; its claims still work.
+type failingWrites struct {
+	outbox.EventStore
+	failing atomic.Bool
 }
 
 var errReadOnly = errors.New("read-only file system")
 
-func (s *readOnlyStorage) Store(ctx context.Context, key string, value []byte) error {
-	if s.readOnly.Load() {
+func (s *failingWrites) MarkDelivered(ctx context.Context, ev *outbox.Event, at time.Time) error {
+	if s.failing.Load() {
 		return errReadOnly
 	}
-	return s.Storage.Store(ctx, key, value)
+	return s.EventStore.MarkDelivered(ctx, ev, at)
 }
 
-func (s *readOnlyStorage) Delete(ctx context.Context, key string) error {
-	if s.readOnly.Load() {
+func (s *failingWrites) MarkDead(ctx context.Context, ev *outbox.Event, at time.Time, reason string) error {
+	if s.failing.Load() {
 		return errReadOnly
 	}
-	return s.Storage.Delete(ctx, key)
+	return s.EventStore.MarkDead(ctx, ev, at, reason)
 }
 
-// Storage turns read-only after events were stored: every delivery reaches the app but cannot
-// be recorded. Each event is then retried on the backoff schedule of a failed delivery, with
-// its attempt number growing, instead of at every poll; the log gets one error per event, not
-// one per retry; and once storage is writable again the next delivery is recorded.
+func (s *failingWrites) Reschedule(ctx context.Context, ev *outbox.Event, next time.Time, lastErr string, status int) error {
+	if s.failing.Load() {
+		return errReadOnly
+	}
+	return s.EventStore.Reschedule(ctx, ev, next, lastErr, status)
+}
+
+// The store stops recording outcomes after events were stored: every delivery reaches the app
+// but cannot be recorded. Each event is then retried on the backoff schedule of a failed
+// delivery, with its attempt number growing, instead of at every poll (or only once the
+// store's lease on it ends, minutes later); the log gets one error per event, not one per
+// retry; and once the store records again the next delivery is recorded.
 func TestStoreFailureBacksOff(t *testing.T) {
-	st := &readOnlyStorage{Storage: &certmagic.FileStorage{Path: t.TempDir()}}
+	st := &failingWrites{}
 	core, logs := observer.New(zapcore.DebugLevel)
 	// Jitter 0: the delays are exactly 0.5s, 1s, 2s, 4s.
-	f := newFixtureOn(t, st, zap.New(zapcore.NewTee(core, zaptest.NewLogger(t).Core())),
+	f := newFixtureOn(t, func(s *sqlstore.Store) outbox.EventStore { st.EventStore = s; return st },
+		zap.New(zapcore.NewTee(core, zaptest.NewLogger(t).Core())),
 		DispatcherOptions{PollInterval: 5 * time.Millisecond, Rand: func() float64 { return 0 }})
 	const n = 3
 	var ids []string
 	for i := range n {
-		ids = append(ids, f.add(t, fmt.Sprint("ro", i), 0).ID)
+		ids = append(ids, f.addDue(t, fmt.Sprint("ro", i)).ID)
 	}
-	f.clock.Advance(outbox.DefaultGrace)
-	st.readOnly.Store(true)
+	st.failing.Store(true)
 	f.run(t)
 
 	attempts := func(id string) string {
@@ -628,15 +657,15 @@ func TestStoreFailureBacksOff(t *testing.T) {
 	want("1,2,3,4")
 	for _, id := range ids {
 		if st := get(t, f.store, id); st.State != outbox.StatePending || st.Attempts != 0 {
-			t.Fatalf("storage changed although it is read-only: %+v", st)
+			t.Fatalf("the store changed although it records no outcome: %+v", st)
 		}
 	}
 	if errs := logs.FilterLevelExact(zapcore.ErrorLevel).Len(); errs != n {
 		t.Errorf("%d error lines for %d events whose outcome could not be recorded; want one per event:\n%v", errs, n, logs.All())
 	}
 
-	// Writable again: the next delivery is recorded, with the attempts made meanwhile.
-	st.readOnly.Store(false)
+	// Recording again: the next delivery is recorded, with the attempts made meanwhile.
+	st.failing.Store(false)
 	f.clock.Advance(4 * time.Second)
 	f.disp.Kick()
 	for _, id := range ids {
@@ -727,49 +756,37 @@ func TestPausedRoute(t *testing.T) {
 	}
 }
 
-// A resume that lands between Run's paused check and the park of the event (Resumed then finds
-// nothing to release) does not leave the event parked until the next pause or a restart: it is
-// delivered at once.
-func TestResumeBetweenPausedCheckAndPark(t *testing.T) {
-	var paused atomic.Bool
-	paused.Store(true)
-	var f *fixture
-	var resumedOnce sync.Once
-	f = newFixture(t, DispatcherOptions{PollInterval: 5 * time.Millisecond, Paused: func(route string) bool {
-		if !paused.Load() {
-			return false
+// addOrdered stores events of the payment key in the order given, received a second apart and
+// due at once.
+func (f *fixture) addOrdered(t *testing.T, orderKey string, evs ...*outbox.Event) {
+	for i, ev := range evs {
+		ev.Route, ev.OrderKey = f.route.ID, orderKey
+		ev.ReceivedAt = f.clock.Now().Add(time.Duration(i-len(evs)) * time.Second)
+		ev.NextAttempt = ev.ReceivedAt
+		if added, err := f.store.Add(context.Background(), ev); err != nil || !added {
+			t.Fatal(added, err)
 		}
-		// Run asks: "paused" is the answer, and the resume lands before Run acts on it.
-		resumedOnce.Do(func() {
-			paused.Store(false)
-			f.disp.Resumed(route)
-		})
-		return true
-	}})
-	ev := f.add(t, "raced", 0)
-	f.clock.Advance(outbox.DefaultGrace)
-	f.run(t)
-	eventually(t, "the event delivered after the resume", func() bool { return get(t, f.store, ev.ID).State == outbox.StateDelivered })
+	}
 }
 
 // Events of one payment go in the order received: a later one waits while the first is
-// pending, and goes once the first is dead (a head that goes dead releases the rest).
+// pending (the store does not let its first attempt go), and goes once the first is dead (a
+// head that goes dead releases the rest).
 func TestPaymentOrderHeadDeadReleases(t *testing.T) {
 	f := newFixture(t, DispatcherOptions{PollInterval: 5 * time.Millisecond})
 	f.route.MaxAge = time.Minute
 	head := testEvent("head")
 	head.Route, head.OrderKey, head.ReceivedAt = f.route.ID, "payment:p1", f.clock.Now().Add(-2*time.Minute)
+	if added, err := f.store.Add(context.Background(), head); err != nil || !added {
+		t.Fatal(added, err)
+	}
+	f.app.set(500, "")
 	next := testEvent("next")
 	next.Route, next.OrderKey, next.ReceivedAt = f.route.ID, "payment:p1", f.clock.Now()
-	for _, ev := range []*outbox.Event{head, next} {
-		if added, err := f.store.Add(context.Background(), ev); err != nil || !added {
-			t.Fatal(added, err)
-		}
-	}
-	f.disp.loadOrder(context.Background()) // what Run does first
-	f.app.set(500, "")
-	if a := f.disp.DeliverNow(context.Background(), next); a.OK || !strings.Contains(a.Err, "earlier event of the same payment") {
-		t.Fatalf("the later event went before the pending earlier one: %+v", a)
+	if _, err := f.store.AddDelivering(context.Background(), next, func() {
+		t.Errorf("the later event's first attempt went while the payment's first event was pending: %+v", f.disp.DeliverNow(context.Background(), next))
+	}); err != nil {
+		t.Fatal(err)
 	}
 	if n := f.app.maxRun.Load(); n != 0 {
 		t.Fatal("the app got a delivery while the payment's first event was pending")
@@ -785,35 +802,17 @@ func TestPaymentOrderHeadDeadReleases(t *testing.T) {
 	eventually(t, "the later event delivered", func() bool { return get(t, f.store, next.ID).State == outbox.StateDelivered })
 }
 
-// countingStorage counts the writes to storage.
-type countingStorage struct {
-	certmagic.Storage
-	stores atomic.Int64
-}
-
-func (s *countingStorage) Store(ctx context.Context, key string, value []byte) error {
-	s.stores.Add(1)
-	return s.Storage.Store(ctx, key, value)
-}
-
-// A backlog of many events of one payment drains in order, and waiting for its turn costs an
-// event at most one write: Run passes over the events behind the payment's first one without
-// writing each of them again every time the first one changes.
-func TestPaymentOrderBacklogWrites(t *testing.T) {
+// A backlog of many events of one payment drains in order, Run's slots notwithstanding.
+func TestPaymentOrderBacklog(t *testing.T) {
 	const n = 60
-	storage := &countingStorage{Storage: &certmagic.FileStorage{Path: t.TempDir()}}
-	f := newFixtureOn(t, storage, zap.NewNop(), DispatcherOptions{PollInterval: 5 * time.Millisecond})
+	f := newFixtureOn(t, nil, zap.NewNop(), DispatcherOptions{PollInterval: 5 * time.Millisecond})
+	var evs []*outbox.Event
 	var order []string
 	for i := range n {
-		ev := testEvent(fmt.Sprint("e", i))
-		ev.Route, ev.OrderKey, ev.ReceivedAt = f.route.ID, "payment:p1", f.clock.Now().Add(time.Duration(i-n)*time.Millisecond)
-		if added, err := f.store.Add(context.Background(), ev); err != nil || !added {
-			t.Fatal(added, err)
-		}
-		order = append(order, ev.ID)
+		evs = append(evs, testEvent(fmt.Sprint("e", i)))
+		order = append(order, evs[i].ID)
 	}
-	f.clock.Advance(outbox.DefaultGrace)
-	added := storage.stores.Load()
+	f.addOrdered(t, "payment:p1", evs...)
 	f.run(t)
 	var got []string
 	eventually(t, "all delivered", func() bool { // OnDelivered runs after the store update
@@ -825,75 +824,39 @@ func TestPaymentOrderBacklogWrites(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(order) {
 		t.Fatalf("delivered out of order:\n got %v\nwant %v", got, order)
 	}
-	if w := storage.stores.Load() - added; w > 2*n {
-		t.Fatalf("draining %d events of one payment took %d writes, want at most %d (the delivered record and one hand-back each)", n, w, 2*n)
-	}
-}
-
-// raceStore runs during the first Get of an event, after reading it, so the caller works
-// with the state read before it.
-type raceStore struct {
-	*outbox.Store
-	id     string
-	during func()
-	once   sync.Once
-}
-
-func (s *raceStore) Get(ctx context.Context, id string) (*outbox.Event, error) {
-	ev, err := s.Store.Get(ctx, id)
-	if id == s.id {
-		s.once.Do(s.during)
-	}
-	return ev, err
-}
-
-// The first event of a payment finishes while a later one, having just seen it pending, is
-// about to wait for it: the later one must not be left waiting for an event that is gone (until
-// the recheck, which never comes here: the test's clock stands still).
-func TestPaymentOrderHeadFinishesWhileNextParks(t *testing.T) {
-	f := newFixture(t, DispatcherOptions{PollInterval: 5 * time.Millisecond})
-	head, next := testEvent("head"), testEvent("next")
-	for i, ev := range []*outbox.Event{head, next} {
-		ev.Route, ev.OrderKey, ev.ReceivedAt = f.route.ID, "payment:p1", f.clock.Now().Add(time.Duration(i-2)*time.Second)
-		if added, err := f.store.Add(context.Background(), ev); err != nil || !added {
-			t.Fatal(added, err)
-		}
-	}
-	routes := func(id string) (Route, bool) { return f.route, id == f.route.ID }
-	store := &raceStore{Store: f.store, id: head.ID}
-	f.disp = NewDispatcher(store, &Forwarder{Timeout: 5 * time.Second}, routes, zap.NewNop(), DispatcherOptions{PollInterval: 5 * time.Millisecond})
-	f.disp.loadOrder(context.Background())
-	store.during = func() {
-		if a := f.disp.DeliverNow(context.Background(), head); !a.OK {
-			t.Errorf("the first event: %+v", a)
-		}
-	}
-	if a := f.disp.DeliverNow(context.Background(), next); a.OK {
-		t.Fatalf("the later event went while the first one was seen pending: %+v", a)
-	}
-	f.run(t)
-	eventually(t, "the later event delivered", func() bool { return get(t, f.store, next.ID).State == outbox.StateDelivered })
 }
 
 // Two events of one payment arrive while the forward is paused, the later one falling due
-// first: after the resume they still reach the app in the order received.
+// first: nothing goes while the pause lasts, and after the resume they reach the app in the
+// order received.
 func TestPaymentOrderAcrossPause(t *testing.T) {
 	var paused atomic.Bool
 	paused.Store(true)
 	f := newFixture(t, DispatcherOptions{Concurrency: 1, PollInterval: 5 * time.Millisecond, Paused: func(string) bool { return paused.Load() }})
-	f.run(t) // running before they arrive, as in Caddy: its first look at storage finds nothing
+	ctx := context.Background()
+	if err := f.store.SetPaused(ctx, []string{f.route.ID}, true); err != nil {
+		t.Fatal(err)
+	}
+	f.run(t) // running before they arrive, as in Caddy: its first look at the store finds nothing
 	first, second := testEvent("first"), testEvent("second")
 	for i, ev := range []*outbox.Event{first, second} {
 		ev.Route, ev.OrderKey, ev.ReceivedAt = f.route.ID, "payment:p1", f.clock.Now().Add(time.Duration(i-2)*time.Second)
-		if added, err := f.store.Add(context.Background(), ev); err != nil || !added {
+		if added, err := f.store.Add(ctx, ev); err != nil || !added {
 			t.Fatal(added, err)
 		}
 	}
 	for _, ev := range []*outbox.Event{second, first} { // handed to Run in this order: second falls due first
-		if a := f.disp.DeliverNow(context.Background(), ev); a.OK {
+		if a := f.disp.DeliverNow(ctx, ev); a.OK || !strings.Contains(a.Err, "paused") {
 			t.Fatalf("DeliverNow while paused: %+v", a)
 		}
 		f.clock.Advance(time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // Run polls; it may deliver nothing
+	if n := f.app.maxRun.Load(); n != 0 {
+		t.Fatal("the app got deliveries while the forward was paused")
+	}
+	if err := f.store.SetPaused(ctx, []string{f.route.ID}, false); err != nil {
+		t.Fatal(err)
 	}
 	paused.Store(false)
 	f.disp.Resumed(f.route.ID)
@@ -972,7 +935,7 @@ func TestThrottledForwardDoesNotHoldOthers(t *testing.T) {
 
 // claimFailingStore fails every Claim while failing is set, counting the calls.
 type claimFailingStore struct {
-	*outbox.Store
+	*sqlstore.Store
 	failing atomic.Bool
 	calls   atomic.Int32
 }
@@ -989,8 +952,7 @@ func (s *claimFailingStore) Claim(ctx context.Context, req outbox.ClaimRequest) 
 // it, and delivers as soon as a look succeeds again.
 func TestClaimFailureBacksOff(t *testing.T) {
 	f := newFixture(t, DispatcherOptions{})
-	ev := f.add(t, "after-outage", 0)
-	f.clock.Advance(outbox.DefaultGrace)
+	ev := f.addDue(t, "after-outage")
 	store := &claimFailingStore{Store: f.store}
 	store.failing.Store(true)
 	routes := func(id string) (Route, bool) { return f.route, id == f.route.ID }

@@ -50,10 +50,6 @@ type Route struct {
 	// Rate bounds the deliveries to URL per second (a token bucket); <= 0
 	// means no limit beyond MaxInFlight.
 	Rate float64
-	// Unordered lets the events of one payment overtake each other; by
-	// default each waits until the ones received before it are delivered or
-	// dead.
-	Unordered bool
 }
 
 // DefaultMaxInFlight is a forward's max_in_flight when none is set: one less

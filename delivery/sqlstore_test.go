@@ -51,9 +51,9 @@ func (a *orderedApp) delivered() []string {
 	return slices.Clone(a.got)
 }
 
-// On a store that keeps order and pauses itself (SQLite), Run keeps no order of its own: a
-// paused forward's backlog does not hold up another forward's events, and a payment's refund
-// waits for its payment result, which fails once first.
+// The store keeps order and pauses (SQLite here), Run none of its own: a paused forward's
+// backlog does not hold up another forward's events, and a payment's refund waits for its
+// payment result, which fails once first.
 func TestSQLStorePausedBacklogAndOrder(t *testing.T) {
 	ctx := context.Background()
 	store := teststore.SQLite(t)

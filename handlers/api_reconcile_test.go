@@ -11,19 +11,20 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/caddy-antom/caddy-antom/antom"
 	"github.com/caddy-antom/caddy-antom/delivery"
+	"github.com/caddy-antom/caddy-antom/internal/teststore"
 	"github.com/caddy-antom/caddy-antom/outbox"
+	"github.com/caddy-antom/caddy-antom/outbox/sqlstore"
 	"github.com/caddy-antom/caddy-antom/reconcile"
 	"github.com/caddy-antom/caddy-antom/simulator"
 )
 
 // apiTestApp is the antom app as antom_api sees it.
 type apiTestApp struct {
-	store      *outbox.Store
+	store      *sqlstore.Store
 	client     *antom.Client
 	reconciles map[string]reconcile.Config
 	activities []*outbox.Activity
@@ -67,7 +68,7 @@ func apiWithSimulator(t *testing.T, rc *ReconcileConfig) (*API, *apiTestApp) {
 		Merchants: []simulator.Merchant{{ClientID: "TEST_5X00000000000000", PublicKey: &mk.PublicKey}}})
 	t.Cleanup(sim.Close)
 	app := &apiTestApp{
-		store:      outbox.New(&certmagic.FileStorage{Path: t.TempDir()}),
+		store:      teststore.SQLite(t),
 		reconciles: map[string]reconcile.Config{},
 		client: &antom.Client{Gateway: sim.URL, Signer: antom.Signer{ClientID: "TEST_5X00000000000000", Key: mk},
 			AntomKeys: antom.NewKeyring(sim.PublicKey()), HTTP: &http.Client{Timeout: 10 * time.Second}},

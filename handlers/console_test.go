@@ -12,8 +12,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/caddyserver/certmagic"
 
+	"github.com/caddy-antom/caddy-antom/internal/teststore"
 	"github.com/caddy-antom/caddy-antom/outbox"
 )
 
@@ -43,7 +43,7 @@ func (a *consoleTestApp) PauseForward(_ context.Context, route string, pause boo
 // newTestConsole returns a console on an empty store of its own.
 func newTestConsole(t *testing.T) (*Console, *consoleTestApp) {
 	t.Helper()
-	app := &consoleTestApp{apiTestApp: apiTestApp{store: outbox.New(&certmagic.FileStorage{Path: t.TempDir()})}}
+	app := &consoleTestApp{apiTestApp: apiTestApp{store: teststore.SQLite(t)}}
 	c := &Console{}
 	if err := c.setup(app); err != nil {
 		t.Fatal(err)

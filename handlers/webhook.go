@@ -253,7 +253,6 @@ func (h *Webhook) Provision(ctx caddy.Context) error {
 		MaxAge:      time.Duration(h.MaxAge),
 		MaxInFlight: h.MaxInFlight,
 		Rate:        perSecond,
-		Unordered:   h.Ordering == "off",
 	}
 	h.app.RegisterRoute(h.route)
 	return nil

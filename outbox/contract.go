@@ -4,28 +4,25 @@ import (
 	"context"
 	"errors"
 	"time"
-
-	"go.uber.org/zap"
 )
 
-// EventStore is the contract every event store keeps (the Store on Caddy's storage, and the
-// PostgreSQL store); outbox/storetest checks it against each. The methods mean what Store's do,
-// with these guarantees common to all:
+// EventStore is the contract every event store keeps (the SQL stores of outbox/sqlstore, on
+// SQLite and PostgreSQL); outbox/storetest checks it against each. Every instance sharing a
+// store runs the delivery and reconciliation workers: claims are leases, and the store, not
+// the caller, enforces pauses and each payment's order, across instances, reloads and
+// restarts. These guarantees hold:
 //
 //   - Add returns added=true only once the event is durable, and exactly once per id among all
-//     writers of the store that deduplicate atomically (Store: per process; PostgreSQL: across
-//     instances). AddDelivering is Add with a first delivery attempt (deliver) that runs before
-//     it returns, at most once per id among those writers; deliver's MarkDelivered, MarkDead or
-//     Reschedule of the event is recorded before AddDelivering returns (Store makes it the
-//     event's only write; a store may also write it pending first).
-//   - Every state change is one atomic step or, where storage has no transactions, resolves after
-//     a crash to either the old or the new state (never none).
+//     writers of the store. AddDelivering is Add with a first delivery attempt (deliver) that
+//     runs before it returns, at most once per id among those writers; deliver's
+//     MarkDelivered, MarkDead or Reschedule of the event is recorded before AddDelivering
+//     returns (a store may also write it pending first).
+//   - Every state change is one atomic step: after a crash, the old or the new state (never none).
 //   - Claim hands out only what the caller will deliver now (see ClaimRequest), each event to
 //     one claimant at a time until its lease ends or its outcome is recorded; AddDelivering
 //     claims the event it inserts for its first attempt only when Claim could have returned
 //     it (its route is not paused and no earlier event of its OrderKey on its route is
-//     pending), and otherwise stores it due at once, unclaimed, and does not call deliver
-//     (the Store on Caddy storage, which has no claims, always calls it).
+//     pending), and otherwise stores it due at once, unclaimed, and does not call deliver.
 //   - Every write of a pending event (MarkDelivered, MarkDead, Reschedule, Release) changes it
 //     only while the caller's claim (Event.Claim) still holds it, or, for an event written
 //     without a claim, while no live claim holds it; otherwise it changes nothing and returns
@@ -70,21 +67,9 @@ type EventStore interface {
 	SetPaused(ctx context.Context, routeIDs []string, paused bool) error
 	// AddActivity stores a, found afterwards by each of its IDs (none: it is not stored);
 	// Activities returns those naming id in field, oldest first. Prune drops activities older
-	// than retention (Store: by whole UTC days).
+	// than retention.
 	AddActivity(ctx context.Context, a *Activity) error
 	Activities(ctx context.Context, field, id string) ([]*Activity, error)
-
-	// Lead runs the background workers fn until ctx is cancelled, on as many instances as the
-	// store allows: Store runs them on the one instance holding the antom/leader storage lock,
-	// a store whose claims are leases runs them on every instance.
-	Lead(ctx context.Context, log *zap.Logger, fn func(ctx context.Context))
-}
-
-// OrderKeeper is implemented by the stores whose Claim and AddDelivering enforce pauses and
-// per-payment order themselves, across instances, reloads and restarts (the SQL stores): a
-// dispatcher then keeps no order of its own, and lists nothing at start.
-type OrderKeeper interface {
-	KeepsOrder() bool
 }
 
 // ClaimRequest says which due events Claim may hand out. An event is claimed when it is
@@ -137,14 +122,3 @@ func (b Backlog) add(st State, at time.Time) Backlog {
 	}
 	return b
 }
-
-// Lead runs fn while this instance holds the antom/leader lock of the storage (RunAsLeader).
-func (s *Store) Lead(ctx context.Context, log *zap.Logger, fn func(ctx context.Context)) {
-	storage := s.storage
-	if d, ok := storage.(*durableFiles); ok {
-		storage = d.FileStorage
-	}
-	RunAsLeader(ctx, storage, LeaderLock, log, fn)
-}
-
-var _ EventStore = (*Store)(nil)

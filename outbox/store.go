@@ -608,3 +608,5 @@ func (s *Store) rescanInterval() time.Duration {
 	}
 	return DefaultRescanInterval
 }
+
+var _ EventStore = (*Store)(nil)

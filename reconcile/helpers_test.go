@@ -14,12 +14,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/caddy-antom/caddy-antom/antom"
 	"github.com/caddy-antom/caddy-antom/delivery"
+	"github.com/caddy-antom/caddy-antom/internal/teststore"
 	"github.com/caddy-antom/caddy-antom/outbox"
+	"github.com/caddy-antom/caddy-antom/outbox/sqlstore"
 	"github.com/caddy-antom/caddy-antom/simulator"
 )
 
@@ -104,7 +105,7 @@ type env struct {
 	client  *antom.Client
 	caller  *countingCaller
 	dir     string
-	store   *outbox.Store
+	store   *sqlstore.Store
 	cfg     Config
 	route   string
 	routeOK bool
@@ -148,10 +149,13 @@ func newEnvClock(t *testing.T, cfg Config, c *clock) *env {
 	return e
 }
 
-// restart replaces the store and the worker with new ones on the same storage directory, as
-// a Caddy restart or reload does.
+// restart replaces the store and the worker with new ones on the same database file, as a
+// Caddy restart or reload does.
 func (e *env) restart() {
-	e.store = outbox.New(&certmagic.FileStorage{Path: e.dir})
+	if e.store != nil {
+		e.store.Close()
+	}
+	e.store = teststore.OpenSQLite(e.t, filepath.Join(e.dir, "events.db"))
 	e.worker = New(e.store, e.options())
 }
 

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/caddy-antom/caddy-antom/antom"
@@ -272,16 +271,26 @@ func TestCancelUnpaidSparesPaid(t *testing.T) {
 }
 
 // failingStorage refuses writes under a prefix, like a crash at that point.
-type failingStorage struct {
-	certmagic.Storage
-	prefix string
+// failingPayments is a store whose updates of payment records fail with err (a crash before
+// they are made, a read-only disk); everything else works.
+type failingPayments struct {
+	outbox.EventStore
+	err error
 }
 
-func (s failingStorage) Store(ctx context.Context, key string, value []byte) error {
-	if strings.HasPrefix(key, s.prefix) {
-		return errors.New("simulated crash")
+func (s failingPayments) UpdatePayment(context.Context, *outbox.Payment) error { return s.err }
+
+func (s failingPayments) FinishPayment(context.Context, *outbox.Payment, string) error {
+	return s.err
+}
+
+// leaseEnds ends the lease a worker's DuePayments took on the payment id, as the minute of
+// the lease passing on the database's clock would: it rewrites the record unchanged.
+func (e *env) leaseEnds(id string) {
+	e.t.Helper()
+	if err := e.store.UpdatePayment(context.Background(), e.payment(id)); err != nil {
+		e.t.Fatal(err)
 	}
-	return s.Storage.Store(ctx, key, value)
 }
 
 // Restarts lose nothing: a new worker on the same storage continues the schedule, and a crash
@@ -309,7 +318,7 @@ func TestRestartMidReconciliation(t *testing.T) {
 
 	// The next step finds SUCCESS and stores the event, then "crashes" before the payment is
 	// marked done.
-	crashed := New(outbox.New(failingStorage{&certmagic.FileStorage{Path: e.dir}, "antom/payments/"}), e.options())
+	crashed := New(failingPayments{e.store, errors.New("simulated crash")}, e.options())
 	e.clock.Set(after.NextInquiry)
 	if _, err := crashed.RunOnce(context.Background()); err != nil {
 		t.Fatal(err)
@@ -322,6 +331,7 @@ func TestRestartMidReconciliation(t *testing.T) {
 	}
 
 	e.restart()
+	e.leaseEnds(p.ID) // the crashed instance's
 	e.run()
 	done := e.payment(p.ID)
 	if done.State != outbox.StateDone || done.FinalStatus != StatusSuccess {
@@ -461,8 +471,7 @@ func TestRunStepsEachPaymentOnce(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan struct{})
 	go func() { w.Run(ctx); close(stopped) }()
-	// Wait for the hooks rather than listing the store: certmagic.FileStorage.List fails with
-	// "not exist" when a file in the folder is renamed or deleted during the listing.
+	// Wait for the hooks, which run once the store is updated.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		e.mu.Lock()
@@ -491,30 +500,19 @@ func TestRunStepsEachPaymentOnce(t *testing.T) {
 	}
 }
 
-// readOnlyStorage is a storage whose writes fail, like a file system remounted read-only after
-// an I/O error; reads work.
-type readOnlyStorage struct{ certmagic.Storage }
-
-func (readOnlyStorage) Store(context.Context, string, []byte) error {
-	return errors.New("read-only file system")
-}
-
-func (readOnlyStorage) Delete(context.Context, string) error {
-	return errors.New("read-only file system")
-}
-
-// When storage stops taking writes, a payment whose next inquiry cannot be recorded is not
-// inquired about again at every poll: it backs off as if the update had worked.
+// When the store stops taking a payment's updates (a read-only disk), a payment whose next
+// inquiry cannot be recorded is not inquired about again at every poll once the lease its
+// claim took ends: it backs off as if the update had worked.
 func TestReadOnlyStorageBacksOff(t *testing.T) {
 	e := newEnv(t, Config{})
 	p := e.start("createPaymentSession", "req-readonly", "3200", nil, nil) // unpaid: PROCESSING
-	e.store = outbox.New(readOnlyStorage{&certmagic.FileStorage{Path: e.dir}})
-	e.worker = New(e.store, e.options())
+	e.worker = New(failingPayments{e.store, errors.New("read-only file system")}, e.options())
 	e.clock.Advance(DefaultAfter)
 	// runs polls a few times at the current time and checks the inquiries made so far.
 	runs := func(what string, want int) {
 		t.Helper()
 		for range 3 {
+			e.leaseEnds(p.ID)
 			e.run()
 		}
 		if n := e.caller.count("inquiryPayment"); n != want {
@@ -532,6 +530,6 @@ func TestReadOnlyStorageBacksOff(t *testing.T) {
 	e.clock.Advance(time.Millisecond)
 	runs("after the second backoff", 3)
 	if got := e.payment(p.ID); got.Attempts != 0 || got.State != outbox.StatePending {
-		t.Fatalf("read-only storage changed: %+v", got)
+		t.Fatalf("the store changed although it takes no update: %+v", got)
 	}
 }

@@ -9,11 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/caddy-antom/caddy-antom/antom"
+	"github.com/caddy-antom/caddy-antom/internal/teststore"
 	"github.com/caddy-antom/caddy-antom/outbox"
+	"github.com/caddy-antom/caddy-antom/outbox/sqlstore"
 )
 
 // scripted answers API calls from a function, without HTTP.
@@ -55,7 +56,7 @@ func response(body string) *antom.Response {
 type unitEnv struct {
 	t      *testing.T
 	clock  *clock
-	store  *outbox.Store
+	store  *sqlstore.Store
 	caller *scripted
 	worker *Worker
 	by     map[string]string
@@ -64,7 +65,7 @@ type unitEnv struct {
 
 func newUnitEnv(t *testing.T, cfg Config, answer func(api string, n int) (*antom.Response, error)) *unitEnv {
 	u := &unitEnv{t: t, clock: newClock(), caller: &scripted{answer: answer}, by: map[string]string{},
-		store: outbox.New(&certmagic.FileStorage{Path: t.TempDir()})}
+		store: teststore.SQLite(t)}
 	var mu sync.Mutex
 	u.worker = New(u.store, Options{
 		Profile: func(string) (Profile, bool) { return Profile{Client: u.caller, Config: cfg}, true },

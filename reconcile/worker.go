@@ -73,10 +73,10 @@ type Options struct {
 	OnFinished func(p *outbox.Payment, by string)
 }
 
-// Worker inquires about payments whose final notification did not arrive. Run it only on the
-// instance holding the storage lock (outbox.RunAsLeader): one inquiry loop per payment at a
-// time. All its state is in the store, so a new Worker (restart, reload, another instance
-// taking over) continues where the last one stopped.
+// Worker inquires about payments whose final notification did not arrive. Every instance
+// sharing the store may run one: the store's DuePayments leases each payment to one of them,
+// so there is one inquiry loop per payment at a time. All its state is in the store, so a new
+// Worker (restart, reload, another instance taking over) continues where the last one stopped.
 type Worker struct {
 	store outbox.EventStore
 	opts  Options
@@ -122,7 +122,7 @@ func (w *Worker) Kick() {
 
 // Run works on due payments until ctx is cancelled, then waits for the steps in progress. A
 // step cut short by the cancellation is not recorded: the payment stays due for the next
-// leader.
+// config or instance.
 func (w *Worker) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -132,14 +132,17 @@ func (w *Worker) Run(ctx context.Context) {
 	for {
 		// A payment held back is inquired about again within MaxInterval, unless it is gone.
 		w.held.Forget(w.opts.Now().Add(-MaxInterval))
-		due, err := w.store.DuePayments(ctx, w.opts.Now(), 0)
-		if err != nil && ctx.Err() == nil {
-			w.log.Error("looking for payments to reconcile", zap.Error(err))
+		// No more than the free slots: DuePayments leases what it returns, and a payment
+		// leased but not worked on would wait for its lease to end.
+		var due []*outbox.Payment
+		if free := cap(sem) - len(sem); free > 0 {
+			var err error
+			due, err = w.store.DuePayments(ctx, w.opts.Now(), free)
+			if err != nil && ctx.Err() == nil {
+				w.log.Error("looking for payments to reconcile", zap.Error(err))
+			}
 		}
 		for _, p := range due {
-			if len(sem) == cap(sem) {
-				break
-			}
 			if !w.claim(p.ID) {
 				continue
 			}

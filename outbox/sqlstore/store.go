@@ -130,15 +130,6 @@ func (s *Store) Close() {
 	})
 }
 
-// KeepsOrder reports that Claim and AddDelivering enforce pauses and per-payment order
-// (outbox.OrderKeeper).
-func (s *Store) KeepsOrder() bool { return true }
-
-// Lead runs fn on this instance: claims are leases, so every instance delivers and reconciles.
-func (s *Store) Lead(ctx context.Context, _ *zap.Logger, fn func(ctx context.Context)) {
-	fn(ctx)
-}
-
 // errClosed is returned by writes after Close.
 var errClosed = errors.New("the event store is closed")
 
@@ -485,7 +476,4 @@ func timeOf(v any) time.Time {
 	return time.Time{}
 }
 
-var (
-	_ outbox.EventStore  = (*Store)(nil)
-	_ outbox.OrderKeeper = (*Store)(nil)
-)
+var _ outbox.EventStore = (*Store)(nil)
