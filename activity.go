@@ -77,19 +77,21 @@ func (r *activityRecorder) admitUnverified() bool { return r.unverified.Allow() 
 // CPU than the call itself. A failing write is retried with a growing pause, so a store that is
 // down costs no busy loop (records queued meanwhile beyond the queue's size are dropped).
 func (r *activityRecorder) run(ctx context.Context) {
+	// A write outlives ctx (activityWriteTimeout bounds it): a record taken from the queue just
+	// as the writer stops is written, not lost.
+	writeCtx := context.WithoutCancel(ctx)
 	backoff := 100 * time.Millisecond
 	for {
 		select {
 		case <-ctx.Done():
-			r.drain()
+			r.drain(nil)
 			return
 		case act := <-r.queue:
 			batch := r.gather(act)
-			for batch = r.writeAll(ctx, batch); len(batch) > 0; batch = r.writeAll(ctx, batch) {
+			for batch = r.writeAll(writeCtx, batch); len(batch) > 0; batch = r.writeAll(writeCtx, batch) {
 				select {
 				case <-ctx.Done():
-					activityDropped.Add(float64(len(batch)))
-					r.drain()
+					r.drain(batch)
 					return
 				case <-time.After(backoff):
 				}
@@ -135,12 +137,16 @@ func (r *activityRecorder) writeAll(ctx context.Context, batch []*outbox.Activit
 	return failed
 }
 
-// drain writes what is queued until the queue is empty or activityDrainTime passed; the rest
-// is dropped, and so is what is recorded afterwards.
-func (r *activityRecorder) drain() {
+// drain writes failed (the records whose write just failed) and what is queued, until the queue
+// is empty or activityDrainTime passed; the rest is dropped, and so is what is recorded
+// afterwards.
+func (r *activityRecorder) drain(failed []*outbox.Activity) {
 	r.stopped.Store(true)
 	ctx, cancel := context.WithTimeout(context.Background(), activityDrainTime)
 	defer cancel()
+	if len(failed) > 0 {
+		activityDropped.Add(float64(len(r.writeAll(ctx, failed))))
+	}
 	for {
 		select {
 		case act := <-r.queue:
