@@ -90,3 +90,39 @@ func TestCopyStoreFromFileStore(t *testing.T) {
 	}
 	whCheckDeliveries(t, app, want, true) // COPYDONE was not delivered again
 }
+
+// The retired file store is refused, from a Caddyfile when it is adapted and from a JSON config
+// when it is loaded, with what to do instead: copy its events with copy-store and drop the line.
+func TestCaddyStorageStoreRefused(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	caddyfile := filepath.Join(dir, "Caddyfile")
+	if err := os.WriteFile(caddyfile, []byte("{\n\tantom_store caddy_storage\n}\n\n:0 {\n\trespond ok\n}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	jsonConfig := filepath.Join(dir, "caddy.json")
+	if err := os.WriteFile(jsonConfig, []byte(`{"apps":{"antom_store":{"store":{"module":"caddy_storage"}}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"adapt", "--config", caddyfile, "--adapter", "caddyfile"},
+		{"validate", "--config", caddyfile, "--adapter", "caddyfile"},
+		{"validate", "--config", jsonConfig},
+	} {
+		out, err := runCaddy(t, nil, args...)
+		if err == nil {
+			t.Fatalf("caddy %s accepted antom_store caddy_storage:\n%s", strings.Join(args, " "), out)
+		}
+		for _, want := range []string{
+			"antom_store caddy_storage is retired",
+			"Stop caddy",
+			"caddy antom copy-store --from files --to sqlite",
+			"--to postgres` with the DSN in ANTOM_DATABASE_URL",
+			"remove `antom_store caddy_storage`",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("caddy %s printed:\n%s\nwant %q in it", strings.Join(args, " "), out, want)
+			}
+		}
+	}
+}

@@ -1,7 +1,8 @@
 // Package filestore reads the event store caddy-antom kept in Caddy's storage before SQLite
 // (`antom_store caddy_storage`, retired): the antom/ folder of Caddy's data directory. It only
-// reads, for `caddy antom copy-store --from files`; nothing writes that tree any more, and caddy
-// must be stopped while it is read.
+// reads, for `caddy antom copy-store --from files`. An old caddy may still be writing the tree
+// (a first copy on a running shop): a record that moves or goes while it is read is passed over,
+// and the copy made once it has stopped finds it.
 //
 // The tree, under antom/, each record one JSON file:
 //
@@ -58,9 +59,6 @@ type RecordError struct {
 }
 
 func (e *RecordError) Error() string {
-	if errors.Is(e.Err, fs.ErrNotExist) {
-		return fmt.Sprintf("%s vanished while it was read: stop caddy (it must not run on this store), then run again", e.Path)
-	}
 	return fmt.Sprintf("cannot read %s: %v; repair it, or move it out of the antom folder to leave that record behind, then run again (what was copied already is not copied twice)", e.Path, e.Err)
 }
 
@@ -96,6 +94,9 @@ func (r *Reader) Events(ctx context.Context, state outbox.State, fn func(*outbox
 			return err
 		}
 		ev, err := r.event(state, id)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // moved meanwhile
+		}
 		if err != nil {
 			return err
 		}
@@ -105,6 +106,9 @@ func (r *Reader) Events(ctx context.Context, state outbox.State, fn func(*outbox
 				continue
 			}
 			other, err := r.event(st, id)
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
 			if err != nil {
 				return err
 			}
@@ -173,7 +177,11 @@ func (r *Reader) Payments(ctx context.Context, state outbox.State) ([]*outbox.Pa
 			continue // an interrupted move to done
 		}
 		var p outbox.Payment
-		if err := r.decode(filepath.Join("payments", string(state), id), &p); err != nil {
+		err := r.decode(filepath.Join("payments", string(state), id), &p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // moved meanwhile
+		}
+		if err != nil {
 			return nil, err
 		}
 		if p.ID != id {
@@ -254,7 +262,11 @@ func (r *Reader) eachActivityOn(ctx context.Context, day string, fn func(*outbox
 				continue // the record under another of its ids
 			}
 			var a outbox.Activity
-			if err := r.decode(file, &a); err != nil {
+			err := r.decode(file, &a)
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // pruned meanwhile
+			}
+			if err != nil {
 				return err
 			}
 			seen[id] = true
@@ -301,10 +313,14 @@ func (r *Reader) names(dir string) ([]string, error) {
 	return names, nil
 }
 
-// decode reads the JSON file name (under the antom folder) into v.
+// decode reads the JSON file name (under the antom folder) into v. A missing file is
+// fs.ErrNotExist, as it is.
 func (r *Reader) decode(name string, v any) error {
 	path := filepath.Join(r.root, name)
 	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
 	if err != nil {
 		return &RecordError{Path: path, Err: err}
 	}
