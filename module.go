@@ -135,9 +135,7 @@ func (a *App) ProfileNames() []string {
 }
 
 // Start runs the background workers where the store lets them run (outbox.EventStore.Lead): on
-// caddy_storage only the instance holding the storage lock delivers retries, so a cluster sharing
-// one storage, or an old and a new config overlapping during a reload, never run two delivery
-// loops at once; on postgres every instance does, each on the events it claimed.
+// sqlite and postgres every instance does, each on the events it claimed.
 func (a *App) Start() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	a.stop = cancel
