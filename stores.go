@@ -140,7 +140,7 @@ type CaddyStorageStore struct{}
 const errCaddyStorageRetired = "antom_store caddy_storage is retired: the file store in Caddy's storage is no longer supported. " +
 	"Stop caddy, copy its events with `caddy antom copy-store --from files --to sqlite` " +
 	"(or `--to postgres` with the DSN in ANTOM_DATABASE_URL), then remove `antom_store caddy_storage` " +
-	"from the config (SQLite is the default; see the README, Upgrading from caddy_storage)"
+	"(in JSON, the antom_store app) from the config: SQLite is the default (README: Upgrading from caddy_storage)"
 
 // CaddyModule returns the Caddy module information.
 func (*CaddyStorageStore) CaddyModule() caddy.ModuleInfo {
