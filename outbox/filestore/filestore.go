@@ -26,7 +26,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -73,23 +72,15 @@ func (r *Reader) Events(ctx context.Context, state outbox.State, fn func(*outbox
 	if !slices.Contains(eventStates, state) {
 		return fmt.Errorf("filestore: no event state %q", state)
 	}
-	in := map[outbox.State]map[string]bool{}
+	listed := map[outbox.State][]string{} // sorted
 	for _, st := range eventStates {
 		ids, err := r.ids(filepath.Join("events", string(st)), outbox.ValidEventID)
 		if err != nil {
 			return err
 		}
-		in[st] = map[string]bool{}
-		for _, id := range ids {
-			in[st][id] = true
-		}
+		listed[st] = ids
 	}
-	ids := make([]string, 0, len(in[state]))
-	for id := range in[state] {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
+	for _, id := range listed[state] {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -102,7 +93,7 @@ func (r *Reader) Events(ctx context.Context, state outbox.State, fn func(*outbox
 		}
 		latest := true
 		for _, st := range eventStates {
-			if st == state || !in[st][id] {
+			if _, there := slices.BinarySearch(listed[st], id); st == state || !there {
 				continue
 			}
 			other, err := r.event(st, id)
@@ -158,14 +149,10 @@ func (r *Reader) Payments(ctx context.Context, state outbox.State) ([]*outbox.Pa
 	if err != nil {
 		return nil, err
 	}
-	done := map[string]bool{}
+	var done []string // sorted
 	if state == outbox.StatePending {
-		doneIDs, err := r.ids(filepath.Join("payments", string(outbox.StateDone)), outbox.ValidPaymentRecordID)
-		if err != nil {
+		if done, err = r.ids(filepath.Join("payments", string(outbox.StateDone)), outbox.ValidPaymentRecordID); err != nil {
 			return nil, err
-		}
-		for _, id := range doneIDs {
-			done[id] = true
 		}
 	}
 	var ps []*outbox.Payment
@@ -173,7 +160,7 @@ func (r *Reader) Payments(ctx context.Context, state outbox.State) ([]*outbox.Pa
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if done[id] {
+		if _, isDone := slices.BinarySearch(done, id); isDone {
 			continue // an interrupted move to done
 		}
 		var p outbox.Payment
@@ -190,7 +177,7 @@ func (r *Reader) Payments(ctx context.Context, state outbox.State) ([]*outbox.Pa
 		p.State = state
 		ps = append(ps, &p)
 	}
-	sort.SliceStable(ps, func(i, j int) bool { return ps[i].CreatedAt.Before(ps[j].CreatedAt) })
+	slices.SortStableFunc(ps, func(a, b *outbox.Payment) int { return a.CreatedAt.Compare(b.CreatedAt) })
 	return ps, nil
 }
 
