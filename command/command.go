@@ -49,7 +49,7 @@ Helpers for the antom app (caddy-antom).
   caddy antom replay <id> | --dead    deliver an event, or every dead event, again
   caddy antom redrive [filters]       replay the events a filter matches (a dry run unless --confirm)
   caddy antom timeline --request-id X everything known about one payment, in time order
-  caddy antom copy-store              copy the file store's events and payments into PostgreSQL
+  caddy antom copy-store              copy the retired file store, or SQLite, into SQLite or PostgreSQL
   caddy antom pause|resume [--forward URL]   stop or restart deliveries to the app (every forward without --forward)
 
 Run "caddy antom <command> --help" for the flags of each.`,

@@ -5,14 +5,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/certmagic"
 	"github.com/spf13/cobra"
 
 	"github.com/caddy-antom/caddy-antom/outbox"
+	"github.com/caddy-antom/caddy-antom/outbox/filestore"
 	"github.com/caddy-antom/caddy-antom/outbox/sqlstore"
 	"github.com/caddy-antom/caddy-antom/stores"
 )
@@ -95,10 +94,11 @@ type copyTarget interface {
 func openCopySource(from, dataDir, dbPath, to string) (copySource, func(), error) {
 	switch from {
 	case "files":
-		if _, err := os.Stat(filepath.Join(dataDir, "antom")); err != nil {
-			return nil, nil, fmt.Errorf("no file store in %s (%v); give Caddy's data directory with --data-dir", dataDir, err)
+		r, err := filestore.Open(dataDir)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%v; give Caddy's data directory, the one holding it, with --data-dir", err)
 		}
-		return fileSource{outbox.New(&certmagic.FileStorage{Path: dataDir})}, func() {}, nil
+		return fileSource{r}, func() {}, nil
 	case "sqlite":
 		if to == "sqlite" {
 			return nil, nil, fmt.Errorf("--from sqlite --to sqlite copies a database into itself; use --to postgres")
@@ -129,20 +129,15 @@ func openCopyTarget(to, dbPath, dsnEnv string) (*sqlstore.Store, error) {
 	return nil, fmt.Errorf("--to %q: use sqlite or postgres", to)
 }
 
-// fileSource reads the file store: its events of a state come from one listing.
-type fileSource struct{ *outbox.Store }
+// fileSource reads the retired file store.
+type fileSource struct{ *filestore.Reader }
 
 func (f fileSource) eachEvent(ctx context.Context, state outbox.State, fn func(*outbox.Event) error) error {
-	evs, err := f.List(ctx, state, 0)
-	if err != nil {
-		return err
-	}
-	for _, ev := range evs {
-		if err := fn(ev); err != nil {
-			return err
-		}
-	}
-	return nil
+	return f.Events(ctx, state, fn)
+}
+
+func (f fileSource) ListPayments(ctx context.Context, state outbox.State, _ int) ([]*outbox.Payment, error) {
+	return f.Payments(ctx, state)
 }
 
 // sqlSource reads a SQL store: its events of a state come a page at a time.

@@ -3,53 +3,52 @@ package command
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/caddyserver/certmagic"
-
 	"github.com/caddy-antom/caddy-antom/internal/pgtest"
 	"github.com/caddy-antom/caddy-antom/outbox"
+	"github.com/caddy-antom/caddy-antom/outbox/filestore"
 	"github.com/caddy-antom/caddy-antom/outbox/sqlstore"
 )
 
 // copy-store moves pending events and payments, recent final events with their ids and recent
 // activities, so the PostgreSQL store delivers what was pending and keeps deduplicating what was
-// delivered; old final records stay behind, and a second run copies nothing twice. Then the
-// same from that database's twin on SQLite.
+// delivered; old final records stay behind, and a second run copies nothing twice. The source is
+// the file store the last binary with antom_store caddy_storage wrote (e2e/testdata/filestore),
+// plus a payment under reconciliation and an event delivered long ago, written as it wrote them.
 func TestCopyStoreFileToPostgres(t *testing.T) {
 	ctx := context.Background()
-	src := outbox.New(&certmagic.FileStorage{Path: t.TempDir()})
-	now := time.Now()
-	add := func(key string) *outbox.Event {
-		ev := &outbox.Event{Profile: "p", Route: "r", DedupKey: key, Body: []byte(`{"k":"` + key + `"}`), NextAttempt: now}
-		if _, err := src.Add(ctx, ev); err != nil {
+	data := t.TempDir()
+	if err := os.CopyFS(data, os.DirFS(filepath.Join("..", "e2e", "testdata", "filestore"))); err != nil {
+		t.Fatal(err)
+	}
+	written := time.Date(2026, 12, 7, 18, 0, 0, 0, time.UTC) // when the fixture was
+	pay := &outbox.Payment{ID: outbox.PaymentRecordID("default", "r1"), Profile: "default", PaymentRequestID: "r1", CreatedAt: written, NextInquiry: written, State: outbox.StatePending}
+	long := written.Add(-30 * 24 * time.Hour)
+	old := &outbox.Event{ID: outbox.EventID("default", "old"), Profile: "default", Route: "r", DedupKey: "old", Body: []byte(`{}`),
+		ReceivedAt: long, DeliveredAt: long, State: outbox.StateDelivered}
+	for name, v := range map[string]any{"payments/pending/" + pay.ID: pay, "events/delivered/" + old.ID: old} {
+		b, err := json.Marshal(v)
+		if err != nil {
 			t.Fatal(err)
 		}
-		return ev
+		path := filepath.Join(data, "antom", filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
-	pending, delivered, old := add("pending"), add("delivered"), add("old")
-	if err := src.MarkDelivered(ctx, delivered, now.Add(-time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	if err := src.MarkDelivered(ctx, old, now.Add(-30*24*time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	if err := src.SetPaused(ctx, []string{"rt_paused"}, true); err != nil {
-		t.Fatal(err)
-	}
-	pay := &outbox.Payment{Profile: "p", PaymentRequestID: "r1", NextInquiry: now}
-	if _, err := src.AddPayment(ctx, pay); err != nil {
-		t.Fatal(err)
-	}
-	act := outbox.NewActivity(outbox.ActivityAPICall, now)
-	act.Name("paymentRequestId", "r1")
-	act.Name("paymentId", "p1")
-	if err := src.AddActivity(ctx, act); err != nil {
+	src, err := filestore.Open(data)
+	if err != nil {
 		t.Fatal(err)
 	}
 
@@ -58,18 +57,37 @@ func TestCopyStoreFileToPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dst.Close()
-	var out bytes.Buffer
-	if err := copyStore(ctx, &out, fileSource{src}, dst, now.Add(-outbox.DefaultRetention)); err != nil {
-		t.Fatal(err)
+	since := written.Add(-outbox.DefaultRetention)
+	for run, want := range []string{"pending events: 3 copied, 0 there already", "pending events: 0 copied, 3 there already"} {
+		var out bytes.Buffer
+		if err := copyStore(ctx, &out, fileSource{src}, dst, since); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.String(), want) || run == 1 && bytes.Contains(out.Bytes(), []byte(": 1 copied")) {
+			t.Fatalf("run %d said:\n%s\nwant %q and nothing copied twice", run+1, out.String(), want)
+		}
 	}
-	t.Log(out.String())
-	checkCopied(t, dst, pending, old, pay, act)
-	out.Reset()
-	if err := copyStore(ctx, &out, fileSource{src}, dst, now.Add(-outbox.DefaultRetention)); err != nil {
-		t.Fatal(err)
+
+	for _, id := range []string{"msg_135866513c3f57c91f8bd4a5d4bf98c8", "msg_23ac74494d3f1b959947522af8f2a759", "msg_2604f554c6750de19411e39e5af6df34"} {
+		if got, err := dst.Get(ctx, id); err != nil || got.State != outbox.StatePending || got.OrderKey != "payment:2024010119401080010018COPY1" {
+			t.Fatalf("pending event %s after the copy: %+v, %v", id, got, err)
+		}
 	}
-	if bytes.Contains(out.Bytes(), []byte(": 1 copied")) {
-		t.Fatalf("second run copied again:\n%s", out.String())
+	retry := &outbox.Event{Profile: "default", DedupKey: "payment:2024010119401080010018COPYDONE:PAYMENT_RESULT", Body: []byte(`{}`)}
+	if added, err := dst.Add(ctx, retry); err != nil || added {
+		t.Fatalf("Antom's retry of a delivered notification after the copy: added=%v, %v; want a duplicate", added, err)
+	}
+	if _, err := dst.Get(ctx, old.ID); err == nil {
+		t.Fatal("an event delivered before --since was copied")
+	}
+	if p, err := dst.GetPayment(ctx, pay.ID); err != nil || p.State != outbox.StatePending {
+		t.Fatalf("payment after copy: %+v, %v", p, err)
+	}
+	if ids, err := dst.PausedRoutes(ctx); err != nil || !slices.Equal(ids, []string{"rt_3b6b8e621a748381"}) {
+		t.Fatalf("paused forwards after copy: %v, %v; want [rt_3b6b8e621a748381]", ids, err)
+	}
+	if acts, err := dst.Activities(ctx, "paymentId", "2024010119401080010018COPYDONE"); err != nil || len(acts) != 1 || acts[0].ID != "act_b33cee7a6657d097391839e64d00dbc2" {
+		t.Fatalf("activities after the copy: %v, %v", acts, err)
 	}
 }
 
@@ -169,29 +187,4 @@ func claimOne(t *testing.T, s *sqlstore.Store, id string) *outbox.Event {
 		t.Fatalf("event %s not claimable", id)
 	}
 	return found
-}
-
-// checkCopied checks what a copy of the file store made of its records.
-func checkCopied(t *testing.T, dst *sqlstore.Store, pending, old *outbox.Event, pay *outbox.Payment, act *outbox.Activity) {
-	t.Helper()
-	ctx := context.Background()
-
-	if due, err := dst.Claim(ctx, outbox.ClaimRequest{Limit: 10, Others: 10}); err != nil || len(due) != 1 || due[0].ID != pending.ID || string(due[0].Body) != `{"k":"pending"}` {
-		t.Fatalf("due after copy = %v, %v; want the pending event", due, err)
-	}
-	if added, err := dst.Add(ctx, &outbox.Event{Profile: "p", DedupKey: "delivered", Body: []byte(`{}`)}); err != nil || added {
-		t.Fatalf("Antom's retry of a delivered notification after the copy: added=%v, %v; want a duplicate", added, err)
-	}
-	if _, err := dst.Get(ctx, old.ID); err == nil {
-		t.Fatal("an event delivered before --since was copied")
-	}
-	if p, err := dst.GetPayment(ctx, pay.ID); err != nil || p.State != outbox.StatePending {
-		t.Fatalf("payment after copy: %+v, %v", p, err)
-	}
-	if ids, err := dst.PausedRoutes(ctx); err != nil || !slices.Equal(ids, []string{"rt_paused"}) {
-		t.Fatalf("paused forwards after copy: %v, %v; want [rt_paused]", ids, err)
-	}
-	if acts, err := dst.Activities(ctx, "paymentId", "p1"); err != nil || len(acts) != 1 || acts[0].ID != act.ID {
-		t.Fatalf("activities after the copy: %v, %v", acts, err)
-	}
 }

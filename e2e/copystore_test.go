@@ -90,3 +90,73 @@ func TestCopyStoreFromFileStore(t *testing.T) {
 	}
 	whCheckDeliveries(t, app, want, true) // COPYDONE was not delivered again
 }
+
+// The retired file store is refused, from a Caddyfile when it is adapted and from a JSON config
+// when it is loaded, with what to do instead: copy its events with copy-store and drop the line.
+func TestCaddyStorageStoreRefused(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	caddyfile := filepath.Join(dir, "Caddyfile")
+	if err := os.WriteFile(caddyfile, []byte("{\n\tantom_store caddy_storage\n}\n\n:0 {\n\trespond ok\n}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	jsonConfig := filepath.Join(dir, "caddy.json")
+	if err := os.WriteFile(jsonConfig, []byte(`{"apps":{"antom_store":{"store":{"module":"caddy_storage"}}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"adapt", "--config", caddyfile, "--adapter", "caddyfile"},
+		{"validate", "--config", caddyfile, "--adapter", "caddyfile"},
+		{"validate", "--config", jsonConfig},
+	} {
+		out, err := runCaddy(t, nil, args...)
+		if err == nil {
+			t.Fatalf("caddy %s accepted antom_store caddy_storage:\n%s", strings.Join(args, " "), out)
+		}
+		for _, want := range []string{
+			"antom_store caddy_storage is retired",
+			"Stop caddy",
+			"caddy antom copy-store --from files --to sqlite",
+			"--to postgres` with the DSN in ANTOM_DATABASE_URL",
+			"remove `antom_store caddy_storage`",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("caddy %s printed:\n%s\nwant %q in it", strings.Join(args, " "), out, want)
+			}
+		}
+	}
+}
+
+// A record of the file store that cannot be read stops copy-store with its file's name and what
+// to do; moved out of the folder, it is left behind and the next run copies the rest.
+func TestCopyStoreUnreadableRecord(t *testing.T) {
+	t.Parallel()
+	data := filepath.Join(t.TempDir(), "caddy")
+	if err := os.CopyFS(data, os.DirFS(filepath.Join(repoRoot, "e2e", "testdata", "filestore"))); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(data, "antom", "events", "pending", "msg_23ac74494d3f1b959947522af8f2a759")
+	if err := os.WriteFile(bad, []byte(`{"id":"msg_23ac`), 0o600); err != nil { // cut short
+		t.Fatal(err)
+	}
+	copyStore := func() (string, error) {
+		return runCaddy(t, nil, "antom", "copy-store", "--data-dir", data, "--since", "87600h")
+	}
+	out, err := copyStore()
+	if err == nil {
+		t.Fatalf("copy-store copied a store with an unreadable record:\n%s", out)
+	}
+	for _, want := range []string{"cannot read " + bad, "repair it, or move it out of the antom folder"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("copy-store printed:\n%s\nwant %q in it", out, want)
+		}
+	}
+	if err := os.Rename(bad, filepath.Join(t.TempDir(), "set-aside")); err != nil {
+		t.Fatal(err)
+	}
+	out, err = copyStore()
+	// The first run had copied the event before the unreadable one (id order).
+	if err != nil || !strings.Contains(out, "pending events: 1 copied, 1 there already") {
+		t.Fatalf("copy-store after the record was moved out: %v\n%s\nwant the other 2 pending events there, one copied by this run", err, out)
+	}
+}

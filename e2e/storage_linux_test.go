@@ -5,10 +5,14 @@ package e2e
 import (
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strconv"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -36,41 +40,51 @@ func tmpfsDataDir(t *testing.T) string {
 	return dir
 }
 
-// remount makes a mounted file system read-only or writable again, like `mount -o
-// remount,ro`. A file open for writing makes a read-only remount fail with EBUSY; caddy
-// keeps none open for long, so it is tried again.
-func remount(t *testing.T, dir string, readOnly bool) {
-	t.Helper()
-	flags := uintptr(syscall.MS_REMOUNT)
-	if readOnly {
-		flags |= syscall.MS_RDONLY
-	}
-	var err error
-	waitFor(t, 30*time.Second, fmt.Sprintf("remounting %s (read-only %v): %v", dir, readOnly, err), func() bool {
-		err = syscall.Mount("tmpfs", dir, "tmpfs", flags, "size=16m,mode=0700")
-		if err != nil && !errors.Is(err, syscall.EBUSY) {
-			t.Fatalf("remounting %s: %v", dir, err)
-		}
-		return err == nil
-	})
-}
-
-// Caddy's storage turns read-only after events were stored (ext4's errors=remount-ro does
-// that after an I/O error), and then the app comes back. Every delivery reaches the app but
-// cannot be recorded: each event must then be retried on the backoff schedule, with its
-// Antom-Attempt growing, not redelivered at every poll; one error line per event, not one per
-// retry; and once storage is writable again the next delivery is recorded.
-func TestWebhookReadOnlyStorageBacksOff(t *testing.T) {
+// The disk of the default store (SQLite) fills up while deliveries are at the app (ext4 turning
+// read-only after an I/O error fails writes the same way), and then has room again. The app got
+// each event, but its outcome cannot be recorded: one error line per event must say so, the
+// event must not be redelivered at every poll meanwhile, and once there is room the next
+// delivery is recorded, its Antom-Attempt counting the delivery that was not.
+func TestWebhookDiskFullAfterDeliveryBacksOff(t *testing.T) {
 	t.Parallel()
 	data := tmpfsDataDir(t)
-	// The file store: the SQLite default keeps its database open for writing, which a
-	// read-only remount refuses (EBUSY) for as long as caddy runs.
-	s := whStartWith(t, whConf{MaxAge: "10m", Global: "\tantom_store caddy_storage"}, caddyOpts{DataDir: data, Name: "caddy (read-only storage)"})
+	app := newFakeApp(t)
+	// The forward goes through gate: once armed, it holds each delivery until all three are at
+	// the app (claimed, so the claims were written), and until the disk is full.
+	var (
+		armed    atomic.Bool
+		mu       sync.Mutex
+		arrived  = map[string]bool{}
+		allThere = make(chan struct{})
+		filled   = make(chan struct{})
+	)
+	gate := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if armed.Load() {
+			mu.Lock()
+			arrived[r.Header.Get("webhook-id")] = true
+			if len(arrived) == 3 {
+				select {
+				case <-allThere:
+				default:
+					close(allThere)
+				}
+			}
+			mu.Unlock()
+			select {
+			case <-filled:
+			case <-r.Context().Done():
+			}
+		}
+		app.serve(w, r)
+	}))
+	t.Cleanup(gate.Close)
+	s := whStartWith(t, whConf{AppURL: gate.URL, MaxAge: "10m"}, caddyOpts{DataDir: data, Name: "caddy (disk full after delivery)"})
+	s.app = app
 
-	s.app.Off()
+	app.SetDefaultStatus(http.StatusServiceUnavailable)
 	var ids []string
 	for i := range 3 {
-		body := whBody(fmt.Sprintf("RDONLY%04d", i))
+		body := whBody(fmt.Sprintf("DISKFULL%04d", i))
 		s.whNotify(body)
 		ids = append(ids, whEventID(t, body))
 	}
@@ -79,51 +93,44 @@ func TestWebhookReadOnlyStorageBacksOff(t *testing.T) {
 			t.Fatalf("event %s: %d attempts after the failed synchronous delivery, want 1", id, ev.Attempts)
 		}
 	}
-	remount(t, data, true)
-	s.app.On()
+	armed.Store(true)
+	app.SetDefaultStatus(http.StatusOK)
+	select {
+	case <-allThere:
+	case <-time.After(whWait):
+		t.Fatalf("the three retries did not reach the app together\n%s", app.dump())
+	}
+	free := fillDisk(t, data)
+	close(filled)
 
-	// The retries start within a second. The backoff after the first retry is at least 1s,
-	// then 2s, 4s, 8s, 16s (NextDelay with the least jitter): at most 5 deliveries of an
-	// event within 20s (the 6th would come after 31s); without backoff, hundreds.
-	const window, most = 20 * time.Second, 5
-	whWaitDelivered(t, s.app, ids)
-	first := s.app.Requests()[0].At
-	time.Sleep(time.Until(first.Add(window)))
-	by := whByID(s.app.Requests())
+	recordingFailed := func() int {
+		n := 0
+		for _, e := range s.p.LogEntries() {
+			if e["level"] == "error" && strings.Contains(fmt.Sprint(e["msg"]), "recording it failed") {
+				n++
+			}
+		}
+		return n
+	}
+	waitFor(t, whWait, "an error line for each delivery that could not be recorded", func() bool { return recordingFailed() >= len(ids) })
+	app.Never(5 * time.Second) // not redelivered at every poll: a claim is a write, and fails too
+	if n := recordingFailed(); n != len(ids) {
+		t.Errorf("%d error lines about deliveries that could not be recorded, want one per event (%d)", n, len(ids))
+	}
+
+	// Room again: the next delivery is recorded.
+	free()
 	for _, id := range ids {
+		whWaitState(t, s.p, id, "delivered")
+	}
+	for id, reqs := range whByID(app.Requests()) {
 		var attempts []string
-		for _, r := range by[id] {
-			if !r.At.After(first.Add(window)) {
-				attempts = append(attempts, r.Header.Get("Antom-Attempt"))
-			}
+		for _, r := range reqs {
+			attempts = append(attempts, r.Header.Get("Antom-Attempt"))
 		}
-		if len(attempts) < 2 || len(attempts) > most {
-			t.Errorf("event %s delivered %d times within %s of read-only storage, want 2 to %d (the backoff schedule); Antom-Attempt %.200s",
-				id, len(attempts), window, most, fmt.Sprint(attempts))
-			continue
-		}
-		for i, a := range attempts {
-			if a != strconv.Itoa(i+2) {
-				t.Errorf("event %s: Antom-Attempt %v, want 2, 3, ... (growing on every retry)", id, attempts)
-				break
-			}
-		}
-	}
-	failed := 0
-	for _, e := range s.p.LogEntries() {
-		if e["level"] == "error" && strings.Contains(fmt.Sprint(e["msg"]), "recording it failed") {
-			failed++
-		}
-	}
-	if failed != len(ids) {
-		t.Errorf("%d error lines about deliveries that could not be recorded, want one per event (%d)", failed, len(ids))
-	}
-
-	// Writable again: the next retry is recorded, with the attempts made meanwhile.
-	remount(t, data, false)
-	for _, id := range ids {
-		if ev := whWaitState(t, s.p, id, "delivered"); ev.Attempts < 3 {
-			t.Errorf("event %s delivered with %d attempts recorded, want those made while storage was read-only too", id, ev.Attempts)
+		// 1: the synchronous delivery (503), 2: delivered but not recorded, 3: recorded.
+		if !slices.Equal(attempts, []string{"1", "2", "3"}) {
+			t.Errorf("event %s: Antom-Attempt %v, want [1 2 3]", id, attempts)
 		}
 	}
 }

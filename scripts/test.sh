@@ -27,7 +27,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-MODULE_IDS=(antom antom_store antom.stores.sqlite antom.stores.postgres antom.stores.caddy_storage http.handlers.antom_webhook http.handlers.antom_api http.handlers.antom_simulator http.handlers.antom_console admin.api.antom admin.api.antom_forwards)
+MODULE_IDS=(antom antom_store antom.stores.sqlite antom.stores.postgres http.handlers.antom_webhook http.handlers.antom_api http.handlers.antom_simulator http.handlers.antom_console admin.api.antom admin.api.antom_forwards)
 EXAMPLE=examples/Caddyfile
 
 passed=0 failed=0 skipped=0

@@ -44,8 +44,7 @@ type EventStoreModule interface {
 // payments in. It is an app of its own so that the `antom_store` global option can set it
 // beside the `antom` option; without it the antom app uses sqlite in Caddy's data directory.
 type StoreApp struct {
-	// Store is a module in the antom.stores namespace: sqlite (the default), postgres, or
-	// caddy_storage (retired: move its events with `caddy antom copy-store`).
+	// Store is a module in the antom.stores namespace: sqlite (the default) or postgres.
 	StoreRaw json.RawMessage `json:"store,omitempty" caddy:"namespace=antom.stores inline_key=module"`
 
 	store outbox.EventStore
@@ -147,34 +146,28 @@ func (q *SQLiteStore) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return nil
 }
 
-// CaddyStorageStore (`antom.stores.caddy_storage`) keeps events as records in Caddy's configured
-// storage (the `storage` global option; the file system in Caddy's data directory by default).
-// Instances sharing that storage share the events; the one holding the antom/leader lock
-// delivers and reconciles.
-type CaddyStorageStore struct {
-	store *outbox.Store
-}
+// CaddyStorageStore (`antom.stores.caddy_storage`) is the retired file store, which kept events
+// as files in Caddy's storage. It is still registered only so that a config naming it is refused
+// with errCaddyStorageRetired, which says how to move its events, instead of "unknown module".
+type CaddyStorageStore struct{}
+
+// errCaddyStorageRetired is what a config naming the retired file store gets.
+const errCaddyStorageRetired = "antom_store caddy_storage is retired: the file store in Caddy's storage is no longer supported. " +
+	"Stop caddy, copy its events with `caddy antom copy-store --from files --to sqlite` " +
+	"(or `--to postgres` with the DSN in ANTOM_DATABASE_URL), then remove `antom_store caddy_storage` " +
+	"(in JSON, the antom_store app) from the config: SQLite is the default (README: Upgrading from caddy_storage)"
 
 // CaddyModule returns the Caddy module information.
 func (*CaddyStorageStore) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{ID: "antom.stores.caddy_storage", New: func() caddy.Module { return new(CaddyStorageStore) }}
 }
 
-// Provision opens the store on the config's storage.
-func (c *CaddyStorageStore) Provision(ctx caddy.Context) error {
-	c.store = outbox.New(ctx.Storage())
-	return nil
-}
+// Provision refuses the config (a JSON one: the Caddyfile is refused when adapted).
+func (*CaddyStorageStore) Provision(caddy.Context) error { return errors.New(errCaddyStorageRetired) }
 
-// EventStore returns the store.
-func (c *CaddyStorageStore) EventStore() outbox.EventStore { return c.store }
-
-// UnmarshalCaddyfile takes no options: antom_store caddy_storage
-func (c *CaddyStorageStore) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	if d.NextArg() || d.NextBlock(d.Nesting()) {
-		return d.Errf("antom_store caddy_storage takes no options; it uses Caddy's `storage`")
-	}
-	return nil
+// UnmarshalCaddyfile refuses `antom_store caddy_storage`.
+func (*CaddyStorageStore) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	return d.Err(errCaddyStorageRetired)
 }
 
 // PostgresStore (`antom.stores.postgres`) keeps events in PostgreSQL, for several instances:
@@ -267,12 +260,12 @@ func parseStoreOption(d *caddyfile.Dispenser, existing any) (any, error) {
 	}
 	d.Next() // the option name
 	if !d.NextArg() {
-		return nil, d.Err("antom_store needs a store: sqlite, postgres or caddy_storage")
+		return nil, d.Err("antom_store needs a store: sqlite or postgres")
 	}
 	name := d.Val()
 	mod, err := caddy.GetModule("antom.stores." + name)
 	if err != nil {
-		return nil, d.Errf("unknown antom_store %q: use sqlite, postgres or caddy_storage", name)
+		return nil, d.Errf("unknown antom_store %q: use sqlite or postgres", name)
 	}
 	store := mod.New()
 	if err := store.(caddyfile.Unmarshaler).UnmarshalCaddyfile(d); err != nil {
@@ -289,7 +282,7 @@ var (
 	_ EventStoreModule      = (*SQLiteStore)(nil)
 	_ caddy.CleanerUpper    = (*SQLiteStore)(nil)
 	_ caddyfile.Unmarshaler = (*SQLiteStore)(nil)
-	_ EventStoreModule      = (*CaddyStorageStore)(nil)
+	_ caddy.Provisioner     = (*CaddyStorageStore)(nil)
 	_ caddyfile.Unmarshaler = (*CaddyStorageStore)(nil)
 	_ EventStoreModule      = (*PostgresStore)(nil)
 	_ caddy.CleanerUpper    = (*PostgresStore)(nil)

@@ -56,13 +56,14 @@ func TestAdaptAntomStoreSQLite(t *testing.T) {
 
 func TestAntomStoreOptionErrors(t *testing.T) {
 	for _, tc := range []struct{ src, want string }{
-		{"antom_store", "needs a store: sqlite, postgres or caddy_storage"},
+		{"antom_store", "needs a store: sqlite or postgres"},
 		{"antom_store mysql", `unknown antom_store "mysql"`},
 		{"antom_store postgres", "needs dsn"},
 		{"antom_store postgres {\n dsn x\n max_conns -1\n}", "max_conns must be a positive number"},
 		{"antom_store postgres {\n dsn\n}", "'dsn' takes exactly one value"},
 		{"antom_store postgres {\n password x\n}", "unrecognized antom_store postgres option 'password'"},
-		{"antom_store caddy_storage {\n path /x\n}", "takes no options"},
+		{"antom_store caddy_storage", "caddy_storage is retired"},
+		{"antom_store caddy_storage", "caddy antom copy-store --from files --to sqlite"},
 		{"antom_store sqlite {\n path\n}", "path takes exactly one value"},
 		{"antom_store sqlite {\n dsn x\n}", "unrecognized antom_store sqlite option 'dsn'"},
 	} {

@@ -308,6 +308,9 @@ func (s *Store) update(ctx context.Context, ev, upd *outbox.Event, set string, a
 		return err
 	})
 	if err != nil {
+		// The claimant gives up on this attempt (it delivers again once claimed): renewing the
+		// lease would keep the event from every claim, its own included, for maxHold.
+		s.unhold(ev.Claim, ev.ID)
 		return fmt.Errorf("recording the outcome of event %s: %w", ev.ID, err)
 	}
 	if n == 0 {

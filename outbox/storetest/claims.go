@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -234,5 +235,38 @@ func unreadableRecordSetAside(t *testing.T, open Open, corrupt Corrupt) {
 	}
 	if again, err := claim(s, 10); err != nil || len(again) != 0 {
 		t.Fatalf("Claim again = %v, %v; want nothing (the others are claimed, the unreadable one dead)", ids(again), err)
+	}
+}
+
+// unwrittenOutcomeFreesEvent: a claim whose outcome could not be written (here the write's
+// context ended; on a full disk the commit fails) is not kept alive by the claimant: once its
+// lease ends the event can be claimed again, and delivered again, by the same store too.
+func unwrittenOutcomeFreesEvent(t *testing.T, open Open) {
+	s, _ := open(t)
+	ev := due(t, s, "unwritten", routeA, "", time.Second)
+	ctx := context.Background()
+	evs, err := s.Claim(ctx, outbox.ClaimRequest{Limit: 1, Others: 1, Lease: time.Second})
+	if err != nil || len(evs) != 1 || evs[0].ID != ev.ID {
+		t.Fatalf("claim = %v, %v; want %s", ids(evs), err, ev.ID)
+	}
+	ended, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := s.MarkDelivered(ended, evs[0], time.Now()); err == nil {
+		t.Fatal("MarkDelivered with an ended context succeeded")
+	}
+	// The lease is 1 s; a claim still renewed would hold the event for minutes.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		again, err := s.Claim(ctx, outbox.ClaimRequest{Limit: 1, Others: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(again) == 1 && again[0].ID == ev.ID {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("event %s, whose outcome could not be written, still not claimable after its 1 s lease", ev.ID)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -48,6 +48,7 @@ func Run(t *testing.T, open Open, corrupt Corrupt) {
 		{"ClaimKeepsOrder", claimKeepsOrder},
 		{"AddDeliveringKeepsOrder", addDeliveringKeepsOrder},
 		{"ClaimsAreExclusive", claimsAreExclusive},
+		{"UnwrittenOutcomeFreesEvent", unwrittenOutcomeFreesEvent},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
 	}

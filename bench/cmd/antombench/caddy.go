@@ -29,7 +29,7 @@ type caddyPorts struct {
 
 // caddyfile is the config under test. The notify site and the reverse_proxy site forward to the
 // same app; antom_api calls the simulator over HTTPS. store is an antom_store global option (""
-// for the default file store); webhook holds further antom_webhook subdirectives (max_in_flight,
+// for the default SQLite store); webhook holds further antom_webhook subdirectives (max_in_flight,
 // rate, ordering), one per line. Logging stays at Caddy's default (INFO to stderr, which goes to a
 // file), as users run it.
 func caddyfile(p caddyPorts, appAddr, simAddr, store, webhook string) string {

@@ -28,7 +28,7 @@ import (
 type build struct {
 	name      string // "std", "boringcrypto", the -alt name, or "postgres-N"; then the webhook settings
 	caddy     string
-	instances int    // > 0: this many caddy instances on one PostgreSQL database; 0: one on the file store
+	instances int    // > 0: this many caddy instances on one PostgreSQL database; 0: one on the default SQLite store
 	webhook   string // further antom_webhook subdirectives, one per line ("" for the defaults)
 }
 
@@ -159,7 +159,7 @@ func (e *benchEnv) notifyBuilds() []build {
 	return bs
 }
 
-// startCaddy starts a fresh caddy of build b (empty data dir) on the file store.
+// startCaddy starts a fresh caddy of build b (empty data dir) on the default SQLite store.
 func (e *benchEnv) startCaddy(ctx context.Context, b build, label string) (*caddyProc, error) {
 	c, err := startCaddy(ctx, b.caddy, e.o.work, label, e.caddyEnv, e.app.addr, e.sim.addr, "", b.webhook)
 	if err == nil {
@@ -168,7 +168,7 @@ func (e *benchEnv) startCaddy(ctx context.Context, b build, label string) (*cadd
 	return c, err
 }
 
-// startInstances starts b's caddy instances: one on the file store, or b.instances on a fresh
+// startInstances starts b's caddy instances: one on the default SQLite store, or b.instances on a fresh
 // PostgreSQL database. On error none is left running.
 func (e *benchEnv) startInstances(ctx context.Context, b build, label string) ([]*caddyProc, error) {
 	if b.instances == 0 {

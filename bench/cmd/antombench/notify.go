@@ -1,8 +1,8 @@
 package main
 
 // notify.go: the notify path. Antom (the load generator) POSTs pre-signed, distinct
-// notifications to antom_webhook; caddy verifies the signature, stores the event (FileStorage:
-// temp file, fsync, rename), delivers it to the app (which answers 204), records the delivery
+// notifications to antom_webhook; caddy verifies the signature, stores the event (the default
+// SQLite store: one group commit), delivers it to the app (which answers 204), records the delivery
 // (a second durable write) and only then acks. Side by side, in the same caddy and at the same
 // loads: the same body through Caddy's plain reverse_proxy to the same app. With several
 // instances (the PostgreSQL store) both are spread over them round robin.

@@ -1,7 +1,7 @@
 package main
 
 // postgres.go: the PostgreSQL event store under test. A throwaway server from Debian's packages
-// (internal/pgtest, as the tests run it, but with fsync on: the file store fsyncs too), on a
+// (internal/pgtest, as the tests run it, but with fsync on: SQLite fsyncs too), on a
 // loopback port, stopped and removed when antombench exits; every notify run gets a fresh
 // database and one or more caddy instances with `antom_store postgres` on it.
 
