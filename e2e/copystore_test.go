@@ -25,30 +25,10 @@ const fileStoreApp = "127.0.0.1:29413"
 // once more is a duplicate, and its timeline holds the copied activity and the new one.
 func TestCopyStoreFromFileStore(t *testing.T) {
 	t.Parallel()
-	data := t.TempDir()
-	if err := os.CopyFS(filepath.Join(data, "caddy"), os.DirFS(filepath.Join(repoRoot, "e2e", "testdata", "filestore"))); err != nil {
-		t.Fatal(err)
-	}
-	copyStore := func() string {
-		t.Helper()
-		// The records are from when the tree was written: --since reaches back to them.
-		out, err := runCaddy(t, nil, "antom", "copy-store", "--data-dir", filepath.Join(data, "caddy"), "--since", "87600h")
-		if err != nil {
-			t.Fatalf("caddy antom copy-store: %v\n%s", err, out)
-		}
-		return out
-	}
-	for run, want := range [][]string{
-		{"pending events: 3 copied, 0 there already", "delivered events: 1 copied", "activities: 1 read", "paused forwards: 1"},
-		{"pending events: 0 copied, 3 there already", "delivered events: 0 copied, 1 there already"},
-	} {
-		out := copyStore()
-		for _, w := range want {
-			if !strings.Contains(out, w) {
-				t.Fatalf("copy-store run %d printed:\n%s\nwant %q in it", run+1, out, w)
-			}
-		}
-	}
+	data := fileStoreData(t)
+	copyStoreRuns(t, nil, []string{"--data-dir", filepath.Join(data, "caddy")},
+		[]string{"pending events: 3 copied, 0 there already", "delivered events: 1 copied", "activities: 1 read", "paused forwards: 1"},
+		[]string{"pending events: 0 copied, 3 there already", "delivered events: 0 copied, 1 there already"})
 
 	app := newFakeAppAt(t, fileStoreApp)
 	s := whStartWith(t, whConf{AppURL: app.URL}, caddyOpts{DataDir: data})
@@ -89,6 +69,35 @@ func TestCopyStoreFromFileStore(t *testing.T) {
 		whWaitState(t, s.p, id, "delivered")
 	}
 	whCheckDeliveries(t, app, want, true) // COPYDONE was not delivered again
+}
+
+// fileStoreData returns a new XDG_DATA_HOME whose Caddy data directory (caddy/) holds
+// testdata/filestore: the antom/ folder of a file store.
+func fileStoreData(t *testing.T) string {
+	t.Helper()
+	data := t.TempDir()
+	if err := os.CopyFS(filepath.Join(data, "caddy"), os.DirFS(filepath.Join(repoRoot, "e2e", "testdata", "filestore"))); err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// copyStoreRuns runs `caddy antom copy-store args...` once per entry of runs, and fails the test
+// unless each run prints every line of its entry. The records in testdata are from when the tree
+// was written: --since reaches back to them.
+func copyStoreRuns(t *testing.T, env map[string]string, args []string, runs ...[]string) {
+	t.Helper()
+	for run, want := range runs {
+		out, err := runCaddy(t, env, append([]string{"antom", "copy-store", "--since", "87600h"}, args...)...)
+		if err != nil {
+			t.Fatalf("caddy antom copy-store %s (run %d): %v\n%s", strings.Join(args, " "), run+1, err, out)
+		}
+		for _, w := range want {
+			if !strings.Contains(out, w) {
+				t.Fatalf("copy-store run %d printed:\n%s\nwant %q in it", run+1, out, w)
+			}
+		}
+	}
 }
 
 // The retired file store is refused, from a Caddyfile when it is adapted and from a JSON config

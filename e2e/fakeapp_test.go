@@ -41,10 +41,11 @@ type fakeApp struct {
 	defStatus int
 	delay     time.Duration
 	body      string
-	bodies    []string      // answered in order, then body
-	changed   chan struct{} // closed and replaced on every recorded request
-	inFlight  int           // requests being answered now
-	maxFlight int           // the most inFlight ever was
+	bodies    []string       // answered in order, then body
+	changed   chan struct{}  // closed and replaced on every recorded request
+	inFlight  int            // requests being answered now
+	flightIDs map[string]int // webhook-ids of the requests being answered now
+	maxFlight int            // the most inFlight ever was
 }
 
 // newFakeApp starts a fake app that answers 200 to everything; it is closed at test end.
@@ -60,6 +61,7 @@ func newFakeAppAt(t testing.TB, addr string) *fakeApp {
 	a := &fakeApp{
 		t:         t,
 		conns:     map[net.Conn]struct{}{},
+		flightIDs: map[string]int{},
 		defStatus: http.StatusOK,
 		body:      "ok\n",
 		changed:   make(chan struct{}),
@@ -96,13 +98,18 @@ func newFakeAppAt(t testing.TB, addr string) *fakeApp {
 }
 
 func (a *fakeApp) serve(w http.ResponseWriter, r *http.Request) {
+	id := r.Header.Get("webhook-id")
 	a.mu.Lock()
 	a.inFlight++
+	a.flightIDs[id]++
 	a.maxFlight = max(a.maxFlight, a.inFlight)
 	a.mu.Unlock()
 	defer func() {
 		a.mu.Lock()
 		a.inFlight--
+		if a.flightIDs[id]--; a.flightIDs[id] == 0 {
+			delete(a.flightIDs, id)
+		}
 		a.mu.Unlock()
 	}()
 	body, _ := io.ReadAll(r.Body)
@@ -302,4 +309,15 @@ func (a *fakeApp) InFlight() int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.inFlight
+}
+
+// InFlightIDs are the webhook-ids of the requests the app is answering now.
+func (a *fakeApp) InFlightIDs() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ids := make([]string, 0, len(a.flightIDs))
+	for id := range a.flightIDs {
+		ids = append(ids, id)
+	}
+	return ids
 }

@@ -121,15 +121,25 @@ func requireTool(t testing.TB, name string) string {
 	return p
 }
 
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// handedOut are the ports freePort returned in this test process: the kernel may offer a port
+// again once its listener closed, and two sites of one Caddyfile on one port do not load.
+var handedOut sync.Map
+
+// freePort returns a TCP port on 127.0.0.1 that was free a moment ago and that it never
+// returned before.
 func freePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("freePort: %v", err)
+	for {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("freePort: %v", err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		if _, seen := handedOut.LoadOrStore(port, true); !seen {
+			return port
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // freeAddr returns "127.0.0.1:<free port>".

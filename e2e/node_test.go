@@ -17,12 +17,13 @@ import (
 // the Go tests run. `npm ci` there installs node_modules (.ci/run does it).
 func nodeDir() string { return filepath.Join(repoRoot, "e2e", "node") }
 
-// requireNodeModules skips the test when node or e2e/node/node_modules is missing (fails in CI).
+// requireNodeModules fails the test when node or the standardwebhooks package in
+// e2e/node/node_modules is missing: `scripts/setup.sh test` installs both.
 func requireNodeModules(t testing.TB) {
 	t.Helper()
 	requireTool(t, "node")
 	if _, err := os.Stat(filepath.Join(nodeDir(), "node_modules", "standardwebhooks")); err != nil {
-		missing(t, "e2e: e2e/node/node_modules is missing (run: cd e2e/node && npm ci)")
+		missing(t, "e2e: the npm package standardwebhooks is not in e2e/node/node_modules (run: scripts/setup.sh test, or cd e2e/node && npm ci)")
 	}
 }
 

@@ -7,21 +7,17 @@ import (
 	"time"
 
 	"github.com/caddy-antom/caddy-antom/outbox"
+	"github.com/caddy-antom/caddy-antom/reconcile"
 )
 
 // activityFields are the top-level fields of an Antom request, answer or notification that a
-// timeline activity keeps: the ids (outbox.ActivityIDFields) and the amounts. Nothing else of
+// timeline activity keeps: the ids (reconcile.IDs) and the amounts. Nothing else of
 // the body (card data, buyer details) is decoded into them.
 type activityFields struct {
-	PaymentRequestID string         `json:"paymentRequestId"`
-	PaymentID        string         `json:"paymentId"`
-	RefundRequestID  string         `json:"refundRequestId"`
-	RefundID         string         `json:"refundId"`
-	CaptureRequestID string         `json:"captureRequestId"`
-	CaptureID        string         `json:"captureId"`
-	PaymentAmount    *outbox.Amount `json:"paymentAmount"`
-	RefundAmount     *outbox.Amount `json:"refundAmount"`
-	CaptureAmount    *outbox.Amount `json:"captureAmount"`
+	reconcile.IDs
+	PaymentAmount *outbox.Amount `json:"paymentAmount"`
+	RefundAmount  *outbox.Amount `json:"refundAmount"`
+	CaptureAmount *outbox.Amount `json:"captureAmount"`
 }
 
 // newActivity returns an activity of kind what at at, naming the ids the JSON bodies carry
@@ -34,13 +30,7 @@ func newActivity(what string, at time.Time, bodies ...[]byte) (act *outbox.Activ
 		if json.Unmarshal(body, &f) != nil {
 			continue
 		}
-		for field, id := range map[string]string{
-			"paymentRequestId": f.PaymentRequestID, "paymentId": f.PaymentID,
-			"refundRequestId": f.RefundRequestID, "refundId": f.RefundID,
-			"captureRequestId": f.CaptureRequestID, "captureId": f.CaptureID,
-		} {
-			act.Name(field, id)
-		}
+		f.IDs.Name(act)
 		for _, a := range []*outbox.Amount{f.PaymentAmount, f.RefundAmount, f.CaptureAmount} {
 			if a != nil && amount == "" && len(a.Value) <= 20 && len(a.Currency) <= 3 {
 				amount = a.Value + " " + a.Currency

@@ -51,32 +51,16 @@ func Started(profile, api string, request []byte, answer *antom.Response, now ti
 	if api != "pay" && api != "createPaymentSession" {
 		return nil
 	}
-	outcome := "no trusted answer"
 	var ans startAnswer
-	if answer != nil {
-		if answer.Result.ResultStatus == antom.StatusFail {
-			return nil
-		}
-		outcome = answer.Result.ResultCode
-		if answer.Signed {
-			_ = json.Unmarshal(answer.Body, &ans) // verified JSON; a missing field stays empty
-		}
+	p := newRecord(profile, api, answer, &ans, now, cfg)
+	if p == nil {
+		return nil
 	}
 	var req startRequest
 	if err := json.Unmarshal(request, &req); err != nil || req.PaymentRequestID == "" {
 		return nil
 	}
-
-	cfg = cfg.WithDefaults()
-	p := &outbox.Payment{
-		Profile:          profile,
-		PaymentRequestID: req.PaymentRequestID,
-		PaymentID:        ans.PaymentID,
-		Amount:           req.PaymentAmount,
-		CreatedAt:        now,
-		NextInquiry:      now.Add(cfg.After),
-		LastResult:       api + ": " + outcome,
-	}
+	p.PaymentRequestID, p.PaymentID, p.Amount = req.PaymentRequestID, ans.PaymentID, req.PaymentAmount
 	var explicit []string
 	if api == "createPaymentSession" {
 		explicit = []string{ans.PaymentSessionExpiryTime, req.PaymentSessionExpiryTime}
@@ -97,4 +81,26 @@ func Started(profile, api string, request []byte, answer *antom.Response, now ti
 		}
 	}
 	return p
+}
+
+// newRecord returns a record of api's call with what every kind has (profile, creation time,
+// first inquiry, last result), or nil when Antom refused the call (F). A signed answer's JSON
+// is decoded into ans (a missing field stays empty); an unsigned one is not believed.
+func newRecord(profile, api string, answer *antom.Response, ans any, now time.Time, cfg Config) *outbox.Payment {
+	outcome := "no trusted answer"
+	if answer != nil {
+		if answer.Result.ResultStatus == antom.StatusFail {
+			return nil
+		}
+		outcome = answer.Result.ResultCode
+		if answer.Signed {
+			_ = json.Unmarshal(answer.Body, ans) // verified JSON
+		}
+	}
+	return &outbox.Payment{
+		Profile:     profile,
+		CreatedAt:   now,
+		NextInquiry: now.Add(cfg.WithDefaults().After),
+		LastResult:  api + ": " + outcome,
+	}
 }

@@ -43,7 +43,6 @@ type inquiry struct {
 
 // inquiryOnly are the inquiryPayment fields a PAYMENT_RESULT notification does not have.
 var inquiryOnly = map[string]bool{
-	"result":               true, // replaced by the payment's result
 	"paymentStatus":        true,
 	"paymentResultCode":    true,
 	"paymentResultMessage": true,
@@ -70,16 +69,23 @@ func notificationResult(q inquiry) antom.Result {
 }
 
 // resultBody turns a final inquiryPayment answer into the body of the PAYMENT_RESULT
-// notification Antom would have sent: notifyType and result first, then the answer's fields in
-// their order (paymentRequestId, paymentId, paymentAmount, paymentCreateTime, paymentTime,
-// paymentMethodType, ...) without the inquiry-only ones. Values are copied byte for byte.
+// notification Antom would have sent (notificationBody), without the inquiry-only fields.
 func resultBody(answer []byte, q inquiry) ([]byte, antom.Result, error) {
 	res := notificationResult(q)
+	body, err := notificationBody(paymentResult, res, answer, inquiryOnly)
+	return body, res, err
+}
+
+// notificationBody is the body of the notifyType notification an inquiry answer stands for:
+// notifyType and res first, then the answer's fields in their order (paymentRequestId,
+// paymentId, paymentAmount, ... or refundRequestId, refundId, ...) except notifyType, result
+// and those in skip. Values are copied byte for byte.
+func notificationBody(notifyType string, res antom.Result, answer []byte, skip map[string]bool) ([]byte, error) {
 	var buf bytes.Buffer
-	buf.WriteString(`{"notifyType":"` + paymentResult + `","result":`)
+	buf.WriteString(`{"notifyType":"` + notifyType + `","result":`)
 	buf.Write(antom.MustMarshal(res))
 	err := eachField(answer, func(key string, raw json.RawMessage) {
-		if inquiryOnly[key] || key == "notifyType" {
+		if skip[key] || key == "notifyType" || key == "result" {
 			return
 		}
 		buf.WriteByte(',')
@@ -88,10 +94,10 @@ func resultBody(answer []byte, q inquiry) ([]byte, antom.Result, error) {
 		buf.Write(raw)
 	})
 	if err != nil {
-		return nil, res, err
+		return nil, err
 	}
 	buf.WriteByte('}')
-	return buf.Bytes(), res, nil
+	return buf.Bytes(), nil
 }
 
 // expiredBody is the PAYMENT_RESULT body for a payment Antom does not know after its expiry:

@@ -74,19 +74,13 @@ func autoCapture(p *outbox.Payment, request []byte) *outbox.Payment {
 
 // txnStarted returns the record of a refund or capture Antom did not refuse, or nil.
 func txnStarted(profile, api string, request []byte, answer *antom.Response, now time.Time, cfg Config) *outbox.Payment {
-	outcome := "no trusted answer"
 	var ans struct {
 		RefundID  string `json:"refundId"`
 		CaptureID string `json:"captureId"`
 	}
-	if answer != nil {
-		if answer.Result.ResultStatus == antom.StatusFail {
-			return nil
-		}
-		outcome = answer.Result.ResultCode
-		if answer.Signed {
-			_ = json.Unmarshal(answer.Body, &ans) // verified JSON; a missing field stays empty
-		}
+	p := newRecord(profile, api, answer, &ans, now, cfg)
+	if p == nil {
+		return nil
 	}
 	var req struct {
 		RefundRequestID  string        `json:"refundRequestId"`
@@ -98,14 +92,7 @@ func txnStarted(profile, api string, request []byte, answer *antom.Response, now
 	if err := json.Unmarshal(request, &req); err != nil {
 		return nil
 	}
-	cfg = cfg.WithDefaults()
-	p := &outbox.Payment{
-		Profile:     profile,
-		PaymentID:   req.PaymentID,
-		CreatedAt:   now,
-		NextInquiry: now.Add(cfg.After),
-		LastResult:  api + ": " + outcome,
-	}
+	p.PaymentID = req.PaymentID
 	if api == "refund" {
 		if req.RefundRequestID == "" {
 			return nil

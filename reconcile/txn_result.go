@@ -1,7 +1,6 @@
 package reconcile
 
 import (
-	"bytes"
 	"cmp"
 	"encoding/json"
 
@@ -54,24 +53,12 @@ func (s *step) classifyRefund(body []byte, a *answer) string {
 		return "other"
 	}
 	res := txnResult(q.RefundStatus, "refund", "inquiryRefund", nil)
-	var buf bytes.Buffer
-	buf.WriteString(`{"notifyType":"` + refundResult + `","result":`)
-	buf.Write(antom.MustMarshal(res))
-	err := eachField(body, func(key string, raw json.RawMessage) {
-		if key == "result" || key == "notifyType" {
-			return
-		}
-		buf.WriteByte(',')
-		buf.Write(antom.MustMarshal(key))
-		buf.WriteByte(':')
-		buf.Write(raw)
-	})
+	body, err := notificationBody(refundResult, res, body, nil)
 	if err != nil {
 		a.summary = truncate("inquiry: " + err.Error())
 		return "error"
 	}
-	buf.WriteByte('}')
-	a.final, a.status, a.body, a.result = true, q.RefundStatus, buf.Bytes(), res
+	a.final, a.status, a.body, a.result = true, q.RefundStatus, body, res
 	return outcomeOf(q.RefundStatus)
 }
 

@@ -637,10 +637,27 @@ func logFields(p *outbox.Payment) []zap.Field {
 // nameIDs gives act the ids p knows, for the timelines of the payment and of its refund or
 // capture.
 func nameIDs(act *outbox.Activity, p *outbox.Payment) {
-	act.Name("paymentRequestId", p.PaymentRequestID)
-	act.Name("paymentId", p.PaymentID)
-	act.Name("refundRequestId", p.RefundRequestID)
-	act.Name("refundId", p.RefundID)
-	act.Name("captureRequestId", p.CaptureRequestID)
-	act.Name("captureId", p.CaptureID)
+	IDs{p.PaymentRequestID, p.PaymentID, p.RefundRequestID, p.RefundID, p.CaptureRequestID, p.CaptureID}.Name(act)
+}
+
+// IDs are the ids of a payment, its refund or its capture, by their Antom field names
+// (outbox.ActivityIDFields): decoded from a request, answer or notification, or taken from a
+// record.
+type IDs struct {
+	PaymentRequestID string `json:"paymentRequestId"`
+	PaymentID        string `json:"paymentId"`
+	RefundRequestID  string `json:"refundRequestId"`
+	RefundID         string `json:"refundId"`
+	CaptureRequestID string `json:"captureRequestId"`
+	CaptureID        string `json:"captureId"`
+}
+
+// Name gives act the ids that are set.
+func (ids IDs) Name(act *outbox.Activity) {
+	act.Name("paymentRequestId", ids.PaymentRequestID)
+	act.Name("paymentId", ids.PaymentID)
+	act.Name("refundRequestId", ids.RefundRequestID)
+	act.Name("refundId", ids.RefundID)
+	act.Name("captureRequestId", ids.CaptureRequestID)
+	act.Name("captureId", ids.CaptureID)
 }
