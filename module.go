@@ -6,7 +6,6 @@ package caddyantom
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -112,9 +111,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	a.store = storeApp.(*stores.StoreApp).EventStore()
 	a.forwarder = &delivery.Forwarder{}
-	if err := a.loadPauses(ctx); errors.Is(err, outbox.ErrBadPauses) {
-		return err
-	} else if err != nil {
+	if err := a.loadPauses(ctx); err != nil {
 		a.log.Warn("the paused forwards could not be read; every forward's deliveries wait until they are (retried every 10 s)", zap.Error(err))
 	}
 	opts := delivery.DispatcherOptions{Retention: time.Duration(a.Retention), Paused: a.paused.has, RouteIDs: a.routeIDs}

@@ -1,14 +1,8 @@
 package outbox
 
 import (
-	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io/fs"
 	"sort"
 	"strings"
 	"time"
@@ -78,92 +72,7 @@ func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 // ValidActivityID reports whether id has the form NewActivity produces.
 func ValidActivityID(id string) bool { return validHashID("act_", id) }
 
-// Storage layout of activities on Caddy's storage: one folder per UTC day, and in it one per id
-// (a hash of its field and value), so a lookup lists a folder per day and pruning deletes whole
-// days. A record naming several ids is written under each.
-const activityPrefix = "antom/activity"
-
-const activityDay = "2006-01-02"
-
-func activityDir(day, field, id string) string {
-	sum := sha256.Sum256([]byte(field + ":" + id))
-	return activityPrefix + "/" + day + "/" + hex.EncodeToString(sum[:16])
-}
-
-// AddActivity stores a under every id it names (none: nothing is stored).
-func (s *Store) AddActivity(ctx context.Context, a *Activity) error {
-	if !ValidActivityID(a.ID) {
-		return fmt.Errorf("%w: %q", ErrInvalidID, a.ID)
-	}
-	b, err := json.Marshal(a)
-	if err != nil {
-		return err
-	}
-	day := a.At.UTC().Format(activityDay)
-	// The time first, so a folder lists in time order.
-	name := a.At.UTC().Format("150405.000000000") + "-" + a.ID
-	for field, id := range a.IDs {
-		if err := s.storage.Store(ctx, activityDir(day, field, id)+"/"+name, b); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// Activities returns the activities that name id in field, oldest first.
-func (s *Store) Activities(ctx context.Context, field, id string) ([]*Activity, error) {
-	days, err := s.listNames(ctx, activityPrefix)
-	if err != nil {
-		return nil, err
-	}
-	var out []*Activity
-	for _, day := range days {
-		dir := activityDir(day, field, id)
-		names, err := s.listNames(ctx, dir)
-		if err != nil {
-			return nil, err
-		}
-		for _, name := range names {
-			if _, actID, ok := strings.Cut(name, "-"); !ok || !ValidActivityID(actID) {
-				continue // a temporary file
-			}
-			b, err := s.storage.Load(ctx, dir+"/"+name)
-			if errors.Is(err, fs.ErrNotExist) {
-				continue // pruned meanwhile
-			}
-			if err != nil {
-				return nil, err
-			}
-			var a Activity
-			if err := json.Unmarshal(b, &a); err != nil {
-				return nil, fmt.Errorf("decoding %s/%s: %w", dir, name, err)
-			}
-			out = append(out, &a)
-		}
-	}
-	SortActivities(out)
-	return out, nil
-}
-
 // SortActivities sorts activities oldest first.
 func SortActivities(acts []*Activity) {
 	sort.SliceStable(acts, func(i, j int) bool { return acts[i].At.Before(acts[j].At) })
-}
-
-// pruneActivities deletes the day folders whose every record is older than cutoff.
-func (s *Store) pruneActivities(ctx context.Context, cutoff time.Time) error {
-	days, err := s.listNames(ctx, activityPrefix)
-	if err != nil {
-		return err
-	}
-	for _, day := range days {
-		t, err := time.Parse(activityDay, day)
-		if err != nil || t.AddDate(0, 0, 1).After(cutoff) {
-			continue
-		}
-		if err := s.storage.Delete(ctx, activityPrefix+"/"+day); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -108,17 +108,3 @@ type Backlog struct {
 	// OldestPending is when the oldest pending event was received (zero: none is pending).
 	OldestPending time.Time
 }
-
-// add counts one event in state st received at.
-func (b Backlog) add(st State, at time.Time) Backlog {
-	switch st {
-	case StatePending:
-		b.Pending++
-		if b.OldestPending.IsZero() || at.Before(b.OldestPending) {
-			b.OldestPending = at
-		}
-	case StateDead:
-		b.Dead++
-	}
-	return b
-}

@@ -1,30 +1,25 @@
-// Package outbox is the durable event store of caddy-antom, built on a
-// certmagic.Storage so that it lives wherever Caddy keeps its certificates
-// (the file system by default, or a storage shared by several instances).
+// Package outbox is what the event stores of caddy-antom share: the records (events, payments
+// under reconciliation, timeline activities), the EventStore contract every store keeps
+// (contract.go) and what is built on it alone (timelines, redrive). The stores themselves are
+// in outbox/sqlstore (SQLite, the default, and PostgreSQL); outbox/filestore reads the retired
+// file store's tree for copy-store.
 //
-// An event is persisted before Antom is acknowledged and stays under
-// antom/events/pending/<id> until it is delivered to the merchant's app
-// (antom/events/delivered/<id>) or given up on (antom/events/dead/<id>).
-// Delivered and dead events are kept for a retention period so that a
-// notification Antom sends again is recognised as a duplicate.
-//
-// Storage offers no transactions: a move between states writes the new key
-// first and deletes the old one afterwards, so a crash can leave an event in
-// two states (never in none). Readers take the copy that entered its state
-// last, and a final copy (delivered or dead) over a pending one that was
-// never replayed. The guarantee is at-least-once delivery with a stable
-// webhook id (the event ID).
+// An event is persisted before Antom is acknowledged and stays pending until it is delivered to
+// the merchant's app or given up on (dead). Delivered and dead events are kept for a retention
+// period so that a notification Antom sends again is recognised as a duplicate. The guarantee
+// is at-least-once delivery with a stable webhook id (the event ID).
 package outbox
 
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"time"
 )
 
-// State is where an event or payment is in its life cycle; it is also the
-// storage folder the record lives in.
+// State is where an event or payment is in its life cycle.
 type State string
 
 // Event states.
@@ -200,11 +195,85 @@ func (ev *Event) PrepareAdd(grace time.Duration) error {
 		return fmt.Errorf("%w: %q", ErrInvalidID, ev.ID)
 	}
 	if ev.ReceivedAt.IsZero() {
-		ev.ReceivedAt = now()
+		ev.ReceivedAt = time.Now()
 	}
 	if ev.NextAttempt.IsZero() {
 		ev.NextAttempt = ev.ReceivedAt.Add(grace)
 	}
 	ev.State = StatePending
 	return nil
+}
+
+// Defaults.
+const (
+	// DefaultRetention is how long delivered and dead events (and finished
+	// payments) are kept. Deduplication of notifications holds this long;
+	// Antom stops retrying after about 24 hours.
+	DefaultRetention = 7 * 24 * time.Hour
+	// DefaultGrace is added to ReceivedAt when Add is given an event without
+	// NextAttempt: it reserves time for the synchronous first delivery so
+	// the background dispatcher (possibly on another instance) does not
+	// deliver the same event in parallel.
+	DefaultGrace = 30 * time.Second
+)
+
+// ErrNotFound is returned (wrapped) when an event or payment does not exist.
+// It matches fs.ErrNotExist with errors.Is as well.
+var ErrNotFound = fmt.Errorf("outbox: %w", fs.ErrNotExist)
+
+// ErrAlreadyPending is returned (wrapped) by Replay for an event that is pending.
+var ErrAlreadyPending = errors.New("event is pending already; nothing to replay")
+
+// ErrInvalidID is returned for ids that EventID/PaymentRecordID could not
+// have produced; they never reach storage.
+var ErrInvalidID = errors.New("outbox: invalid id")
+
+// PrepareReplay turns a delivered or dead event into the pending event its replay at t makes:
+// due at once, attempts reset. It returns the replay time, which is after the final state's
+// time even if the clock is behind it (the replayed copy must outrank the final one).
+func (ev *Event) PrepareReplay(t time.Time) time.Time {
+	if final := ev.StateTime(); !t.After(final) {
+		t = final.Add(time.Millisecond)
+	}
+	ev.State = StatePending
+	ev.Attempts = 0
+	ev.NextAttempt = t
+	ev.ReplayedAt = t
+	ev.LastError = ""
+	ev.LastStatus = 0
+	ev.DeliveredAt = time.Time{}
+	ev.DeadAt = time.Time{}
+	ev.Record(Step{At: t, What: StepReplayed})
+	return t
+}
+
+// MarkDelivered is what every store's MarkDelivered does to ev: delivered at at (the caller
+// set LastStatus).
+func (ev *Event) MarkDelivered(at time.Time) {
+	ev.State = StateDelivered
+	ev.DeliveredAt = at
+	ev.NextAttempt = time.Time{}
+	ev.LastError = ""
+	ev.Record(Step{At: at, What: StepDelivered, Status: ev.LastStatus, Latency: ev.LastLatency})
+}
+
+// MarkDead is what every store's MarkDead does to ev: given up at at, for reason.
+func (ev *Event) MarkDead(at time.Time, reason string) {
+	ev.State = StateDead
+	ev.DeadAt = at
+	ev.NextAttempt = time.Time{}
+	if reason != "" {
+		ev.LastError = reason
+	}
+	ev.Record(Step{At: at, What: StepDead, Status: ev.LastStatus, Error: ev.LastError, Latency: ev.LastLatency})
+}
+
+// Reschedule is what every store's Reschedule does to ev: the attempt that ended at at failed
+// with lastErr and status (0: no HTTP answer); the next one is at next.
+func (ev *Event) Reschedule(at, next time.Time, lastErr string, status int) {
+	ev.State = StatePending
+	ev.NextAttempt = next
+	ev.LastError = lastErr
+	ev.LastStatus = status
+	ev.Record(Step{At: at, What: StepRetry, Status: status, Error: lastErr, Latency: ev.LastLatency})
 }

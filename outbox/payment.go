@@ -1,12 +1,7 @@
 package outbox
 
 import (
-	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
-	"sort"
 	"time"
 )
 
@@ -84,27 +79,6 @@ func AutoCaptureRecordID(profile, paymentRequestID string) string {
 // ValidPaymentRecordID reports whether id has the form PaymentRecordID produces.
 func ValidPaymentRecordID(id string) bool { return validHashID("pay_", id) }
 
-func paymentKey(state State, id string) string {
-	return paymentsPrefix + "/" + string(state) + "/" + id
-}
-
-// AddPayment stores p as pending unless a payment with the same id exists
-// (pending or done). It fills in a missing ID and CreatedAt.
-func (s *Store) AddPayment(ctx context.Context, p *Payment) (added bool, err error) {
-	if err := p.PrepareAdd(); err != nil {
-		return false, err
-	}
-	unlock := idLocks.lock(p.ID)
-	defer unlock()
-	for _, st := range []State{StatePending, StateDone} {
-		ok, err := s.exists(ctx, paymentKey(st, p.ID))
-		if err != nil || ok {
-			return false, err
-		}
-	}
-	return true, s.putPayment(ctx, p)
-}
-
 // PrepareAdd is what every store's AddPayment does first: it fills in a missing ID and
 // CreatedAt, sets State to pending, and checks the ID.
 func (p *Payment) PrepareAdd() error {
@@ -115,159 +89,8 @@ func (p *Payment) PrepareAdd() error {
 		return fmt.Errorf("%w: %q", ErrInvalidID, p.ID)
 	}
 	if p.CreatedAt.IsZero() {
-		p.CreatedAt = now()
+		p.CreatedAt = time.Now()
 	}
 	p.State = StatePending
 	return nil
-}
-
-// GetPayment returns the payment with id, preferring done over pending.
-func (s *Store) GetPayment(ctx context.Context, id string) (*Payment, error) {
-	if !ValidPaymentRecordID(id) {
-		return nil, fmt.Errorf("%w: %q", ErrInvalidID, id)
-	}
-	for _, st := range []State{StateDone, StatePending} {
-		p, err := s.loadPayment(ctx, st, id)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		return p, err
-	}
-	return nil, fmt.Errorf("payment %s: %w", id, ErrNotFound)
-}
-
-// CountPayments returns how many payments are in state, from a listing only (no file is read).
-func (s *Store) CountPayments(ctx context.Context, state State) (int, error) {
-	ids, err := s.listIDs(ctx, paymentsPrefix+"/"+string(state), ValidPaymentRecordID)
-	return len(ids), err
-}
-
-// ListPayments returns up to limit payments in state (StatePending or
-// StateDone), oldest CreatedAt first (limit <= 0: all).
-func (s *Store) ListPayments(ctx context.Context, state State, limit int) ([]*Payment, error) {
-	ps, err := s.loadPayments(ctx, state)
-	if err != nil {
-		return nil, err
-	}
-	sort.Slice(ps, func(i, j int) bool {
-		if !ps[i].CreatedAt.Equal(ps[j].CreatedAt) {
-			return ps[i].CreatedAt.Before(ps[j].CreatedAt)
-		}
-		return ps[i].ID < ps[j].ID
-	})
-	if limit > 0 && len(ps) > limit {
-		ps = ps[:limit]
-	}
-	return ps, nil
-}
-
-// DuePayments returns up to limit pending payments whose NextInquiry is not
-// after at, earliest first. Payments under reconciliation are few (they
-// leave as soon as their notification arrives), so this reads them all.
-func (s *Store) DuePayments(ctx context.Context, at time.Time, limit int) ([]*Payment, error) {
-	ps, err := s.loadPayments(ctx, StatePending)
-	if err != nil {
-		return nil, err
-	}
-	var due []*Payment
-	for _, p := range ps {
-		if !p.NextInquiry.After(at) {
-			if ok, err := s.exists(ctx, paymentKey(StateDone, p.ID)); err != nil {
-				return nil, err
-			} else if ok {
-				_ = s.storage.Delete(ctx, paymentKey(StatePending, p.ID)) // finish an interrupted move
-				continue
-			}
-			due = append(due, p)
-		}
-	}
-	sort.Slice(due, func(i, j int) bool { return due[i].NextInquiry.Before(due[j].NextInquiry) })
-	if limit > 0 && len(due) > limit {
-		due = due[:limit]
-	}
-	return due, nil
-}
-
-// UpdatePayment rewrites a pending payment (attempts, next inquiry, last
-// result). It does nothing if the payment is done already.
-func (s *Store) UpdatePayment(ctx context.Context, p *Payment) error {
-	unlock := idLocks.lock(p.ID)
-	defer unlock()
-	if ok, err := s.exists(ctx, paymentKey(StateDone, p.ID)); err != nil || ok {
-		return err
-	}
-	p.State = StatePending
-	return s.putPayment(ctx, p)
-}
-
-// FinishPayment moves p to done with its final status (write done, then
-// delete pending).
-func (s *Store) FinishPayment(ctx context.Context, p *Payment, finalStatus string) error {
-	unlock := idLocks.lock(p.ID)
-	defer unlock()
-	p.State = StateDone
-	p.FinalStatus = finalStatus
-	p.NextInquiry = time.Time{}
-	if err := s.putPayment(ctx, p); err != nil {
-		return err
-	}
-	return s.storage.Delete(ctx, paymentKey(StatePending, p.ID))
-}
-
-// prunePayments deletes done payments created before cutoff.
-func (s *Store) prunePayments(ctx context.Context, cutoff time.Time) (int, error) {
-	ps, err := s.loadPayments(ctx, StateDone)
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, p := range ps {
-		if p.CreatedAt.Before(cutoff) {
-			if err := s.storage.Delete(ctx, paymentKey(StateDone, p.ID)); err != nil {
-				return n, err
-			}
-			n++
-		}
-	}
-	return n, nil
-}
-
-func (s *Store) putPayment(ctx context.Context, p *Payment) error {
-	b, err := json.Marshal(p)
-	if err != nil {
-		return err
-	}
-	return s.storage.Store(ctx, paymentKey(p.State, p.ID), b)
-}
-
-func (s *Store) loadPayment(ctx context.Context, st State, id string) (*Payment, error) {
-	b, err := s.storage.Load(ctx, paymentKey(st, id))
-	if err != nil {
-		return nil, err
-	}
-	var p Payment
-	if err := json.Unmarshal(b, &p); err != nil {
-		return nil, fmt.Errorf("decoding %s: %w", paymentKey(st, id), err)
-	}
-	p.State = st
-	return &p, nil
-}
-
-func (s *Store) loadPayments(ctx context.Context, st State) ([]*Payment, error) {
-	ids, err := s.listIDs(ctx, paymentsPrefix+"/"+string(st), ValidPaymentRecordID)
-	if err != nil {
-		return nil, err
-	}
-	ps := make([]*Payment, 0, len(ids))
-	for _, id := range ids {
-		p, err := s.loadPayment(ctx, st, id)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		ps = append(ps, p)
-	}
-	return ps, nil
 }

@@ -10,7 +10,7 @@
 //
 //  1. antom_api records each payment Antom did not refuse (pay, createPaymentSession; S, U or
 //     no trusted answer) with Started and
-//     outbox.Store.AddPayment: profile, paymentRequestId, amount, expiry.
+//     outbox.EventStore.AddPayment: profile, paymentRequestId, amount, expiry.
 //  2. After a grace period (Config.After) the Worker, which runs only on the instance holding
 //     the storage lock, inquires about payments still pending, backing off from 2 s to
 //     MaxInterval, through the same signed, verified antom.Client as every API call.
