@@ -142,6 +142,9 @@ type job struct {
 
 // write runs fn in the next group commit and returns once that commit is durable (or failed).
 func (s *Store) write(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	if err := ctx.Err(); err != nil { // not started: the select below could still pick the queue
+		return err
+	}
 	if err := s.ensureSchema(ctx); err != nil {
 		return err
 	}
