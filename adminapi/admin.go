@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -78,16 +77,20 @@ func (adminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 			limit = n
 		}
 		// Pending events come oldest first (the queue's order); delivered and dead ones newest
-		// first, since an operator looks for what just happened.
-		events, err := store.List(ctx, state, 0)
+		// first, since an operator looks for what just happened. Either reads limit events, not
+		// every one retained.
+		var events []*outbox.Event
+		var err error
+		if state == outbox.StatePending {
+			events, err = store.List(ctx, state, limit)
+		} else {
+			events, _, err = store.Search(ctx, outbox.Filter{State: state}, outbox.Cursor{}, limit)
+		}
 		if err != nil {
 			return err
 		}
-		if state != outbox.StatePending {
-			slices.Reverse(events)
-		}
-		out := make([]eventView, 0, min(limit, len(events)))
-		for _, ev := range events[:min(limit, len(events))] {
+		out := make([]eventView, 0, len(events))
+		for _, ev := range events {
 			out = append(out, viewOf(ev))
 		}
 		return writeJSON(w, out)

@@ -169,8 +169,12 @@ func (s sqlSource) eachEvent(ctx context.Context, state outbox.State, fn func(*o
 // activities since then and its paused forwards to dst, and says what it copied.
 func copyStore(ctx context.Context, w io.Writer, src copySource, dst copyTarget, since time.Time) error {
 	for _, st := range []outbox.State{outbox.StatePending, outbox.StateDelivered, outbox.StateDead} {
-		read, copied := 0, 0
+		read, copied, unreadable := 0, 0, 0
 		err := src.eachEvent(ctx, st, func(ev *outbox.Event) error {
+			if ev.Unreadable {
+				unreadable++ // only its id is left to copy
+				return nil
+			}
 			if st != outbox.StatePending && ev.StateTime().Before(since) {
 				return nil
 			}
@@ -188,6 +192,10 @@ func copyStore(ctx context.Context, w io.Writer, src copySource, dst copyTarget,
 			return fmt.Errorf("copying the %s events: %w", st, err)
 		}
 		fmt.Fprintf(w, "%s events: %d copied, %d there already\n", st, copied, read-copied)
+		if unreadable > 0 {
+			fmt.Fprintf(w, "%s events: %d not copied, their records cannot be read (%s): caddy antom events --state %s lists them\n",
+				st, unreadable, outbox.ReasonUnreadable, st)
+		}
 	}
 	for _, st := range []outbox.State{outbox.StatePending, outbox.StateDone} {
 		ps, err := src.ListPayments(ctx, st, 0)

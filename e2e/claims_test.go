@@ -3,11 +3,13 @@ package e2e
 import (
 	"database/sql"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", to corrupt a record
 	_ "modernc.org/sqlite"             // database/sql driver "sqlite", to read and corrupt the default store
@@ -80,11 +82,12 @@ func testForwardsIndependent(t *testing.T, s *twoForwards) {
 // A record the store cannot read (here a pending event whose stored document is cut short)
 // stops no other delivery: an event whose first delivery fails is retried and delivered, and
 // the unreadable one is set aside as dead, counted and logged once with the reason
-// unreadable_record.
+// unreadable_record; the dead lists show it (the admin API, `caddy antom events --state dead`
+// and the console) with its id, forward, receipt time and what to do, and no body.
 func TestUnreadableRecordSetAside(t *testing.T) {
 	t.Parallel()
-	s := whStart(t, whConf{})
-	testUnreadableRecord(t, s, func(id string) {
+	s := whStart(t, whConf{Site: "\thandle /ops/* {\n\t\tantom_console\n\t}"})
+	testUnreadableRecord(t, s, s.Base+"/ops/", func(id string) {
 		if err := s.p.Stop(); err != nil {
 			t.Fatal(err)
 		}
@@ -98,7 +101,7 @@ func TestUnreadableRecordSetAside(t *testing.T) {
 func TestPostgresStoreUnreadableRecordSetAside(t *testing.T) {
 	t.Parallel()
 	c := startPgCluster(t, 1)
-	testUnreadableRecord(t, c.nodes[0], func(id string) {
+	testUnreadableRecord(t, c.nodes[0], "", func(id string) {
 		db, err := sql.Open("pgx", c.dsn)
 		if err != nil {
 			t.Fatal(err)
@@ -118,8 +121,9 @@ func TestPostgresStoreUnreadableRecordSetAside(t *testing.T) {
 }
 
 // testUnreadableRecord stores an event the app refuses, has breakRecord corrupt it, and then
-// checks that another event's retry is delivered and the broken one is set aside.
-func testUnreadableRecord(t *testing.T, s *whStack, breakRecord func(id string)) {
+// checks that another event's retry is delivered and the broken one is set aside and listed
+// dead, also in the console at console ("": none).
+func testUnreadableRecord(t *testing.T, s *whStack, console string, breakRecord func(id string)) {
 	t.Helper()
 	s.app.SetDefaultStatus(http.StatusInternalServerError)
 	broken := whBody("UNREADABLE1")
@@ -149,6 +153,48 @@ func testUnreadableRecord(t *testing.T, s *whStack, breakRecord func(id string))
 	}
 	if logged != 1 {
 		t.Errorf("caddy logged %d lines setting the unreadable record %s aside (unreadable_record), want 1", logged, bad)
+	}
+	checkUnreadableListed(t, s, console, bad)
+}
+
+// checkUnreadableListed checks that the dead lists show the unreadable record bad: its id,
+// forward, receipt time and what to do, no body.
+func checkUnreadableListed(t *testing.T, s *whStack, console, bad string) {
+	t.Helper()
+	const advice = "unreadable_record: fix or delete its row in antom_events"
+	var forwards []struct {
+		Route string `json:"route"`
+	}
+	s.p.AdminGetJSON("/antom/forwards", &forwards)
+	var dead []struct {
+		ID         string    `json:"id"`
+		Route      string    `json:"route"`
+		ReceivedAt time.Time `json:"receivedAt"`
+		LastError  string    `json:"lastError"`
+		Unreadable bool      `json:"unreadable"`
+		BodySize   int       `json:"bodySize"`
+	}
+	s.p.AdminGetJSON("/antom/events?state=dead", &dead)
+	if len(dead) != 1 || len(forwards) != 1 || dead[0].ID != bad || !dead[0].Unreadable || dead[0].Route != forwards[0].Route ||
+		time.Since(dead[0].ReceivedAt) > 10*time.Minute || !strings.HasPrefix(dead[0].LastError, advice) || dead[0].BodySize != 0 {
+		t.Errorf("GET /antom/events?state=dead = %+v (forwards %+v); want the unreadable record %s with its forward, receipt time and %q, no body",
+			dead, forwards, bad, advice)
+	}
+	out, err := runCaddy(t, nil, "antom", "events", "--state", "dead", "--admin", s.p.Admin)
+	if err != nil || !strings.Contains(out, bad) || !strings.Contains(out, advice) {
+		t.Errorf("caddy antom events --state dead: %v\n%s\nwant the unreadable record %s with %q", err, out, bad, advice)
+	}
+	if console == "" {
+		return
+	}
+	resp, err := http.Get(console + "?view=dead")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), bad) || !strings.Contains(string(page), advice) {
+		t.Errorf("the console's dead list (HTTP %d) does not show the unreadable record %s with %q:\n%s", resp.StatusCode, bad, advice, page)
 	}
 }
 

@@ -90,6 +90,11 @@ type Event struct {
 	// Claim is the token of the claim this instance holds on the event (Claim, AddDelivering),
 	// "" for none; the store's writes of the event check it. Not stored in the document.
 	Claim string `json:"-"`
+	// Unreadable marks an event a store lists whose stored record cannot be decoded (set aside
+	// dead with ReasonUnreadable once claimed): only what the store keeps beside the record is
+	// known (id, profile, route, type, request id, state, times), no body, and LastError says
+	// what to do. It cannot be replayed or copied; it is never stored.
+	Unreadable bool `json:"unreadable,omitempty"`
 }
 
 // AntomSignature is what Antom's signature over a notification depends on besides the body:

@@ -11,6 +11,7 @@ const redrivePage = 500
 // Redrive replays every delivered or dead event that matches f (pending events are on their
 // way already; f.State may narrow to delivered or dead) and returns how many it replayed.
 // With dryRun it replays nothing and returns how many it would, and up to sample of them.
+// Unreadable events are left out: there is nothing to deliver.
 func Redrive(ctx context.Context, s EventStore, f Filter, dryRun bool, sample int) (n int, samples []*Event, err error) {
 	if f.State == StatePending {
 		return 0, nil, errors.New("pending events are being delivered already; redrive delivered or dead ones")
@@ -30,6 +31,9 @@ func Redrive(ctx context.Context, s EventStore, f Filter, dryRun bool, sample in
 				return n, samples, err
 			}
 			for _, ev := range evs {
+				if ev.Unreadable {
+					continue
+				}
 				if len(samples) < sample {
 					samples = append(samples, ev)
 				}

@@ -181,16 +181,7 @@ func (s *Store) queryStrings(ctx context.Context, tx *sql.Tx, q string, args ...
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var v string
-		if err := rows.Scan(&v); err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return scanEach(rows, scanString)
 }
 
 // Claim claims the due events req admits; see outbox.ClaimRequest. A record among them that
@@ -223,22 +214,21 @@ func (s *Store) Claim(ctx context.Context, req outbox.ClaimRequest) ([]*outbox.E
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
+		evs, err = scanEach(rows, func(rows *sql.Rows) (*outbox.Event, bool, error) {
 			var id, state string
 			var doc []byte
 			if err := rows.Scan(&id, &doc, &state); err != nil {
-				return err
+				return nil, false, err
 			}
-			ev, err := decodeEvent(doc, state)
-			if err != nil || ev.ID != id {
+			ev, err := decodeEvent(id, doc, state)
+			if err != nil {
 				bad = append(bad, id)
-				continue
+				return nil, false, nil
 			}
 			ev.Claim = claim
-			evs = append(evs, ev)
-		}
-		return rows.Err()
+			return ev, true, nil
+		})
+		return err
 	})
 	if err != nil {
 		if s.d.unreachable(err) {
@@ -384,16 +374,17 @@ func (s *Store) Get(ctx context.Context, id string) (*outbox.Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	ev, err := decodeEvent(doc, state)
+	ev, err := decodeEvent(id, doc, state)
 	if err != nil {
-		return nil, fmt.Errorf("event %s: %s: %w", id, outbox.ReasonUnreadable, err)
+		return nil, errUnreadable(id, err)
 	}
 	return ev, nil
 }
 
-// List returns up to limit events in state, oldest ReceivedAt first (limit <= 0: all).
+// List returns up to limit events in state, oldest ReceivedAt first (limit <= 0: all); one
+// whose record cannot be decoded is listed Unreadable (scanEvent).
 func (s *Store) List(ctx context.Context, state outbox.State, limit int) ([]*outbox.Event, error) {
-	return s.queryEvents(ctx, `SELECT doc, state FROM antom_events WHERE state = ? ORDER BY received_at, id LIMIT ?`,
+	return readAll(ctx, s, scanEvent, `SELECT `+eventColumns+` FROM antom_events WHERE state = ? ORDER BY received_at, id LIMIT ?`,
 		string(state), limitOrAll(limit))
 }
 
@@ -478,8 +469,8 @@ func (s *Store) Replay(ctx context.Context, id string) (*outbox.Event, error) {
 		if err != nil {
 			return err
 		}
-		if ev, err = decodeEvent(doc, state); err != nil {
-			return fmt.Errorf("event %s: %s: %w", id, outbox.ReasonUnreadable, err)
+		if ev, err = decodeEvent(id, doc, state); err != nil {
+			return errUnreadable(id, err)
 		}
 		if ev.State == outbox.StatePending {
 			return fmt.Errorf("event %s: %w", id, outbox.ErrAlreadyPending)
@@ -498,7 +489,7 @@ func (s *Store) Replay(ctx context.Context, id string) (*outbox.Event, error) {
 	return ev, nil
 }
 
-// ReplayDead replays every dead event and returns how many it replayed.
+// ReplayDead replays every dead event but the unreadable ones and returns how many it replayed.
 func (s *Store) ReplayDead(ctx context.Context) (int, error) {
 	dead, err := s.List(ctx, outbox.StateDead, 0)
 	if err != nil {
@@ -506,6 +497,9 @@ func (s *Store) ReplayDead(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for _, ev := range dead {
+		if ev.Unreadable {
+			continue // nothing to deliver: it is listed with what to do
+		}
 		if _, err := s.Replay(ctx, ev.ID); err != nil {
 			if errors.Is(err, outbox.ErrNotFound) || errors.Is(err, outbox.ErrAlreadyPending) {
 				continue
@@ -562,43 +556,4 @@ func (s *Store) Prune(ctx context.Context, at time.Time, retention time.Duration
 		}
 	}
 	return total, nil
-}
-
-func (s *Store) queryEvents(ctx context.Context, q string, args ...any) ([]*outbox.Event, error) {
-	ctx, cancel, err := s.read(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer cancel()
-	rows, err := s.r.QueryContext(ctx, s.q(q), args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var evs []*outbox.Event
-	for rows.Next() {
-		var doc []byte
-		var state string
-		if err := rows.Scan(&doc, &state); err != nil {
-			return nil, err
-		}
-		ev, err := decodeEvent(doc, state)
-		if err != nil {
-			continue // set aside when claimed; a listing shows what can be read
-		}
-		evs = append(evs, ev)
-	}
-	return evs, rows.Err()
-}
-
-func decodeEvent(doc []byte, state string) (*outbox.Event, error) {
-	var ev outbox.Event
-	if err := json.Unmarshal(doc, &ev); err != nil {
-		return nil, err
-	}
-	if !outbox.ValidEventID(ev.ID) {
-		return nil, fmt.Errorf("%w: %q", outbox.ErrInvalidID, ev.ID)
-	}
-	ev.State = outbox.State(state) // the column is the truth
-	return &ev, nil
 }

@@ -9,25 +9,11 @@ import (
 
 // PausedRoutes returns the ids of the paused delivery routes, sorted.
 func (s *Store) PausedRoutes(ctx context.Context) ([]string, error) {
-	ctx, cancel, err := s.read(ctx)
-	if err != nil {
-		return nil, err
+	ids, err := readAll(ctx, s, scanString, `SELECT route_id FROM antom_paused_routes ORDER BY route_id`)
+	if ids == nil && err == nil {
+		ids = []string{}
 	}
-	defer cancel()
-	rows, err := s.r.QueryContext(ctx, `SELECT route_id FROM antom_paused_routes ORDER BY route_id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	ids := []string{}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+	return ids, err
 }
 
 // SetPaused pauses or resumes the routes for every instance, in one transaction. Claims and

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -87,7 +86,7 @@ func (s *Store) DuePayments(ctx context.Context, at time.Time, limit int) ([]*ou
 		if err != nil {
 			return err
 		}
-		ps, err = scanPayments(rows)
+		ps, err = scanEach(rows, scanPayment)
 		return err
 	})
 	if err != nil {
@@ -132,33 +131,5 @@ func (s *Store) FinishPayment(ctx context.Context, p *outbox.Payment, finalStatu
 }
 
 func (s *Store) queryPayments(ctx context.Context, q string, args ...any) ([]*outbox.Payment, error) {
-	ctx, cancel, err := s.read(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer cancel()
-	rows, err := s.r.QueryContext(ctx, s.q(q), args...)
-	if err != nil {
-		return nil, err
-	}
-	return scanPayments(rows)
-}
-
-func scanPayments(rows *sql.Rows) ([]*outbox.Payment, error) {
-	defer rows.Close()
-	var ps []*outbox.Payment
-	for rows.Next() {
-		var doc []byte
-		var state string
-		if err := rows.Scan(&doc, &state); err != nil {
-			return nil, err
-		}
-		var p outbox.Payment
-		if err := json.Unmarshal(doc, &p); err != nil {
-			return nil, errors.Join(fmt.Errorf("decoding a payment record (%s)", outbox.ReasonUnreadable), err)
-		}
-		p.State = outbox.State(state)
-		ps = append(ps, &p)
-	}
-	return ps, rows.Err()
+	return readAll(ctx, s, scanPayment, q, args...)
 }

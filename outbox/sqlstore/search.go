@@ -16,7 +16,8 @@ func errInvalidActivity(id string) error  { return fmt.Errorf("%w: %q", outbox.E
 
 // Search returns up to limit events matching f, newest first, after cursor. The state, type,
 // route, request id and payment id filters use the indexes of their columns; source and kind
-// are read from the documents of the rows those leave.
+// are read from the documents of the rows those leave. An event whose record cannot be decoded
+// is listed Unreadable (scanEvent).
 func (s *Store) Search(ctx context.Context, f outbox.Filter, cursor outbox.Cursor, limit int) ([]*outbox.Event, outbox.Cursor, error) {
 	var where []string
 	var args []any
@@ -43,7 +44,7 @@ func (s *Store) Search(ctx context.Context, f outbox.Filter, cursor outbox.Curso
 		where = append(where, "(received_at < ? OR (received_at = ? AND id < ?))")
 		args = append(args, s.d.t(cursor.At), s.d.t(cursor.At), cursor.ID)
 	}
-	q := `SELECT doc, state FROM antom_events`
+	q := `SELECT ` + eventColumns + ` FROM antom_events`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -53,7 +54,7 @@ func (s *Store) Search(ctx context.Context, f outbox.Filter, cursor outbox.Curso
 		n++
 	}
 	args = append(args, n)
-	evs, err := s.queryEvents(ctx, q+" ORDER BY received_at DESC, id DESC LIMIT ?", args...)
+	evs, err := readAll(ctx, s, scanEvent, q+" ORDER BY received_at DESC, id DESC LIMIT ?", args...)
 	if err != nil {
 		return nil, outbox.Cursor{}, err
 	}
@@ -63,8 +64,12 @@ func (s *Store) Search(ctx context.Context, f outbox.Filter, cursor outbox.Curso
 
 // Import copies ev, in whatever state it is, unless an event with its id exists: what moving a
 // shop from another store needs (pending events to deliver, delivered and dead ones to keep
-// deduplicating). It reports whether ev was copied.
+// deduplicating). It reports whether ev was copied. An Unreadable event (its record could not
+// be read) is refused: there is nothing to copy but its id.
 func (s *Store) Import(ctx context.Context, ev *outbox.Event) (bool, error) {
+	if ev.Unreadable {
+		return false, fmt.Errorf("event %s: %s: its record could not be read, so it cannot be copied", ev.ID, outbox.ReasonUnreadable)
+	}
 	var added bool
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
 		added, err = s.insertEvent(ctx, tx, ev, "", 0)

@@ -236,6 +236,28 @@ func unreadableRecordSetAside(t *testing.T, open Open, corrupt Corrupt) {
 	if again, err := claim(s, 10); err != nil || len(again) != 0 {
 		t.Fatalf("Claim again = %v, %v; want nothing (the others are claimed, the unreadable one dead)", ids(again), err)
 	}
+	// Listed dead, with what is known of it and what to do, not hidden.
+	listed, err := s.List(ctx, outbox.StateDead, 0)
+	if err != nil || len(listed) != 1 {
+		t.Fatalf("List(dead) = %v, %v; want the unreadable record", ids(listed), err)
+	}
+	found, _, err := s.Search(ctx, outbox.Filter{State: outbox.StateDead, Route: routeA}, outbox.Cursor{}, 10)
+	if err != nil || len(found) != 1 {
+		t.Fatalf("Search(dead) = %v, %v; want the unreadable record", ids(found), err)
+	}
+	for _, got := range []*outbox.Event{listed[0], found[0]} {
+		if !got.Unreadable || got.ID != evs[1].ID || got.Route != routeA || !got.ReceivedAt.Equal(evs[1].ReceivedAt.Truncate(time.Microsecond)) ||
+			got.State != outbox.StateDead || !strings.HasPrefix(got.LastError, outbox.ReasonUnreadable) || len(got.Body) != 0 {
+			t.Fatalf("the unreadable record listed as %+v; want it Unreadable, with its id, route, receipt time and reason, no body", got)
+		}
+	}
+	// Nothing to deliver: replays pass over it.
+	if n, err := s.ReplayDead(ctx); err != nil || n != 0 {
+		t.Fatalf("ReplayDead = %d, %v; want 0 replayed (the unreadable record has nothing to deliver)", n, err)
+	}
+	if n, _, err := outbox.Redrive(ctx, s, outbox.Filter{Route: routeA}, true, 10); err != nil || n != 0 {
+		t.Fatalf("Redrive(dry run) = %d, %v; want 0 (the readable events are pending, the unreadable one has nothing to deliver)", n, err)
+	}
 }
 
 // unwrittenOutcomeFreesEvent: a claim whose outcome could not be written (here the write's
