@@ -14,3 +14,6 @@ func Corrupt(s *Store, id string) error {
 
 // NoGroupCommit makes every write commit alone (for the benchmark that compares).
 func NoGroupCommit(s *Store) { s.batch = 1 }
+
+// PruneBatch is how many rows one pruning statement deletes.
+const PruneBatch = pruneBatch
