@@ -74,6 +74,34 @@ type benchEnv struct {
 }
 
 func newBenchEnv(ctx context.Context, o *options) (*benchEnv, error) {
+	e, err := newKeys(o)
+	if err != nil {
+		return nil, err
+	}
+	if e.notes, err = presign(filepath.Join(repoRoot(), ".cache", "bench"), e.antomKey, max(o.pool, o.drainEvents), o.payments); err != nil {
+		return nil, err
+	}
+	if e.app, err = startChild(ctx, "app", "-delay", o.appDelay.String()); err != nil {
+		return nil, fmt.Errorf("starting the app: %w", err)
+	}
+	e.simCA = filepath.Join(o.work, "simulator-ca.pem")
+	if e.sim, err = startChild(ctx, "sim",
+		"-key", filepath.Join(o.vectors, "keys", "antom_sim_private_pkcs8.pem"),
+		"-merchant-public-key", filepath.Join(o.vectors, "keys", "merchant_public_spki.b64"),
+		"-ca-out", e.simCA); err != nil {
+		e.app.stop()
+		return nil, fmt.Errorf("starting the simulator: %w", err)
+	}
+	e.caddyEnv = append(e.caddyEnv, "SSL_CERT_FILE="+e.simCA)
+	if len(o.postgres) > 0 {
+		e.pg, e.pgClose = startPostgres()
+	}
+	return e, nil
+}
+
+// newKeys reads the keys of the golden vectors and makes the secrets caddy's config takes from
+// its environment: what every scenario needs before anything runs.
+func newKeys(o *options) (*benchEnv, error) {
 	e := &benchEnv{o: o, dataDirs: map[string]string{}}
 	read := func(name string) (string, error) {
 		b, err := os.ReadFile(filepath.Join(o.vectors, "keys", name))
@@ -102,26 +130,6 @@ func newBenchEnv(ctx context.Context, o *options) (*benchEnv, error) {
 		"BENCH_MERCHANT_PRIVATE_KEY=" + merchantPriv,
 		"BENCH_ANTOM_PUBLIC_KEY=" + antom.EncodePublicKey(&e.antomKey.PublicKey),
 		"BENCH_FORWARD_SECRET=whsec_" + base64.StdEncoding.EncodeToString(secret),
-	}
-
-	if e.notes, err = presign(filepath.Join(repoRoot(), ".cache", "bench"), e.antomKey, max(o.pool, o.drainEvents), o.payments); err != nil {
-		return nil, err
-	}
-
-	if e.app, err = startChild(ctx, "app", "-delay", o.appDelay.String()); err != nil {
-		return nil, fmt.Errorf("starting the app: %w", err)
-	}
-	e.simCA = filepath.Join(o.work, "simulator-ca.pem")
-	if e.sim, err = startChild(ctx, "sim",
-		"-key", filepath.Join(o.vectors, "keys", "antom_sim_private_pkcs8.pem"),
-		"-merchant-public-key", filepath.Join(o.vectors, "keys", "merchant_public_spki.b64"),
-		"-ca-out", e.simCA); err != nil {
-		e.app.stop()
-		return nil, fmt.Errorf("starting the simulator: %w", err)
-	}
-	e.caddyEnv = append(e.caddyEnv, "SSL_CERT_FILE="+e.simCA)
-	if len(o.postgres) > 0 {
-		e.pg, e.pgClose = startPostgres()
 	}
 	return e, nil
 }

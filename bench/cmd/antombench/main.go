@@ -10,13 +10,15 @@
 //     once the app is back, the rate and the most deliveries at once the app saw, and caddy's RSS
 //     meanwhile; -webhook compares antom_webhook settings (max_in_flight, rate, ordering) and
 //     -payments makes the notifications the events of a few payments;
-//   - micro: one RSA-2048 signature, one verification and one FileStorage.Store, the yardsticks.
+//   - micro: one RSA-2048 signature, one verification and one FileStorage.Store, the yardsticks;
+//   - search (not in all): the operator's searches at -search-events retained events (a million)
+//     on SQLite and on PostgreSQL, through the admin API and `caddy antom events`, with caddy's RSS.
 //
 // Usually run through bench/run.sh, which builds the caddy binaries first. Directly:
 //
 //	go run ./bench/cmd/antombench -caddy bin/caddy-bench [-boring-caddy bin/caddy-bench-boring] all
 //
-// Subcommands: all (default), micro, notify, proxy, drain. The roles app and sim are the upstream
+// Subcommands: all (default), micro, notify, proxy, drain, search. The roles app and sim are the upstream
 // app and the Antom simulator; antombench starts them as child processes of itself.
 //
 // Everything listens on 127.0.0.1, every loop is bounded in count and time, and the child
@@ -37,27 +39,28 @@ import (
 
 // options are the command-line flags shared by the scenarios.
 type options struct {
-	caddy       string        // the caddy binary under test
-	boringCaddy string        // optional: the same caddy built with GOEXPERIMENT=boringcrypto
-	boringSelf  string        // optional: antombench built with GOEXPERIMENT=boringcrypto, for micro
-	alt         string        // optional: "name=path" of another caddy build to compare (before/after a change)
-	vectors     string        // testdata/antom-vectors
-	out         string        // results folder (results.md, results.json, profiles)
-	work        string        // scratch folder for caddy's data dirs
-	repeat      int           // how often the notify and proxy scenarios are repeated
-	phase       time.Duration // length of one measured phase
-	rates       []int         // fixed arrival rates for the notify path
-	proxyRates  []int         // fixed arrival rates for the API proxy path
-	conc        int           // concurrency of the saturation (closed-loop) phases
-	pool        int           // pre-signed notifications per caddy instance
-	drainEvents int           // events queued in the drain scenario
-	profile     bool          // capture CPU profiles from caddy's admin endpoint
-	jsonOut     bool          // micro only: print JSON (used for the boringcrypto build)
-	postgres    []int         // notify also on the PostgreSQL store, with these numbers of instances
-	webhook     []string      // antom_webhook settings to compare ("max_in_flight 16, rate 200/s"); none: the defaults
-	payments    int           // notifications are events of this many payments (0: one payment each)
-	backlog     string        // drain: how the backlog builds up, "outage" (the app refuses) or "pause"
-	appDelay    time.Duration // how long the app takes to answer
+	caddy        string        // the caddy binary under test
+	boringCaddy  string        // optional: the same caddy built with GOEXPERIMENT=boringcrypto
+	boringSelf   string        // optional: antombench built with GOEXPERIMENT=boringcrypto, for micro
+	alt          string        // optional: "name=path" of another caddy build to compare (before/after a change)
+	vectors      string        // testdata/antom-vectors
+	out          string        // results folder (results.md, results.json, profiles)
+	work         string        // scratch folder for caddy's data dirs
+	repeat       int           // how often the notify and proxy scenarios are repeated
+	phase        time.Duration // length of one measured phase
+	rates        []int         // fixed arrival rates for the notify path
+	proxyRates   []int         // fixed arrival rates for the API proxy path
+	conc         int           // concurrency of the saturation (closed-loop) phases
+	pool         int           // pre-signed notifications per caddy instance
+	drainEvents  int           // events queued in the drain scenario
+	profile      bool          // capture CPU profiles from caddy's admin endpoint
+	jsonOut      bool          // micro only: print JSON (used for the boringcrypto build)
+	postgres     []int         // notify also on the PostgreSQL store, with these numbers of instances
+	webhook      []string      // antom_webhook settings to compare ("max_in_flight 16, rate 200/s"); none: the defaults
+	payments     int           // notifications are events of this many payments (0: one payment each)
+	backlog      string        // drain: how the backlog builds up, "outage" (the app refuses) or "pause"
+	appDelay     time.Duration // how long the app takes to answer
+	searchEvents int           // search: events seeded on each engine
 }
 
 func main() {
@@ -97,9 +100,10 @@ func main() {
 	})
 	flag.IntVar(&o.payments, "payments", 0, "notify and drain: events of this many payments (PAYMENT_RESULT, then REFUND_RESULTs of one paymentId: what ordering keeps in order); 0: each notification a payment of its own")
 	flag.StringVar(&o.backlog, "backlog", "outage", "drain: how the backlog builds up: outage (the app refuses connections, each event's first delivery fails) or pause (the forward is paused through the admin API, then resumed)")
+	flag.IntVar(&o.searchEvents, "search-events", 1_000_000, "search: events retained on each engine (seeded by SQL from one stored event)")
 	flag.DurationVar(&o.appDelay, "app-delay", 0, "time the app takes per request (a PHP worker's page time); 0: it answers at once")
 	flag.Usage = func() {
-		fmt.Fprintf(os.Stderr, "usage: antombench [flags] [all|micro|notify|proxy|drain]\n\n")
+		fmt.Fprintf(os.Stderr, "usage: antombench [flags] [all|micro|notify|proxy|drain|search]\n\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -137,9 +141,9 @@ func main() {
 // and runs the scenarios asked for, then writes the report.
 func run(ctx context.Context, o *options, what string) error {
 	switch what {
-	case "all", "micro", "notify", "proxy", "drain":
+	case "all", "micro", "notify", "proxy", "drain", "search":
 	default:
-		return fmt.Errorf("unknown scenario %q (all, micro, notify, proxy, drain)", what)
+		return fmt.Errorf("unknown scenario %q (all, micro, notify, proxy, drain, search)", what)
 	}
 	for _, p := range []*string{&o.caddy, &o.boringCaddy, &o.boringSelf, &o.out, &o.vectors} {
 		if *p != "" {
@@ -179,6 +183,9 @@ func run(ctx context.Context, o *options, what string) error {
 	}
 	if err := os.MkdirAll(filepath.Join(o.out, "profiles"), 0o755); err != nil {
 		return err
+	}
+	if what == "search" { // its own caddy and databases; not part of all (it seeds for minutes)
+		return runSearch(ctx, o)
 	}
 	env, err := newBenchEnv(ctx, o)
 	if err != nil {
