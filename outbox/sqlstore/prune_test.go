@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,10 +17,10 @@ import (
 )
 
 // settled imports n events delivered at at (16 writers at once: SQLite commits them in groups),
-// each with a body of size bytes, keyed prefix-<i>.
+// each with a body of about size bytes, keyed prefix-<i>, with request id prefix-<i> and payment
+// id pay-prefix-<i>.
 func settled(t *testing.T, s *sqlstore.Store, prefix string, n, size int, at time.Time) {
 	t.Helper()
-	body := make([]byte, size)
 	var wg sync.WaitGroup
 	next := make(chan int)
 	for range 16 {
@@ -28,8 +29,9 @@ func settled(t *testing.T, s *sqlstore.Store, prefix string, n, size int, at tim
 			defer wg.Done()
 			for i := range next {
 				key := fmt.Sprint(prefix, "-", i)
+				body := fmt.Sprintf(`{"paymentId":"pay-%s","pad":"%s"}`, key, strings.Repeat("x", size))
 				ev := &outbox.Event{ID: outbox.EventID("p", key), Profile: "p", Route: "rt_0123456789abcdef", DedupKey: key,
-					Body: body, ReceivedAt: at.Add(-time.Second), State: outbox.StateDelivered, DeliveredAt: at}
+					RequestID: key, Body: []byte(body), ReceivedAt: at.Add(-time.Second), State: outbox.StateDelivered, DeliveredAt: at}
 				if added, err := s.Import(context.Background(), ev); err != nil || !added {
 					t.Errorf("Import(%s) = %v, %v", key, added, err)
 				}

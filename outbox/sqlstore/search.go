@@ -24,8 +24,10 @@ func (s *Store) Search(ctx context.Context, f outbox.Filter, cursor outbox.Curso
 	for _, c := range []struct{ sql, v string }{
 		{"state = ?", string(f.State)},
 		{"type = ?", f.Type},
-		{"request_id = ?", f.RequestID},
-		{"payment_id = ?", f.PaymentID},
+		// The <> '' is what PostgreSQL's partial indexes on these columns are built on: with it
+		// the generic plan of the prepared statement can use them too (without it, a seq scan).
+		{"request_id = ? AND request_id <> ''", f.RequestID},
+		{"payment_id = ? AND payment_id <> ''", f.PaymentID},
 		{"route = ?", f.Route},
 		{s.d.jsonText("source") + " = ?", f.Source},
 		{s.d.jsonText("kind") + " = ?", f.Kind},
