@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/caddy-antom/caddy-antom/internal/teststore"
 	"github.com/caddy-antom/caddy-antom/outbox"
 	"github.com/caddy-antom/caddy-antom/outbox/sqlstore"
+	"github.com/caddy-antom/caddy-antom/outbox/storetest"
 )
 
 // settled imports n events delivered at at (16 writers at once: SQLite commits them in groups),
@@ -21,28 +21,15 @@ import (
 // id pay-prefix-<i>.
 func settled(t *testing.T, s *sqlstore.Store, prefix string, n, size int, at time.Time) {
 	t.Helper()
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				key := fmt.Sprint(prefix, "-", i)
-				body := fmt.Sprintf(`{"paymentId":"pay-%s","pad":"%s"}`, key, strings.Repeat("x", size))
-				ev := &outbox.Event{ID: outbox.EventID("p", key), Profile: "p", Route: "rt_0123456789abcdef", DedupKey: key,
-					RequestID: key, Body: []byte(body), ReceivedAt: at.Add(-time.Second), State: outbox.StateDelivered, DeliveredAt: at}
-				if added, err := s.Import(context.Background(), ev); err != nil || !added {
-					t.Errorf("Import(%s) = %v, %v", key, added, err)
-				}
-			}
-		}()
-	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	storetest.Parallel(n, func(i int) {
+		key := fmt.Sprint(prefix, "-", i)
+		body := fmt.Sprintf(`{"paymentId":"pay-%s","pad":"%s"}`, key, strings.Repeat("x", size))
+		ev := &outbox.Event{ID: outbox.EventID("p", key), Profile: "p", Route: "rt_0123456789abcdef", DedupKey: key,
+			RequestID: key, Body: []byte(body), ReceivedAt: at.Add(-time.Second), State: outbox.StateDelivered, DeliveredAt: at}
+		if added, err := s.Import(context.Background(), ev); err != nil || !added {
+			t.Errorf("Import(%s) = %v, %v", key, added, err)
+		}
+	})
 }
 
 // Prune deletes more than one batch (sqlstore.PruneBatch rows a statement) of events, payments

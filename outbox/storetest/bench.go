@@ -31,6 +31,28 @@ var SeedBase = time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
 // every 10th, and every 100th dead.
 func Seed(b testing.TB, s outbox.EventStore, n int) {
 	b.Helper()
+	Parallel(n, func(i int) {
+		ev := event(fmt.Sprint("seed-", i))
+		ev.RequestID = fmt.Sprint("order-", i)
+		ev.ReceivedAt = SeedBase.Add(time.Duration(i) * time.Second)
+		if i%10 == 0 {
+			ev.Type = "REFUND_RESULT"
+		}
+		if added, err := s.Add(ctx, ev); err != nil || !added {
+			b.Errorf("seeding %d: %v, %v", i, added, err)
+			return
+		}
+		if i%100 == 0 {
+			if err := s.MarkDead(ctx, ev, ev.ReceivedAt.Add(time.Hour), "gave up"); err != nil {
+				b.Errorf("seeding %d: %v", i, err)
+			}
+		}
+	})
+}
+
+// Parallel calls fn with 0 to n-1 from 16 goroutines at once (writes a store can commit in
+// groups) and returns when every call has.
+func Parallel(n int, fn func(i int)) {
 	var wg sync.WaitGroup
 	next := make(chan int)
 	for range 16 {
@@ -38,22 +60,7 @@ func Seed(b testing.TB, s outbox.EventStore, n int) {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				ev := event(fmt.Sprint("seed-", i))
-				ev.RequestID = fmt.Sprint("order-", i)
-				ev.ReceivedAt = SeedBase.Add(time.Duration(i) * time.Second)
-				if i%10 == 0 {
-					ev.Type = "REFUND_RESULT"
-				}
-				if added, err := s.Add(ctx, ev); err != nil || !added {
-					b.Errorf("seeding %d: %v, %v", i, added, err)
-					return
-				}
-				if i%100 == 0 {
-					if err := s.MarkDead(ctx, ev, ev.ReceivedAt.Add(time.Hour), "gave up"); err != nil {
-						b.Errorf("seeding %d: %v", i, err)
-						return
-					}
-				}
+				fn(i)
 			}
 		}()
 	}
