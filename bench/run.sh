@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/run.sh [antombench flags] [all|micro|notify|proxy|drain]
+# bench/run.sh [antombench flags] [all|micro|notify|proxy|drain|search]
 #
 # Builds what the benchmarks compare, then runs them all in one go (see BENCHMARKS.md):
 #

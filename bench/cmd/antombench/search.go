@@ -48,6 +48,7 @@ type searchResult struct {
 	RSSPeak   float64            `json:"rss_peak_mib"` // VmHWM
 	Load      [2]float64         `json:"load"`         // 1-minute load average before and after
 	DBSizeMiB float64            `json:"db_size_mib"`
+	Plans     string             `json:"plans"` // EXPLAIN of the searches, after the runs
 }
 
 type latency struct {
@@ -74,6 +75,13 @@ func runSearch(ctx context.Context, o *options) error {
 		results = append(results, r)
 	}
 	md := searchMarkdown(results)
+	var plans strings.Builder
+	for _, r := range results {
+		fmt.Fprintf(&plans, "## %s, %d events\n\n%s\n", r.Engine, r.Events, r.Plans)
+	}
+	if err := os.WriteFile(filepath.Join(o.out, "search-plans.txt"), []byte(plans.String()), 0o644); err != nil {
+		return err
+	}
 	fmt.Print(md)
 	if err := os.WriteFile(filepath.Join(o.out, "search.md"), []byte(md), 0o644); err != nil {
 		return err
@@ -170,7 +178,94 @@ func searchEngine(ctx context.Context, o *options, e *benchEnv, engine string) (
 	res.RSSEnd = rssMiB(c.pid())
 	res.RSSPeak = hwmMiB(c.pid())
 	res.Load[1] = loadAvg()
+	if res.Plans, err = explainSearches(ctx, engine, dbPath, dsn, mid); err != nil {
+		return res, fmt.Errorf("explaining the searches: %w", err)
+	}
 	return res, nil
+}
+
+// searchSQL are the statements Store.Search runs for an order number, a payment id and the dead
+// list's page (one row more than the page).
+var searchSQL = []string{
+	`SELECT id, state, doc, profile, route, type, request_id, received_at, state_at FROM antom_events
+	WHERE request_id = ? AND request_id <> '' ORDER BY received_at DESC, id DESC LIMIT 51`,
+	`SELECT id, state, doc, profile, route, type, request_id, received_at, state_at FROM antom_events
+	WHERE payment_id = ? AND payment_id <> '' ORDER BY received_at DESC, id DESC LIMIT 51`,
+	`SELECT id, state, doc, profile, route, type, request_id, received_at, state_at FROM antom_events
+	WHERE state = ? ORDER BY received_at DESC, id DESC LIMIT 51`,
+}
+
+// explainSearches returns the plans of searchSQL for the mid-th event: on PostgreSQL EXPLAIN
+// ANALYZE of the statements prepared, with the plan made for the value (custom), then with the
+// generic plan the server may switch to for a prepared statement after five runs; on SQLite
+// EXPLAIN QUERY PLAN.
+func explainSearches(ctx context.Context, engine, dbPath, dsn string, mid int) (string, error) {
+	args := []any{fmt.Sprint("order-", mid), fmt.Sprint("pay-", mid), "dead"}
+	var b strings.Builder
+	if engine == "sqlite" {
+		db, err := sql.Open("sqlite", "file:"+dbPath+"?_pragma=busy_timeout(10000)&_pragma=query_only(1)")
+		if err != nil {
+			return "", err
+		}
+		defer db.Close()
+		for i, q := range searchSQL {
+			rows, err := db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args[i])
+			if err != nil {
+				return "", err
+			}
+			fmt.Fprintf(&b, "%s\n", q)
+			for rows.Next() {
+				var id, parent, unused int
+				var detail string
+				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+					rows.Close()
+					return "", err
+				}
+				fmt.Fprintf(&b, "  %s\n", detail)
+			}
+			rows.Close()
+		}
+		return b.String(), nil
+	}
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return "", err
+	}
+	defer db.Close()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	for i, q := range searchSQL {
+		q = strings.Replace(q, "?", "$1", 1)
+		if _, err := conn.ExecContext(ctx, fmt.Sprintf("PREPARE search%d(text) AS %s", i, q)); err != nil {
+			return "", err
+		}
+	}
+	for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
+		if _, err := conn.ExecContext(ctx, "SET plan_cache_mode = "+mode); err != nil {
+			return "", err
+		}
+		for i, q := range searchSQL {
+			// The values are this program's own (order-N, pay-N, dead): quoting them is safe.
+			rows, err := conn.QueryContext(ctx, fmt.Sprintf("EXPLAIN (ANALYZE, BUFFERS) EXECUTE search%d('%s')", i, args[i]))
+			if err != nil {
+				return "", err
+			}
+			fmt.Fprintf(&b, "plan_cache_mode %s: %s\n", mode, q)
+			for rows.Next() {
+				var line string
+				if err := rows.Scan(&line); err != nil {
+					rows.Close()
+					return "", err
+				}
+				fmt.Fprintf(&b, "  %s\n", line)
+			}
+			rows.Close()
+		}
+	}
+	return b.String(), nil
 }
 
 // seedTemplate stores one event as the webhook would and settles it: the document every copy
