@@ -489,26 +489,11 @@ func (s *Store) Replay(ctx context.Context, id string) (*outbox.Event, error) {
 	return ev, nil
 }
 
-// ReplayDead replays every dead event but the unreadable ones and returns how many it replayed.
+// ReplayDead replays every dead event but the unreadable ones and returns how many it replayed,
+// reading them a page at a time (outbox.Redrive), not every one at once.
 func (s *Store) ReplayDead(ctx context.Context) (int, error) {
-	dead, err := s.List(ctx, outbox.StateDead, 0)
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, ev := range dead {
-		if ev.Unreadable {
-			continue // nothing to deliver: it is listed with what to do
-		}
-		if _, err := s.Replay(ctx, ev.ID); err != nil {
-			if errors.Is(err, outbox.ErrNotFound) || errors.Is(err, outbox.ErrAlreadyPending) {
-				continue
-			}
-			return n, err
-		}
-		n++
-	}
-	return n, nil
+	n, _, err := outbox.Redrive(ctx, s, outbox.Filter{State: outbox.StateDead}, false, 0)
+	return n, err
 }
 
 // Prune deletes delivered and dead events, done payments and activities older than retention,
