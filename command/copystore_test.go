@@ -3,7 +3,9 @@ package command
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -94,7 +96,8 @@ func TestCopyStoreFileToPostgres(t *testing.T) {
 // SQLite to PostgreSQL: the same records arrive, once.
 func TestCopyStoreSQLiteToPostgres(t *testing.T) {
 	ctx := context.Background()
-	src, err := sqlstore.OpenSQLite(filepath.Join(t.TempDir(), "events.db"), nil)
+	srcPath := filepath.Join(t.TempDir(), "events.db")
+	src, err := sqlstore.OpenSQLite(srcPath, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,6 +120,16 @@ func TestCopyStoreSQLiteToPostgres(t *testing.T) {
 		if err := src.MarkDelivered(ctx, claimed, at); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// A dead record that cannot be read is left behind, and the copy says so.
+	broken := add("broken")
+	db, err := sql.Open("sqlite", "file:"+srcPath+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`UPDATE antom_events SET doc = 'not json', state = 'dead', state_at = ? WHERE id = ?`, now.UnixMicro(), broken.ID); err != nil {
+		t.Fatal(err)
 	}
 	if err := src.SetPaused(ctx, []string{"rt_paused"}, true); err != nil {
 		t.Fatal(err)
@@ -145,9 +158,14 @@ func TestCopyStoreSQLiteToPostgres(t *testing.T) {
 		if run == 1 {
 			want = fmt.Sprintf("pending events: 0 copied, %d there already", len(pending))
 		}
-		if !strings.Contains(out.String(), want) {
-			t.Fatalf("run %d said:\n%s\nwant %q", run+1, out.String(), want)
+		for _, want := range []string{want, "dead events: 1 not copied, their records cannot be read (unreadable_record)"} {
+			if !strings.Contains(out.String(), want) {
+				t.Fatalf("run %d said:\n%s\nwant %q", run+1, out.String(), want)
+			}
 		}
+	}
+	if _, err := dst.Get(ctx, broken.ID); !errors.Is(err, outbox.ErrNotFound) {
+		t.Fatalf("the unreadable record after the copy: %v; want it left behind", err)
 	}
 	for _, ev := range pending {
 		if got, err := dst.Get(ctx, ev.ID); err != nil || got.State != outbox.StatePending {
