@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"github.com/caddy-antom/caddy-antom/outbox"
@@ -35,35 +36,36 @@ func (s *Store) EachActivity(ctx context.Context, since time.Time, fn func(*outb
 // activityPage reads the activities at or after since with an id after after, and returns the
 // last id read ("" when the page was the last).
 func (s *Store) activityPage(ctx context.Context, since time.Time, after string) ([]*outbox.Activity, string, error) {
-	ctx, cancel, err := s.read(ctx)
-	if err != nil {
-		return nil, "", err
+	type row struct {
+		id string
+		a  *outbox.Activity // nil: it cannot be decoded
 	}
-	defer cancel()
-	rows, err := s.r.QueryContext(ctx, s.q(`SELECT id, doc FROM antom_activity WHERE id > ? AND at >= ? ORDER BY id LIMIT ?`),
-		after, s.d.t(since), exportPage)
-	if err != nil {
-		return nil, "", err
-	}
-	defer rows.Close()
-	var acts []*outbox.Activity
-	n, last := 0, ""
-	for rows.Next() {
+	rows, err := readAll(ctx, s, func(rows *sql.Rows) (row, bool, error) {
+		var r row
 		var doc []byte
-		if err := rows.Scan(&last, &doc); err != nil {
-			return nil, "", err
+		err := rows.Scan(&r.id, &doc)
+		r.a = decodeActivity(doc)
+		return r, err == nil, err
+	}, `SELECT id, doc FROM antom_activity WHERE id > ? AND at >= ? ORDER BY id LIMIT ?`, after, s.d.t(since), exportPage)
+	if err != nil || len(rows) < exportPage {
+		after = ""
+	} else {
+		after = rows[len(rows)-1].id
+	}
+	var acts []*outbox.Activity
+	for _, r := range rows {
+		if r.a != nil {
+			acts = append(acts, r.a)
 		}
-		n++
-		var a outbox.Activity
-		if jsonUnmarshal(doc, &a) == nil {
-			acts = append(acts, &a)
-		}
 	}
-	if err := rows.Err(); err != nil {
-		return nil, "", err
+	return acts, after, err
+}
+
+// decodeActivity decodes an activity's document (nil if it cannot be).
+func decodeActivity(doc []byte) *outbox.Activity {
+	var a outbox.Activity
+	if jsonUnmarshal(doc, &a) != nil {
+		return nil
 	}
-	if n < exportPage {
-		last = ""
-	}
-	return acts, last, nil
+	return &a
 }

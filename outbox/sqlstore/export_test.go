@@ -17,3 +17,12 @@ func NoGroupCommit(s *Store) { s.batch = 1 }
 
 // PruneBatch is how many rows one pruning statement deletes.
 const PruneBatch = pruneBatch
+
+// ExportPage is how many activities EachActivity reads at a time.
+const ExportPage = exportPage
+
+// CorruptActivity overwrites the document of the activity id with JSON that is not an activity.
+func CorruptActivity(s *Store, id string) error {
+	_, err := s.exec(context.Background(), `UPDATE antom_activity SET doc = '{"id": 42}' WHERE id = ?`, id)
+	return err
+}

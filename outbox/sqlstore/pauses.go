@@ -51,29 +51,15 @@ func (s *Store) AddActivity(ctx context.Context, a *outbox.Activity) error {
 	})
 }
 
-// Activities returns the activities naming id in field, oldest first.
+// Activities returns the activities naming id in field, oldest first; one that cannot be
+// decoded hides only itself.
 func (s *Store) Activities(ctx context.Context, field, id string) ([]*outbox.Activity, error) {
-	ctx, cancel, err := s.read(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer cancel()
-	rows, err := s.r.QueryContext(ctx, s.q(s.d.activities()), s.d.activityArg(field, id))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var acts []*outbox.Activity
-	for rows.Next() {
+	return readAll(ctx, s, func(rows *sql.Rows) (*outbox.Activity, bool, error) {
 		var doc []byte
 		if err := rows.Scan(&doc); err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		var a outbox.Activity
-		if err := jsonUnmarshal(doc, &a); err != nil {
-			continue // an unreadable activity hides only itself
-		}
-		acts = append(acts, &a)
-	}
-	return acts, rows.Err()
+		a := decodeActivity(doc)
+		return a, a != nil, nil
+	}, s.d.activities(), s.d.activityArg(field, id))
 }
