@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddy-antom/caddy-antom/internal/pgtest"
 	"github.com/caddy-antom/caddy-antom/internal/teststore"
 	"github.com/caddy-antom/caddy-antom/outbox"
 	"github.com/caddy-antom/caddy-antom/outbox/sqlstore"
@@ -35,48 +34,40 @@ func settled(t *testing.T, s *sqlstore.Store, prefix string, n, size int, at tim
 // Prune deletes more than one batch (sqlstore.PruneBatch rows a statement) of events, payments
 // and activities: it goes on batch after batch until none is left, on both engines.
 func TestPruneBatches(t *testing.T) {
-	for _, engine := range []string{"sqlite", "postgres"} {
-		t.Run(engine, func(t *testing.T) {
-			var s *sqlstore.Store
-			if engine == "sqlite" {
-				s = teststore.SQLite(t)
-			} else {
-				s = teststore.Postgres(t, pgtest.Start(t).DSN())
+	onBothEngines(t, func(t *testing.T, s *sqlstore.Store) {
+		ctx := context.Background()
+		now := time.Now()
+		old := now.Add(-8 * 24 * time.Hour)
+		n := 2*sqlstore.PruneBatch + 1
+		settled(t, s, "old", n, 10, old)
+		settled(t, s, "recent", 3, 10, now)
+		for i := range n {
+			p := &outbox.Payment{ID: outbox.PaymentRecordID("p", fmt.Sprint("r", i)), Profile: "p", PaymentRequestID: fmt.Sprint("r", i),
+				State: outbox.StateDone, CreatedAt: old}
+			if added, err := s.ImportPayment(ctx, p); err != nil || !added {
+				t.Fatalf("ImportPayment = %v, %v", added, err)
 			}
-			ctx := context.Background()
-			now := time.Now()
-			old := now.Add(-8 * 24 * time.Hour)
-			n := 2*sqlstore.PruneBatch + 1
-			settled(t, s, "old", n, 10, old)
-			settled(t, s, "recent", 3, 10, now)
-			for i := range n {
-				p := &outbox.Payment{ID: outbox.PaymentRecordID("p", fmt.Sprint("r", i)), Profile: "p", PaymentRequestID: fmt.Sprint("r", i),
-					State: outbox.StateDone, CreatedAt: old}
-				if added, err := s.ImportPayment(ctx, p); err != nil || !added {
-					t.Fatalf("ImportPayment = %v, %v", added, err)
-				}
-				a := &outbox.Activity{ID: fmt.Sprintf("act_%032x", i), At: old, What: outbox.ActivityAPICall,
-					IDs: map[string]string{"paymentRequestId": fmt.Sprint("r", i)}}
-				if err := s.AddActivity(ctx, a); err != nil {
-					t.Fatal(err)
-				}
+			a := &outbox.Activity{ID: fmt.Sprintf("act_%032x", i), At: old, What: outbox.ActivityAPICall,
+				IDs: map[string]string{"paymentRequestId": fmt.Sprint("r", i)}}
+			if err := s.AddActivity(ctx, a); err != nil {
+				t.Fatal(err)
 			}
-			got, err := s.Prune(ctx, now, 0)
-			if err != nil || got != 2*n {
-				t.Fatalf("Prune = %d, %v; want %d (the old events and payments, %d batches each)", got, err, 2*n, 3)
-			}
-			counts, err := s.Counts(ctx)
-			if err != nil || counts[outbox.StateDelivered] != 3 {
-				t.Fatalf("after Prune: %v, %v; want the 3 recent events left", counts, err)
-			}
-			if ps, err := s.ListPayments(ctx, outbox.StateDone, 0); err != nil || len(ps) != 0 {
-				t.Fatalf("after Prune: %d done payments, %v; want none", len(ps), err)
-			}
-			if acts, err := s.Activities(ctx, "paymentRequestId", fmt.Sprint("r", n-1)); err != nil || len(acts) != 0 {
-				t.Fatalf("after Prune: %d activities of the last payment, %v; want none", len(acts), err)
-			}
-		})
-	}
+		}
+		got, err := s.Prune(ctx, now, 0)
+		if err != nil || got != 2*n {
+			t.Fatalf("Prune = %d, %v; want %d (the old events and payments, %d batches each)", got, err, 2*n, 3)
+		}
+		counts, err := s.Counts(ctx)
+		if err != nil || counts[outbox.StateDelivered] != 3 {
+			t.Fatalf("after Prune: %v, %v; want the 3 recent events left", counts, err)
+		}
+		if ps, err := s.ListPayments(ctx, outbox.StateDone, 0); err != nil || len(ps) != 0 {
+			t.Fatalf("after Prune: %d done payments, %v; want none", len(ps), err)
+		}
+		if acts, err := s.Activities(ctx, "paymentRequestId", fmt.Sprint("r", n-1)); err != nil || len(acts) != 0 {
+			t.Fatalf("after Prune: %d activities of the last payment, %v; want none", len(acts), err)
+		}
+	})
 }
 
 // Under steady traffic, with pruning, the SQLite database does not grow: pruning hands the

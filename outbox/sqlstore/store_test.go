@@ -31,3 +31,9 @@ func TestContractPostgres(t *testing.T) {
 		return teststore.Postgres(t, dsn), func() outbox.EventStore { return teststore.Postgres(t, dsn) }
 	}, corrupt)
 }
+
+// onBothEngines runs test on a new SQLite store and on a new PostgreSQL one.
+func onBothEngines(t *testing.T, test func(t *testing.T, s *sqlstore.Store)) {
+	t.Run("sqlite", func(t *testing.T) { test(t, teststore.SQLite(t)) })
+	t.Run("postgres", func(t *testing.T) { test(t, teststore.Postgres(t, pgtest.Start(t).DSN())) })
+}
