@@ -36,7 +36,6 @@ type Console struct {
 	app      consoleApp
 	protect  *http.CrossOriginProtection
 	template *template.Template
-	outcomes *outcomesCache
 }
 
 // consoleApp is what the console needs from the antom app beyond App.
@@ -85,7 +84,6 @@ func (c *Console) Provision(ctx caddy.Context) error {
 func (c *Console) setup(app consoleApp) error {
 	c.app = app
 	c.protect = http.NewCrossOriginProtection()
-	c.outcomes = new(outcomesCache)
 	var err error
 	c.template, err = template.New("console").Funcs(template.FuncMap{
 		"time": func(t time.Time) string {
@@ -111,7 +109,7 @@ type page struct {
 	Notice  string
 	Counts  map[string]int // events per state
 	Health  []forwardHealth
-	Counted time.Time // when the delivery outcomes in Health were counted
+	Counted time.Time // when the delivery outcomes in Health were read
 	Events  []*outbox.Event
 	Next    template.URL // the next page of results
 	Event   *outbox.Event
@@ -185,7 +183,8 @@ func (c *Console) view(r *http.Request) *page {
 			for st, n := range counts {
 				p.Counts[string(st)] = n
 			}
-			p.Health, p.Counted, err = c.health(ctx, time.Now())
+			p.Counted = time.Now()
+			p.Health, err = c.health(ctx, p.Counted)
 		}
 	}
 	if err != nil {

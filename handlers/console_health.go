@@ -4,25 +4,22 @@ import (
 	"context"
 	"slices"
 	"strings"
-	"sync"
 	"time"
-
-	"github.com/caddy-antom/caddy-antom/outbox"
 )
 
 // forwardHealth is the delivery health of one forward (route) over the last 24 hours.
 type forwardHealth struct {
 	Forward
-	Configured              bool // in the running config (else only its events are left)
+	Configured              bool // in the running config (else only its events or outcomes are left)
 	Pending, Dead           int
 	Delivered24h, Failed24h int
 	hourly
 	ChartBars []bar
 }
 
-// hourly counts the delivery outcomes of one forward in the last 24 hours.
+// hourly counts the delivery outcomes of one forward in the last 24 UTC clock hours.
 type hourly struct {
-	Delivered, Failed [24]int // per hour, oldest first
+	Delivered, Failed [24]int // per hour, oldest first; the last is the current hour so far
 }
 
 // bar is one hour of the chart.
@@ -31,42 +28,20 @@ type bar struct{ X, DeliveredY, DeliveredH, FailedY, FailedH int }
 // chartHeight is the height in pixels of a forward's chart.
 const chartHeight = 40
 
-// outcomesEvery is how often the chart's counts are recounted at most: counting reads every
-// event of the last two days, and an hourly chart is no worse for being a minute old.
-const outcomesEvery = time.Minute
-
-// outcomesCache holds the last count of delivery outcomes, which the page's loads share.
-type outcomesCache struct {
-	mu      sync.Mutex // held while counting, so concurrent loads count once
-	at      time.Time
-	byRoute map[string]hourly
-}
-
-// get returns the outcomes counted at most outcomesEvery before now, and when they were.
-func (o *outcomesCache) get(ctx context.Context, store outbox.EventStore, now time.Time) (map[string]hourly, time.Time, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.byRoute == nil || now.Sub(o.at) >= outcomesEvery || now.Before(o.at) {
-		byRoute, err := countOutcomes(ctx, store, now)
-		if err != nil {
-			return nil, time.Time{}, err
-		}
-		o.byRoute, o.at = byRoute, now
-	}
-	return o.byRoute, o.at, nil
-}
-
-// health returns every forward's health: the configured forwards and those with events left,
-// their pending and dead events now, and their delivery outcomes counted at the time it returns.
-func (c *Console) health(ctx context.Context, now time.Time) ([]forwardHealth, time.Time, error) {
+// health returns every forward's health: the configured forwards and those with events left or
+// outcomes counted, their pending and dead events now, and their delivery outcomes in the 24 UTC
+// clock hours up to now's (the last one so far), as the store counted them (HourlyOutcomes): no
+// event is read.
+func (c *Console) health(ctx context.Context, now time.Time) ([]forwardHealth, error) {
 	store := c.app.Store()
 	backlogs, err := store.Backlogs(ctx)
 	if err != nil {
-		return nil, time.Time{}, err
+		return nil, err
 	}
-	outcomes, at, err := c.outcomes.get(ctx, store, now)
+	first := now.UTC().Truncate(time.Hour).Add(-23 * time.Hour)
+	outcomes, err := store.HourlyOutcomes(ctx, first)
 	if err != nil {
-		return nil, time.Time{}, err
+		return nil, err
 	}
 	byRoute := map[string]*forwardHealth{}
 	row := func(route string) *forwardHealth {
@@ -83,8 +58,15 @@ func (c *Console) health(ctx context.Context, now time.Time) ([]forwardHealth, t
 		fh := row(route)
 		fh.Pending, fh.Dead = b.Pending, b.Dead
 	}
-	for route, h := range outcomes {
-		row(route).hourly = h
+	for route, hours := range outcomes {
+		fh := row(route)
+		for _, o := range hours {
+			// An hour after now's is one another instance's clock, ahead of this one's, counted.
+			if i := int(o.Hour.Sub(first) / time.Hour); i >= 0 && i < 24 {
+				fh.Delivered[i] += o.Delivered
+				fh.Failed[i] += o.Failed
+			}
+		}
 	}
 	out := make([]forwardHealth, 0, len(byRoute))
 	for _, fh := range byRoute {
@@ -96,36 +78,6 @@ func (c *Console) health(ctx context.Context, now time.Time) ([]forwardHealth, t
 		out = append(out, *fh)
 	}
 	slices.SortFunc(out, func(a, b forwardHealth) int { return strings.Compare(a.Route, b.Route) })
-	return out, at, nil
-}
-
-// countOutcomes counts, per forward, the deliveries and failed attempts of the 24 hours before
-// now by hour. It reads every event received in the last 48 hours.
-func countOutcomes(ctx context.Context, store outbox.EventStore, now time.Time) (map[string]hourly, error) {
-	since := now.Add(-24 * time.Hour)
-	// Outcomes of the last 24 h belong to events received up to max_age before; a day more
-	// covers the default max_age.
-	evs, _, err := store.Search(ctx, outbox.Filter{Since: since.Add(-24 * time.Hour)}, outbox.Cursor{}, 0)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]hourly{}
-	for _, ev := range evs {
-		h := out[ev.Route]
-		for _, st := range ev.History {
-			if st.At.Before(since) || st.At.After(now) {
-				continue
-			}
-			hour := min(int(st.At.Sub(since)/time.Hour), 23) // an outcome at now is in the last hour
-			switch st.What {
-			case outbox.StepDelivered:
-				h.Delivered[hour]++
-			case outbox.StepRetry, outbox.StepDead:
-				h.Failed[hour]++
-			}
-		}
-		out[ev.Route] = h
-	}
 	return out, nil
 }
 

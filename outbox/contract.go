@@ -37,6 +37,13 @@ type EventStore interface {
 	// oldest pending one, for every route that has pending or dead events, without reading the
 	// events' bodies.
 	Backlogs(ctx context.Context) (map[string]Backlog, error)
+	// HourlyOutcomes returns, per route id, the delivery outcomes recorded in each hour (UTC
+	// clock hours) from the one holding since on, oldest first, leaving out the hours without
+	// any. An outcome counts in the hour of the time it records (MarkDelivered's and MarkDead's
+	// at, Reschedule's attempt time), once, when its write changes the event; the count is
+	// written in the same atomic step as the outcome, so the answer reads neither the events
+	// nor anything that grows with them. Prune drops the hours older than its retention.
+	HourlyOutcomes(ctx context.Context, since time.Time) (map[string][]HourOutcomes, error)
 	// Search returns up to limit events matching f (limit <= 0: all), newest first, starting
 	// after cursor, and the cursor of the next page (zero: this was the last).
 	Search(ctx context.Context, f Filter, cursor Cursor, limit int) ([]*Event, Cursor, error)
@@ -107,4 +114,12 @@ type Backlog struct {
 	Pending, Dead int
 	// OldestPending is when the oldest pending event was received (zero: none is pending).
 	OldestPending time.Time
+}
+
+// HourOutcomes are one route's delivery outcomes in one hour.
+type HourOutcomes struct {
+	Hour time.Time // the start of the hour, UTC
+	// Delivered counts the deliveries (MarkDelivered); Failed the failed attempts: retries
+	// scheduled (Reschedule) and deliveries given up (MarkDead).
+	Delivered, Failed int
 }

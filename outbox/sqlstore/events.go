@@ -277,8 +277,9 @@ func claimCond(ev *outbox.Event) (string, []any) {
 	return "(claim IS NULL OR lease_until IS NULL OR lease_until <= {now})", nil
 }
 
-// update writes upd (a changed copy of ev) with the columns set says, if ev's claim still holds
-// the event; then ev becomes upd and the claim ends. Zero rows: outbox.ErrClaimLost.
+// update writes upd (a changed copy of ev) with the columns set says, and counts the outcome it
+// records (countOutcome), if ev's claim still holds the event; then ev becomes upd and the claim
+// ends. Zero rows: outbox.ErrClaimLost.
 func (s *Store) update(ctx context.Context, ev, upd *outbox.Event, set string, args ...any) error {
 	doc, err := json.Marshal(upd)
 	if err != nil {
@@ -294,7 +295,9 @@ func (s *Store) update(ctx context.Context, ev, upd *outbox.Event, set string, a
 		if err != nil {
 			return err
 		}
-		n, err = res.RowsAffected()
+		if n, err = res.RowsAffected(); err == nil && n == 1 {
+			err = s.countOutcome(ctx, tx, upd)
+		}
 		return err
 	})
 	if err != nil {
@@ -496,9 +499,9 @@ func (s *Store) ReplayDead(ctx context.Context) (int, error) {
 	return n, err
 }
 
-// Prune deletes delivered and dead events, done payments and activities older than retention,
-// pruneBatch rows per transaction, then reclaims the space (SQLite). It returns how many events
-// and payments it deleted.
+// Prune deletes delivered and dead events, done payments, activities and outcome counters older
+// than retention, pruneBatch rows per transaction, then reclaims the space (SQLite). It returns
+// how many events and payments it deleted.
 func (s *Store) Prune(ctx context.Context, at time.Time, retention time.Duration) (int, error) {
 	if retention <= 0 {
 		retention = outbox.DefaultRetention
@@ -521,6 +524,9 @@ func (s *Store) Prune(ctx context.Context, at time.Time, retention time.Duration
 				break
 			}
 		}
+	}
+	if err := s.pruneOutcomes(ctx, at.Add(-retention)); err != nil {
+		return total, err
 	}
 	for {
 		var n int

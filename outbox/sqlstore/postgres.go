@@ -157,6 +157,16 @@ var pgMigrations = []string{
 	CREATE INDEX antom_events_type ON antom_events (type, received_at, id);`,
 	// claims walk each route's due events in order and stop at its room
 	`CREATE INDEX antom_events_route_due ON antom_events (route, next_attempt, id) WHERE state = 'pending';`,
+	// Delivery outcomes per hour and route (outcomes.go); a database migrated here counts from
+	// now on.
+	`CREATE TABLE antom_outcomes (
+		hour      timestamptz NOT NULL,
+		route     text NOT NULL,
+		shard     smallint NOT NULL,
+		delivered bigint NOT NULL DEFAULT 0,
+		failed    bigint NOT NULL DEFAULT 0,
+		PRIMARY KEY (hour, route, shard)
+	);`,
 }
 
 // schemaLock is the advisory lock key under which instances migrate, one at a time.

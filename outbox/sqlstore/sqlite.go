@@ -151,6 +151,15 @@ var sqliteMigrations = []string{
 	CREATE INDEX antom_activity_ids_activity ON antom_activity_ids (activity_id);`,
 	// claims walk each route's due events in order and stop at its room
 	`CREATE INDEX antom_events_route_due ON antom_events (route, next_attempt, id) WHERE state = 'pending';`,
+	// delivery outcomes per hour and route (outcomes.go); a database migrated here counts from now on
+	`CREATE TABLE antom_outcomes (
+		hour      INTEGER NOT NULL,
+		route     TEXT NOT NULL,
+		shard     INTEGER NOT NULL,
+		delivered INTEGER NOT NULL DEFAULT 0,
+		failed    INTEGER NOT NULL DEFAULT 0,
+		PRIMARY KEY (hour, route, shard)
+	) WITHOUT ROWID;`,
 }
 
 func (sqliteDialect) migrate(ctx context.Context, db *sql.DB) error {

@@ -44,6 +44,7 @@ func Run(t *testing.T, open Open, corrupt Corrupt) {
 		{"Activities", activities},
 		{"TimelineActivities", timelineActivities},
 		{"Backlogs", backlogs},
+		{"HourlyOutcomes", hourlyOutcomes},
 		{"ClaimPassesOverFullAndPausedRoutes", claimPassesOverFullAndPausedRoutes},
 		{"ClaimKeepsOrder", claimKeepsOrder},
 		{"AddDeliveringKeepsOrder", addDeliveringKeepsOrder},
