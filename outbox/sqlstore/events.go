@@ -147,15 +147,21 @@ WHERE id IN (
 ) RETURNING id, doc, state`
 
 // claimable returns the ids of the events req admits, per route: paused routes are left out,
-// each configured route gets at most its room in req.Free, each other route req.Others.
-func (s *Store) claimable(ctx context.Context, tx *sql.Tx, req outbox.ClaimRequest) ([]string, error) {
-	routes, err := s.queryStrings(ctx, tx, s.q(pendingRoutesSQL))
+// each configured route gets at most its room in req.Free, each other route req.Others. strs
+// runs a query of one text column: in the claim's transaction, or on the read pool (without
+// row locks) to see whether there is anything to claim.
+func (s *Store) claimable(strs func(q string, args ...any) ([]string, error), lock bool, req outbox.ClaimRequest) ([]string, error) {
+	routes, err := strs(s.q(pendingRoutesSQL))
 	if err != nil {
 		return nil, err
 	}
-	paused, err := s.queryStrings(ctx, tx, s.q(`SELECT route_id FROM antom_paused_routes`))
+	paused, err := strs(s.q(`SELECT route_id FROM antom_paused_routes`))
 	if err != nil {
 		return nil, err
+	}
+	due := routeDueSQL
+	if !lock {
+		due = strings.Replace(due, "{lock}", "", 1)
 	}
 	var ids []string
 	for _, route := range routes {
@@ -166,7 +172,7 @@ func (s *Store) claimable(ctx context.Context, tx *sql.Tx, req outbox.ClaimReque
 		if room = min(room, req.Limit); room <= 0 || slices.Contains(paused, route) {
 			continue
 		}
-		got, err := s.queryStrings(ctx, tx, s.q(routeDueSQL), route, room)
+		got, err := strs(s.q(due), route, room)
 		if err != nil {
 			return nil, err
 		}
@@ -175,12 +181,29 @@ func (s *Store) claimable(ctx context.Context, tx *sql.Tx, req outbox.ClaimReque
 	return ids, nil
 }
 
-// queryStrings returns the one text column q selects.
-func (s *Store) queryStrings(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]string, error) {
-	rows, err := s.txQuery(ctx, tx, q, args...)
-	if err != nil {
-		return nil, err
+// txStrings returns the one text column q selects in tx.
+func (s *Store) txStrings(ctx context.Context, tx *sql.Tx) func(q string, args ...any) ([]string, error) {
+	return func(q string, args ...any) ([]string, error) {
+		rows, err := s.txQuery(ctx, tx, q, args...)
+		if err != nil {
+			return nil, err
+		}
+		return scanStrings(rows)
 	}
+}
+
+// readStrings returns the one text column q selects on the read pool.
+func (s *Store) readStrings(ctx context.Context) func(q string, args ...any) ([]string, error) {
+	return func(q string, args ...any) ([]string, error) {
+		rows, err := s.r.QueryContext(ctx, q, args...)
+		if err != nil {
+			return nil, err
+		}
+		return scanStrings(rows)
+	}
+}
+
+func scanStrings(rows *sql.Rows) ([]string, error) {
 	defer rows.Close()
 	var out []string
 	for rows.Next() {
@@ -195,10 +218,18 @@ func (s *Store) queryStrings(ctx context.Context, tx *sql.Tx, q string, args ...
 
 // Claim claims the due events req admits; see outbox.ClaimRequest. A record among them that
 // cannot be decoded is set aside dead (outbox.ReasonUnreadable) in a statement of its own,
-// logged and counted, and the others are returned.
+// logged and counted, and the others are returned. It looks on the read pool first and writes
+// only when there is something to claim: a claim that finds nothing costs no write (on SQLite,
+// no turn of the one writer that acks notifications wait for).
 func (s *Store) Claim(ctx context.Context, req outbox.ClaimRequest) ([]*outbox.Event, error) {
 	if req.Limit <= 0 || !s.health.probeDue() {
 		return nil, nil // the database is down: the next probe comes with backoff
+	}
+	if found, err := s.anyClaimable(ctx, req); err != nil || !found {
+		if err != nil && s.d.unreachable(err) {
+			return nil, nil // logged once by health
+		}
+		return nil, err
 	}
 	lease := req.Lease
 	if lease <= 0 {
@@ -209,7 +240,7 @@ func (s *Store) Claim(ctx context.Context, req outbox.ClaimRequest) ([]*outbox.E
 	var bad []string
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		evs, bad = nil, nil
-		ids, err := s.claimable(ctx, tx, req)
+		ids, err := s.claimable(s.txStrings(ctx, tx), true, req)
 		if err != nil || len(ids) == 0 {
 			return err
 		}
@@ -259,6 +290,20 @@ func (s *Store) Claim(ctx context.Context, req outbox.ClaimRequest) ([]*outbox.E
 		s.hold(claim, ev.ID, lease)
 	}
 	return evs, nil
+}
+
+// anyClaimable reports whether the read pool sees an event Claim would take for req.
+func (s *Store) anyClaimable(ctx context.Context, req outbox.ClaimRequest) (bool, error) {
+	ctx, cancel, err := s.read(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer cancel()
+	ids, err := s.claimable(s.readStrings(ctx), false, req)
+	if err = s.health.observe(err); err != nil {
+		return false, fmt.Errorf("looking for due events: %w", err)
+	}
+	return len(ids) > 0, nil
 }
 
 // setAside marks the unreadable record id dead, in its own statement.

@@ -35,7 +35,7 @@ func OpenSQLite(path string, log *zap.Logger) (*Store, error) {
 	// auto_vacuum must be set before the first table is created: the file then shrinks
 	// back after pruning (PRAGMA incremental_vacuum) instead of only growing.
 	pragmas := "_pragma=auto_vacuum(INCREMENTAL)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)" +
-		"&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)"
+		"&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_pragma=temp_store(MEMORY)"
 	name := "file:" + (&url.URL{Path: path}).EscapedPath() + "?"
 	w, err := sql.Open("sqlite", name+pragmas+"&_txlock=immediate")
 	if err != nil {
