@@ -21,12 +21,15 @@ const insertEventSQL = `INSERT INTO antom_events
 	(id, profile, state, type, request_id, payment_id, route, order_key, received_at, next_attempt, state_at, lease_until, claim, doc)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {later}, ?, ?) ON CONFLICT (id) DO NOTHING`
 
-// insertEvent inserts ev unless its id exists, claimed by claim for lease ("": unclaimed), and
-// reports whether it did.
-func (s *Store) insertEvent(ctx context.Context, tx *sql.Tx, ev *outbox.Event, claim string, lease time.Duration) (bool, error) {
-	doc, err := json.Marshal(ev)
-	if err != nil {
-		return false, err
+// insertEvent inserts ev, whose JSON is doc (nil: marshalled here), unless its id exists,
+// claimed by claim for lease ("": unclaimed), and reports whether it did. A caller marshals
+// doc before its write where it can: on SQLite the writer goroutine runs the write, one at a time.
+func (s *Store) insertEvent(ctx context.Context, tx *sql.Tx, ev *outbox.Event, doc []byte, claim string, lease time.Duration) (bool, error) {
+	if doc == nil {
+		var err error
+		if doc, err = json.Marshal(ev); err != nil {
+			return false, err
+		}
 	}
 	var c any
 	var l int64
@@ -73,20 +76,24 @@ func (s *Store) AddDelivering(ctx context.Context, ev *outbox.Event, deliver fun
 		return false, err
 	}
 	claim := s.newClaim()
+	doc, err := json.Marshal(ev)
+	if err != nil {
+		return false, err
+	}
 	var added, mayGo bool
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		mayGo, err = s.mayGo(ctx, tx, ev)
 		if err != nil {
 			return err
 		}
 		if mayGo {
-			added, err = s.insertEvent(ctx, tx, ev, claim, DefaultLease)
+			added, err = s.insertEvent(ctx, tx, ev, doc, claim, DefaultLease)
 			return err
 		}
 		waiting := *ev
 		waiting.NextAttempt = ev.ReceivedAt
-		added, err = s.insertEvent(ctx, tx, &waiting, "", 0)
+		added, err = s.insertEvent(ctx, tx, &waiting, nil, "", 0)
 		return err
 	})
 	if err != nil || !added {

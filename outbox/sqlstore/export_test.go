@@ -43,7 +43,7 @@ func CommitTogether(s *Store, evs []*outbox.Event, fail []bool) []error {
 	batch := make([]*job, len(evs))
 	for i, ev := range evs {
 		batch[i] = &job{err: make(chan error, 1), fn: func(ctx context.Context, tx *sql.Tx) error {
-			if _, err := s.insertEvent(ctx, tx, ev, "", 0); err != nil {
+			if _, err := s.insertEvent(ctx, tx, ev, nil, "", 0); err != nil {
 				return err
 			}
 			if fail[i] {

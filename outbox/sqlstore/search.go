@@ -65,9 +65,13 @@ func (s *Store) Search(ctx context.Context, f outbox.Filter, cursor outbox.Curso
 // shop from another store needs (pending events to deliver, delivered and dead ones to keep
 // deduplicating). It reports whether ev was copied.
 func (s *Store) Import(ctx context.Context, ev *outbox.Event) (bool, error) {
+	doc, err := json.Marshal(ev)
+	if err != nil {
+		return false, err
+	}
 	var added bool
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
-		added, err = s.insertEvent(ctx, tx, ev, "", 0)
+	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
+		added, err = s.insertEvent(ctx, tx, ev, doc, "", 0)
 		return err
 	})
 	return added && err == nil, err
