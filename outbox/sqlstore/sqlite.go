@@ -177,8 +177,8 @@ func (sqliteDialect) migrate(ctx context.Context, db *sql.DB) error {
 	return tx.Commit()
 }
 
-func (d sqliteDialect) addActivity(ctx context.Context, tx *sql.Tx, a *outbox.Activity, doc []byte) error {
-	res, err := tx.ExecContext(ctx, `INSERT INTO antom_activity (id, at, doc) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+func (d sqliteDialect) addActivity(exec execFunc, a *outbox.Activity, doc []byte) error {
+	res, err := exec(`INSERT INTO antom_activity (id, at, doc) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING`,
 		a.ID, d.t(a.At), string(doc))
 	if err != nil {
 		return err
@@ -187,7 +187,7 @@ func (d sqliteDialect) addActivity(ctx context.Context, tx *sql.Tx, a *outbox.Ac
 		return nil
 	}
 	for field, id := range a.IDs {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO antom_activity_ids (key, activity_id) VALUES (?, ?) ON CONFLICT DO NOTHING`,
+		if _, err := exec(`INSERT INTO antom_activity_ids (key, activity_id) VALUES (?, ?) ON CONFLICT DO NOTHING`,
 			field+":"+id, a.ID); err != nil {
 			return err
 		}
