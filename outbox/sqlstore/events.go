@@ -133,42 +133,50 @@ const pendingRoutesSQL = `WITH RECURSIVE r(route) AS (
 	SELECT (SELECT MIN(route) FROM antom_events WHERE state = 'pending' AND route > r.route) FROM r WHERE r.route IS NOT NULL
 ) SELECT route FROM r WHERE route IS NOT NULL`
 
+// orderFreeSQL holds for an event e no earlier-received pending event of its route and order
+// key precedes (on the antom_events_order index).
+const orderFreeSQL = `(e.order_key = '' OR NOT EXISTS (SELECT 1 FROM antom_events o
+	WHERE o.state = 'pending' AND o.route = e.route AND o.order_key = e.order_key
+	AND (o.received_at < e.received_at OR (o.received_at = e.received_at AND o.id < e.id))))`
+
 // routeDueSQL selects, in due order, up to ? events of one route that a claim may take: due, no
 // lease holds them, and no earlier pending event of their route and order key precedes them. It
 // walks antom_events_route_due and stops at the limit, so a claim costs what it takes, not what
-// waits (and locks the rows, skipping those another transaction holds, where the engine can).
+// waits.
 const routeDueSQL = `SELECT e.id FROM antom_events e
 	WHERE e.state = 'pending' AND e.route = ? AND e.next_attempt <= {now}
-		AND (e.lease_until IS NULL OR e.lease_until <= {now})
-		AND (e.order_key = '' OR NOT EXISTS (SELECT 1 FROM antom_events o
-			WHERE o.state = 'pending' AND o.route = e.route AND o.order_key = e.order_key
-			AND (o.received_at < e.received_at OR (o.received_at = e.received_at AND o.id < e.id))))
-	ORDER BY e.next_attempt, e.id LIMIT ?{lock}`
+		AND (e.lease_until IS NULL OR e.lease_until <= {now}) AND ` + orderFreeSQL + `
+	ORDER BY e.next_attempt, e.id LIMIT ?`
 
-// claimSQL claims the first ? of the candidates ({ids}) in due order.
+// claimSQL claims the first ? of the candidates ({ids}) in due order that a claim may still
+// take now: everything routeDueSQL checked is checked again (the candidates were read outside
+// this transaction), and their route is not paused. It locks the rows, skipping those another
+// transaction holds, where the engine can.
 const claimSQL = `UPDATE antom_events SET claim = ?, lease_until = {later}
 WHERE id IN (
-	SELECT id FROM antom_events WHERE id IN ({ids}) AND state = 'pending'
-		AND (lease_until IS NULL OR lease_until <= {now})
-	ORDER BY next_attempt, id LIMIT ?
+	SELECT e.id FROM antom_events e WHERE e.id IN ({ids}) AND e.state = 'pending' AND e.next_attempt <= {now}
+		AND (e.lease_until IS NULL OR e.lease_until <= {now})
+		AND NOT EXISTS (SELECT 1 FROM antom_paused_routes p WHERE p.route_id = e.route)
+		AND ` + orderFreeSQL + `
+	ORDER BY e.next_attempt, e.id LIMIT ?{lock}
 ) RETURNING id, doc, state`
 
-// claimable returns the ids of the events req admits, per route: paused routes are left out,
-// each configured route gets at most its room in req.Free, each other route req.Others. strs
-// runs a query of one text column: in the claim's transaction, or on the read pool (without
-// row locks) to see whether there is anything to claim.
-func (s *Store) claimable(strs func(q string, args ...any) ([]string, error), lock bool, req outbox.ClaimRequest) ([]string, error) {
-	routes, err := strs(s.q(pendingRoutesSQL))
+// candidates returns, from the read pool, the ids of the events req admits, per route: paused
+// routes are left out, each configured route gets at most its room in req.Free, each other
+// route req.Others. Reading them costs the writer nothing; claimSQL checks them again.
+func (s *Store) candidates(ctx context.Context, req outbox.ClaimRequest) ([]string, error) {
+	ctx, cancel, err := s.read(ctx)
 	if err != nil {
 		return nil, err
 	}
-	paused, err := strs(s.q(`SELECT route_id FROM antom_paused_routes`))
+	defer cancel()
+	routes, err := s.readStrings(ctx, s.q(pendingRoutesSQL))
 	if err != nil {
 		return nil, err
 	}
-	due := routeDueSQL
-	if !lock {
-		due = strings.Replace(due, "{lock}", "", 1)
+	paused, err := s.readStrings(ctx, s.q(`SELECT route_id FROM antom_paused_routes`))
+	if err != nil {
+		return nil, err
 	}
 	var ids []string
 	for _, route := range routes {
@@ -179,7 +187,7 @@ func (s *Store) claimable(strs func(q string, args ...any) ([]string, error), lo
 		if room = min(room, req.Limit); room <= 0 || slices.Contains(paused, route) {
 			continue
 		}
-		got, err := strs(s.q(due), route, room)
+		got, err := s.readStrings(ctx, s.q(routeDueSQL), route, room)
 		if err != nil {
 			return nil, err
 		}
@@ -188,29 +196,12 @@ func (s *Store) claimable(strs func(q string, args ...any) ([]string, error), lo
 	return ids, nil
 }
 
-// txStrings returns the one text column q selects in tx.
-func (s *Store) txStrings(ctx context.Context, tx *sql.Tx) func(q string, args ...any) ([]string, error) {
-	return func(q string, args ...any) ([]string, error) {
-		rows, err := s.txQuery(ctx, tx, q, args...)
-		if err != nil {
-			return nil, err
-		}
-		return scanStrings(rows)
+// readStrings returns the one text column q selects, read on the read pool.
+func (s *Store) readStrings(ctx context.Context, q string, args ...any) ([]string, error) {
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
 	}
-}
-
-// readStrings returns the one text column q selects on the read pool.
-func (s *Store) readStrings(ctx context.Context) func(q string, args ...any) ([]string, error) {
-	return func(q string, args ...any) ([]string, error) {
-		rows, err := s.r.QueryContext(ctx, q, args...)
-		if err != nil {
-			return nil, err
-		}
-		return scanStrings(rows)
-	}
-}
-
-func scanStrings(rows *sql.Rows) ([]string, error) {
 	defer rows.Close()
 	var out []string
 	for rows.Next() {
@@ -225,39 +216,40 @@ func scanStrings(rows *sql.Rows) ([]string, error) {
 
 // Claim claims the due events req admits; see outbox.ClaimRequest. A record among them that
 // cannot be decoded is set aside dead (outbox.ReasonUnreadable) in a statement of its own,
-// logged and counted, and the others are returned. It looks on the read pool first and writes
-// only when there is something to claim: a claim that finds nothing costs no write (on SQLite,
-// no turn of the one writer that acks notifications wait for).
+// logged and counted, and the others are returned. It finds the candidates on the read pool
+// and writes only when there are some: a claim that finds nothing costs no write (on SQLite,
+// no turn of the one writer that notifications' acks wait for), and one that finds some costs
+// the writer one statement.
 func (s *Store) Claim(ctx context.Context, req outbox.ClaimRequest) ([]*outbox.Event, error) {
 	if req.Limit <= 0 || !s.health.probeDue() {
 		return nil, nil // the database is down: the next probe comes with backoff
 	}
-	if found, err := s.anyClaimable(ctx, req); err != nil || !found {
-		if err != nil && s.d.unreachable(err) {
+	ids, err := s.candidates(ctx, req)
+	if err = s.health.observe(err); err != nil {
+		if s.d.unreachable(err) {
 			return nil, nil // logged once by health
 		}
-		return nil, err
+		return nil, fmt.Errorf("looking for due events: %w", err)
+	}
+	if len(ids) == 0 {
+		return nil, nil
 	}
 	lease := req.Lease
 	if lease <= 0 {
 		lease = DefaultLease
 	}
 	claim := s.newClaim()
+	args := []any{claim, lease.Microseconds()}
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	args = append(args, req.Limit)
+	q := s.q(strings.Replace(claimSQL, "{ids}", strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", "), 1))
 	var evs []*outbox.Event
 	var bad []string
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		evs, bad = nil, nil
-		ids, err := s.claimable(s.txStrings(ctx, tx), true, req)
-		if err != nil || len(ids) == 0 {
-			return err
-		}
-		args := []any{claim, lease.Microseconds()}
-		for _, id := range ids {
-			args = append(args, id)
-		}
-		args = append(args, req.Limit)
-		q := strings.Replace(claimSQL, "{ids}", strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", "), 1)
-		rows, err := s.txQuery(ctx, tx, s.q(q), args...)
+		rows, err := s.txQuery(ctx, tx, q, args...)
 		if err != nil {
 			return err
 		}
@@ -297,20 +289,6 @@ func (s *Store) Claim(ctx context.Context, req outbox.ClaimRequest) ([]*outbox.E
 		s.hold(claim, ev.ID, lease)
 	}
 	return evs, nil
-}
-
-// anyClaimable reports whether the read pool sees an event Claim would take for req.
-func (s *Store) anyClaimable(ctx context.Context, req outbox.ClaimRequest) (bool, error) {
-	ctx, cancel, err := s.read(ctx)
-	if err != nil {
-		return false, err
-	}
-	defer cancel()
-	ids, err := s.claimable(s.readStrings(ctx), false, req)
-	if err = s.health.observe(err); err != nil {
-		return false, fmt.Errorf("looking for due events: %w", err)
-	}
-	return len(ids) > 0, nil
 }
 
 // setAside marks the unreadable record id dead, in its own statement.
