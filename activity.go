@@ -23,7 +23,7 @@ const (
 	// activityLinger is how long the writer waits for more records after the first of a
 	// batch: the timeline is read by people, and one commit per batch instead of one per API
 	// call is CPU the calls get.
-	activityLinger = 50 * time.Millisecond
+	activityLinger = 250 * time.Millisecond
 	// activityWriteTimeout bounds one store write of a record.
 	activityWriteTimeout = 5 * time.Second
 	// activityDrainTime is how long Stop lets the writer store what is queued.
