@@ -395,8 +395,8 @@ func (d *Dispatcher) lateDone(id string) {
 }
 
 // Wait returns once the attempts DeliverNow left running after its caller's deadline have
-// ended and their outcomes are recorded (and, with RecordLater, every outcome DeliverNow left to
-// write) (each within the Forwarder's timeout and StoreTimeout).
+// ended and their outcomes are recorded (each within the Forwarder's timeout and StoreTimeout),
+// and, with RecordLater, once every update DeliverNow left to write is written.
 // The app's Stop calls it so that the next config does not find them.
 func (d *Dispatcher) Wait() {
 	d.mu.Lock()
