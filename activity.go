@@ -20,6 +20,10 @@ const (
 	activityQueueSize = 1024
 	// activityBatch bounds the records written at once.
 	activityBatch = 128
+	// activityLinger is how long the writer waits for more records after the first of a
+	// batch: the timeline is read by people, and one commit per batch instead of one per API
+	// call is CPU the calls get.
+	activityLinger = 250 * time.Millisecond
 	// activityWriteTimeout bounds one store write of a record.
 	activityWriteTimeout = 5 * time.Second
 	// activityDrainTime is how long Stop lets the writer store what is queued.
@@ -71,8 +75,8 @@ func (r *activityRecorder) record(act *outbox.Activity) {
 func (r *activityRecorder) admitUnverified() bool { return r.unverified.Allow() }
 
 // run writes queued records until ctx ends, then drains the queue for activityDrainTime. The
-// records waiting together (up to activityBatch) are written at once, each in its own call, so
-// a store that commits the writes waiting together (sqlstore's group commit) makes them durable
+// records queued within activityLinger of the first (up to activityBatch) are written at once,
+// each in its own call, so a store that commits the writes waiting together (sqlstore's group commit) makes them durable
 // with one commit instead of one each: on the API proxy's path that commit per call cost more
 // CPU than the call itself. A failing write is retried with a growing pause, so a store that is
 // down costs no busy loop (records queued meanwhile beyond the queue's size are dropped).
@@ -87,7 +91,7 @@ func (r *activityRecorder) run(ctx context.Context) {
 			r.drain(nil)
 			return
 		case act := <-r.queue:
-			batch := r.gather(act)
+			batch := r.gather(act, activityLinger)
 			for batch = r.writeAll(writeCtx, batch); len(batch) > 0; batch = r.writeAll(writeCtx, batch) {
 				select {
 				case <-ctx.Done():
@@ -102,14 +106,23 @@ func (r *activityRecorder) run(ctx context.Context) {
 	}
 }
 
-// gather returns first and the records queued behind it, at most activityBatch in all.
-func (r *activityRecorder) gather(first *outbox.Activity) []*outbox.Activity {
+// gather returns first and the records queued behind it within linger (zero: those queued
+// already), at most activityBatch in all.
+func (r *activityRecorder) gather(first *outbox.Activity, linger time.Duration) []*outbox.Activity {
 	batch := []*outbox.Activity{first}
+	if linger == 0 {
+		for len(batch) < activityBatch && len(r.queue) > 0 {
+			batch = append(batch, <-r.queue)
+		}
+		return batch
+	}
+	timer := time.NewTimer(linger)
+	defer timer.Stop()
 	for len(batch) < activityBatch {
 		select {
 		case act := <-r.queue:
 			batch = append(batch, act)
-		default:
+		case <-timer.C:
 			return batch
 		}
 	}
@@ -151,10 +164,10 @@ func (r *activityRecorder) drain(failed []*outbox.Activity) {
 		select {
 		case act := <-r.queue:
 			if ctx.Err() != nil {
-				activityDropped.Add(float64(len(r.gather(act))))
+				activityDropped.Add(float64(len(r.gather(act, 0))))
 				continue
 			}
-			activityDropped.Add(float64(len(r.writeAll(ctx, r.gather(act)))))
+			activityDropped.Add(float64(len(r.writeAll(ctx, r.gather(act, 0)))))
 		default:
 			return
 		}

@@ -58,6 +58,14 @@ type DispatcherOptions struct {
 
 	// Rand is the jitter source for NextDelay (nil: math/rand/v2).
 	Rand func() float64
+
+	// RecordLater makes DeliverNow return once its attempt ended (or it handed the event to
+	// Run) and write the outcome in the background, held from Run and DeliverNow until it is
+	// written (Wait waits for it), so that Antom's ack waits for one commit (the event's
+	// insert) instead of two. Only for a store that writes the event before deliver in
+	// AddDelivering (the SQL stores, which also keep it claimed until its outcome): on one that
+	// writes it only with the outcome, the ack would come before the event is durable.
+	RecordLater bool
 }
 
 // Dispatcher delivers pending events: Run is the background retry loop
@@ -277,12 +285,12 @@ func (d *Dispatcher) process(ctx context.Context, ev *outbox.Event, background b
 		}
 		// Made due at once: the store's claims leave it out while the pause lasts, and it is
 		// delivered right after the resume, not after a grace period.
-		return d.leaveToRun(ctx, ev, why)
+		return d.leaveToRun(ctx, ev, false, why)
 	}
 	g := d.gate(route)
 	if !background {
 		if !g.tryEnter() {
-			return d.leaveToRun(ctx, ev, "the forward is at its max_in_flight or rate; delivering in the background")
+			return d.leaveToRun(ctx, ev, false, "the forward is at its max_in_flight or rate; delivering in the background")
 		}
 	} else if err := g.enter(ctx); err != nil {
 		d.handBack(ctx, ev) // Run is stopping before the attempt started; the event stays due
@@ -312,7 +320,7 @@ func (d *Dispatcher) firstAttempt(ctx context.Context, ev *outbox.Event, route R
 	select {
 	case a := <-done:
 		g.leave()
-		d.record(ctx, ev, route, a)
+		d.settle(ev, false, func(ev *outbox.Event) { d.record(ctx, ev, route, a) })
 		return a
 	case <-ctx.Done():
 	}
@@ -334,18 +342,44 @@ func (d *Dispatcher) firstAttempt(ctx context.Context, ev *outbox.Event, route R
 		a := <-done
 		g.leave()
 		d.record(ctx, &stored, route, a)
-		d.release(ev.ID)
-		d.mu.Lock()
-		if d.late--; d.late == 0 {
-			d.settled.Broadcast()
-		}
-		d.mu.Unlock()
+		d.lateDone(ev.ID)
 	}()
 	return a
 }
 
+// settle runs write, the store update that ends DeliverNow's handling of ev (background false:
+// its outcome, or handing it to Run). With RecordLater it runs in the background on a copy of
+// ev, which Run and DeliverNow leave alone until it is written and Wait waits for.
+func (d *Dispatcher) settle(ev *outbox.Event, background bool, write func(ev *outbox.Event)) {
+	if background || !d.opts.RecordLater {
+		write(ev)
+		return
+	}
+	stored := *ev
+	stored.History = slices.Clone(ev.History)
+	d.mu.Lock()
+	d.inflight[ev.ID]++
+	d.late++
+	d.mu.Unlock()
+	go func() {
+		write(&stored)
+		d.lateDone(ev.ID)
+	}()
+}
+
+// lateDone ends the hold of an update of id written after DeliverNow returned.
+func (d *Dispatcher) lateDone(id string) {
+	d.release(id)
+	d.mu.Lock()
+	if d.late--; d.late == 0 {
+		d.settled.Broadcast()
+	}
+	d.mu.Unlock()
+}
+
 // Wait returns once the attempts DeliverNow left running after its caller's deadline have
-// ended and their outcomes are recorded (each within the Forwarder's timeout and StoreTimeout).
+// ended and their outcomes are recorded (each within the Forwarder's timeout and StoreTimeout),
+// and, with RecordLater, once every update DeliverNow left to write is written.
 // The app's Stop calls it so that the next config does not find them.
 func (d *Dispatcher) Wait() {
 	d.mu.Lock()
@@ -369,19 +403,20 @@ func (d *Dispatcher) gate(route Route) *gate {
 
 // leaveToRun hands a new event whose forward is busy or paused to Run: it is made due now
 // instead of after the grace the store's Add reserved for the synchronous attempt, without counting
-// an attempt. why is the Attempt's Err.
-func (d *Dispatcher) leaveToRun(ctx context.Context, ev *outbox.Event, why string) Attempt {
-	a := Attempt{Err: why}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.opts.StoreTimeout)
-	defer cancel()
-	if err := d.store.Reschedule(sctx, ev, now(), "", 0); err != nil {
-		// The event is stored; Run finds it when the grace ends.
-		d.log.Warn("could not hand an event to the background deliveries; it waits for its grace period",
-			zap.String("id", ev.ID), zap.Error(err))
-		return a
-	}
-	d.Kick()
-	return a
+// an attempt (see settle for background). why is the Attempt's Err.
+func (d *Dispatcher) leaveToRun(ctx context.Context, ev *outbox.Event, background bool, why string) Attempt {
+	d.settle(ev, background, func(ev *outbox.Event) {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.opts.StoreTimeout)
+		defer cancel()
+		if err := d.store.Reschedule(sctx, ev, now(), "", 0); err != nil {
+			// The event is stored; Run finds it when the grace ends.
+			d.log.Warn("could not hand an event to the background deliveries; it waits for its grace period",
+				zap.String("id", ev.ID), zap.Error(err))
+			return
+		}
+		d.Kick()
+	})
+	return Attempt{Err: why}
 }
 
 func (d *Dispatcher) record(ctx context.Context, ev *outbox.Event, route Route, a Attempt) {

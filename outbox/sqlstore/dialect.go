@@ -8,6 +8,10 @@ import (
 	"github.com/caddy-antom/caddy-antom/outbox"
 )
 
+// execFunc runs a statement in the current write transaction (Store.txExec: prepared where
+// writes are group-committed).
+type execFunc func(q string, args ...any) (sql.Result, error)
+
 // dialect is what differs between the engines; sqlite.go and postgres.go implement it. Shared
 // statements are written with ? placeholders and the pieces below in braces (Store.q).
 type dialect interface {
@@ -33,7 +37,7 @@ type dialect interface {
 	// addActivity inserts a (once per id); activities selects the docs of those naming the
 	// id activityArg(field, id) makes, oldest first; pruneActivities deletes up to pruneBatch activities
 	// older than cutoff and returns how many.
-	addActivity(ctx context.Context, tx *sql.Tx, a *outbox.Activity, doc []byte) error
+	addActivity(exec execFunc, a *outbox.Activity, doc []byte) error
 	activities() string
 	activityArg(field, id string) any
 	pruneActivities(ctx context.Context, tx *sql.Tx, cutoff time.Time) (int, error)

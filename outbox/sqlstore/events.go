@@ -21,12 +21,15 @@ const insertEventSQL = `INSERT INTO antom_events
 	(id, profile, state, type, request_id, payment_id, route, order_key, received_at, next_attempt, state_at, lease_until, claim, doc)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {later}, ?, ?) ON CONFLICT (id) DO NOTHING`
 
-// insertEvent inserts ev unless its id exists, claimed by claim for lease ("": unclaimed), and
-// reports whether it did.
-func (s *Store) insertEvent(ctx context.Context, tx *sql.Tx, ev *outbox.Event, claim string, lease time.Duration) (bool, error) {
-	doc, err := json.Marshal(ev)
-	if err != nil {
-		return false, err
+// insertEvent inserts ev, whose JSON is doc (nil: marshalled here), unless its id exists,
+// claimed by claim for lease ("": unclaimed), and reports whether it did. A caller marshals
+// doc before its write where it can: on SQLite the writer goroutine runs the write, one at a time.
+func (s *Store) insertEvent(ctx context.Context, tx *sql.Tx, ev *outbox.Event, doc []byte, claim string, lease time.Duration) (bool, error) {
+	if doc == nil {
+		var err error
+		if doc, err = json.Marshal(ev); err != nil {
+			return false, err
+		}
 	}
 	var c any
 	var l int64
@@ -73,20 +76,24 @@ func (s *Store) AddDelivering(ctx context.Context, ev *outbox.Event, deliver fun
 		return false, err
 	}
 	claim := s.newClaim()
+	doc, err := json.Marshal(ev)
+	if err != nil {
+		return false, err
+	}
 	var added, mayGo bool
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		mayGo, err = s.mayGo(ctx, tx, ev)
 		if err != nil {
 			return err
 		}
 		if mayGo {
-			added, err = s.insertEvent(ctx, tx, ev, claim, DefaultLease)
+			added, err = s.insertEvent(ctx, tx, ev, doc, claim, DefaultLease)
 			return err
 		}
 		waiting := *ev
 		waiting.NextAttempt = ev.ReceivedAt
-		added, err = s.insertEvent(ctx, tx, &waiting, "", 0)
+		added, err = s.insertEvent(ctx, tx, &waiting, nil, "", 0)
 		return err
 	})
 	if err != nil || !added {
@@ -126,34 +133,48 @@ const pendingRoutesSQL = `WITH RECURSIVE r(route) AS (
 	SELECT (SELECT MIN(route) FROM antom_events WHERE state = 'pending' AND route > r.route) FROM r WHERE r.route IS NOT NULL
 ) SELECT route FROM r WHERE route IS NOT NULL`
 
+// orderFreeSQL holds for an event e no earlier-received pending event of its route and order
+// key precedes (on the antom_events_order index).
+const orderFreeSQL = `(e.order_key = '' OR NOT EXISTS (SELECT 1 FROM antom_events o
+	WHERE o.state = 'pending' AND o.route = e.route AND o.order_key = e.order_key
+	AND (o.received_at < e.received_at OR (o.received_at = e.received_at AND o.id < e.id))))`
+
 // routeDueSQL selects, in due order, up to ? events of one route that a claim may take: due, no
 // lease holds them, and no earlier pending event of their route and order key precedes them. It
 // walks antom_events_route_due and stops at the limit, so a claim costs what it takes, not what
-// waits (and locks the rows, skipping those another transaction holds, where the engine can).
+// waits.
 const routeDueSQL = `SELECT e.id FROM antom_events e
 	WHERE e.state = 'pending' AND e.route = ? AND e.next_attempt <= {now}
-		AND (e.lease_until IS NULL OR e.lease_until <= {now})
-		AND (e.order_key = '' OR NOT EXISTS (SELECT 1 FROM antom_events o
-			WHERE o.state = 'pending' AND o.route = e.route AND o.order_key = e.order_key
-			AND (o.received_at < e.received_at OR (o.received_at = e.received_at AND o.id < e.id))))
-	ORDER BY e.next_attempt, e.id LIMIT ?{lock}`
+		AND (e.lease_until IS NULL OR e.lease_until <= {now}) AND ` + orderFreeSQL + `
+	ORDER BY e.next_attempt, e.id LIMIT ?`
 
-// claimSQL claims the first ? of the candidates ({ids}) in due order.
+// claimSQL claims the first ? of the candidates ({ids}) in due order that a claim may still
+// take now: everything routeDueSQL checked is checked again (the candidates were read outside
+// this transaction), and their route is not paused. It locks the rows, skipping those another
+// transaction holds, where the engine can.
 const claimSQL = `UPDATE antom_events SET claim = ?, lease_until = {later}
 WHERE id IN (
-	SELECT id FROM antom_events WHERE id IN ({ids}) AND state = 'pending'
-		AND (lease_until IS NULL OR lease_until <= {now})
-	ORDER BY next_attempt, id LIMIT ?
+	SELECT e.id FROM antom_events e WHERE e.id IN ({ids}) AND e.state = 'pending' AND e.next_attempt <= {now}
+		AND (e.lease_until IS NULL OR e.lease_until <= {now})
+		AND NOT EXISTS (SELECT 1 FROM antom_paused_routes p WHERE p.route_id = e.route)
+		AND ` + orderFreeSQL + `
+	ORDER BY e.next_attempt, e.id LIMIT ?{lock}
 ) RETURNING id, doc, state`
 
-// claimable returns the ids of the events req admits, per route: paused routes are left out,
-// each configured route gets at most its room in req.Free, each other route req.Others.
-func (s *Store) claimable(ctx context.Context, tx *sql.Tx, req outbox.ClaimRequest) ([]string, error) {
-	routes, err := s.queryStrings(ctx, tx, s.q(pendingRoutesSQL))
+// candidates returns, from the read pool, the ids of the events req admits, per route: paused
+// routes are left out, each configured route gets at most its room in req.Free, each other
+// route req.Others. Reading them costs the writer nothing; claimSQL checks them again.
+func (s *Store) candidates(ctx context.Context, req outbox.ClaimRequest) ([]string, error) {
+	ctx, cancel, err := s.read(ctx)
 	if err != nil {
 		return nil, err
 	}
-	paused, err := s.queryStrings(ctx, tx, s.q(`SELECT route_id FROM antom_paused_routes`))
+	defer cancel()
+	routes, err := s.readStrings(ctx, s.q(pendingRoutesSQL))
+	if err != nil {
+		return nil, err
+	}
+	paused, err := s.readStrings(ctx, s.q(`SELECT route_id FROM antom_paused_routes`))
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +187,7 @@ func (s *Store) claimable(ctx context.Context, tx *sql.Tx, req outbox.ClaimReque
 		if room = min(room, req.Limit); room <= 0 || slices.Contains(paused, route) {
 			continue
 		}
-		got, err := s.queryStrings(ctx, tx, s.q(routeDueSQL), route, room)
+		got, err := s.readStrings(ctx, s.q(routeDueSQL), route, room)
 		if err != nil {
 			return nil, err
 		}
@@ -175,9 +196,9 @@ func (s *Store) claimable(ctx context.Context, tx *sql.Tx, req outbox.ClaimReque
 	return ids, nil
 }
 
-// queryStrings returns the one text column q selects.
-func (s *Store) queryStrings(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]string, error) {
-	rows, err := s.txQuery(ctx, tx, q, args...)
+// readStrings returns the one text column q selects, read on the read pool.
+func (s *Store) readStrings(ctx context.Context, q string, args ...any) ([]string, error) {
+	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -186,31 +207,40 @@ func (s *Store) queryStrings(ctx context.Context, tx *sql.Tx, q string, args ...
 
 // Claim claims the due events req admits; see outbox.ClaimRequest. A record among them that
 // cannot be decoded is set aside dead (outbox.ReasonUnreadable) in a statement of its own,
-// logged and counted, and the others are returned.
+// logged and counted, and the others are returned. It finds the candidates on the read pool
+// and writes only when there are some: a claim that finds nothing costs no write (on SQLite,
+// no turn of the one writer that notifications' acks wait for), and one that finds some costs
+// the writer one statement.
 func (s *Store) Claim(ctx context.Context, req outbox.ClaimRequest) ([]*outbox.Event, error) {
 	if req.Limit <= 0 || !s.health.probeDue() {
 		return nil, nil // the database is down: the next probe comes with backoff
+	}
+	ids, err := s.candidates(ctx, req)
+	if err = s.health.observe(err); err != nil {
+		if s.d.unreachable(err) {
+			return nil, nil // logged once by health
+		}
+		return nil, fmt.Errorf("looking for due events: %w", err)
+	}
+	if len(ids) == 0 {
+		return nil, nil
 	}
 	lease := req.Lease
 	if lease <= 0 {
 		lease = DefaultLease
 	}
 	claim := s.newClaim()
+	args := []any{claim, lease.Microseconds()}
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	args = append(args, req.Limit)
+	q := s.q(strings.Replace(claimSQL, "{ids}", strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", "), 1))
 	var evs []*outbox.Event
 	var bad []string
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		evs, bad = nil, nil
-		ids, err := s.claimable(ctx, tx, req)
-		if err != nil || len(ids) == 0 {
-			return err
-		}
-		args := []any{claim, lease.Microseconds()}
-		for _, id := range ids {
-			args = append(args, id)
-		}
-		args = append(args, req.Limit)
-		q := strings.Replace(claimSQL, "{ids}", strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", "), 1)
-		rows, err := s.txQuery(ctx, tx, s.q(q), args...)
+		rows, err := s.txQuery(ctx, tx, q, args...)
 		if err != nil {
 			return err
 		}

@@ -47,7 +47,7 @@ func (s *Store) AddActivity(ctx context.Context, a *outbox.Activity) error {
 		return err
 	}
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		return s.d.addActivity(ctx, tx, a, doc)
+		return s.d.addActivity(func(q string, args ...any) (sql.Result, error) { return s.txExec(ctx, tx, q, args...) }, a, doc)
 	})
 }
 

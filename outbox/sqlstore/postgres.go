@@ -206,12 +206,12 @@ func (postgresDialect) migrate(ctx context.Context, db *sql.DB) error {
 	return tx.Commit()
 }
 
-func (d postgresDialect) addActivity(ctx context.Context, tx *sql.Tx, a *outbox.Activity, doc []byte) error {
+func (d postgresDialect) addActivity(exec execFunc, a *outbox.Activity, doc []byte) error {
 	ids, err := json.Marshal(a.IDs)
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO antom_activity (id, at, ids, doc) VALUES ($1, $2, $3, $4)
+	_, err = exec(`INSERT INTO antom_activity (id, at, ids, doc) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (id) DO NOTHING`, a.ID, a.At, string(ids), string(doc))
 	return err
 }

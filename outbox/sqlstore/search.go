@@ -72,9 +72,13 @@ func (s *Store) Import(ctx context.Context, ev *outbox.Event) (bool, error) {
 	if ev.Unreadable {
 		return false, fmt.Errorf("event %s: %s: its record could not be read, so it cannot be copied", ev.ID, outbox.ReasonUnreadable)
 	}
+	doc, err := json.Marshal(ev)
+	if err != nil {
+		return false, err
+	}
 	var added bool
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
-		added, err = s.insertEvent(ctx, tx, ev, "", 0)
+	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
+		added, err = s.insertEvent(ctx, tx, ev, doc, "", 0)
 		return err
 	})
 	return added && err == nil, err

@@ -35,7 +35,7 @@ func OpenSQLite(path string, log *zap.Logger) (*Store, error) {
 	// auto_vacuum must be set before the first table is created: the file then shrinks
 	// back after pruning (PRAGMA incremental_vacuum) instead of only growing.
 	pragmas := "_pragma=auto_vacuum(INCREMENTAL)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)" +
-		"&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)"
+		"&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_pragma=temp_store(MEMORY)"
 	name := "file:" + (&url.URL{Path: path}).EscapedPath() + "?"
 	w, err := sql.Open("sqlite", name+pragmas+"&_txlock=immediate")
 	if err != nil {
@@ -186,8 +186,8 @@ func (sqliteDialect) migrate(ctx context.Context, db *sql.DB) error {
 	return tx.Commit()
 }
 
-func (d sqliteDialect) addActivity(ctx context.Context, tx *sql.Tx, a *outbox.Activity, doc []byte) error {
-	res, err := tx.ExecContext(ctx, `INSERT INTO antom_activity (id, at, doc) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+func (d sqliteDialect) addActivity(exec execFunc, a *outbox.Activity, doc []byte) error {
+	res, err := exec(`INSERT INTO antom_activity (id, at, doc) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING`,
 		a.ID, d.t(a.At), string(doc))
 	if err != nil {
 		return err
@@ -196,7 +196,7 @@ func (d sqliteDialect) addActivity(ctx context.Context, tx *sql.Tx, a *outbox.Ac
 		return nil
 	}
 	for field, id := range a.IDs {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO antom_activity_ids (key, activity_id) VALUES (?, ?) ON CONFLICT DO NOTHING`,
+		if _, err := exec(`INSERT INTO antom_activity_ids (key, activity_id) VALUES (?, ?) ON CONFLICT DO NOTHING`,
 			field+":"+id, a.ID); err != nil {
 			return err
 		}

@@ -133,8 +133,9 @@ func (s *Store) Close() {
 // errClosed is returned by writes after Close.
 var errClosed = errors.New("the event store is closed")
 
-// job is one write: fn runs inside the group's transaction (in a savepoint of its own, so that
-// its failure does not undo the others'); err gets its outcome once the group committed.
+// job is one write: fn runs inside the group's transaction (see commit: its failure does not
+// undo the others'; it may run twice, so it sets its results anew each time); err gets its
+// outcome once the group committed.
 type job struct {
 	fn  func(ctx context.Context, tx *sql.Tx) error
 	err chan error
@@ -234,21 +235,18 @@ func (s *Store) writer() {
 	}
 }
 
-// commit runs batch in one transaction. A job that fails is rolled back to its savepoint and
-// answered with its error; a failed commit fails every job.
+// commit runs batch in one transaction and answers each job. The jobs run one after another
+// without savepoints (a savepoint makes SQLite copy each page it changes first, a large part
+// of the writer's time); if one fails, the transaction is rolled back and the batch runs again
+// with a savepoint around each job (runSeparately), so that a failing job is answered with its
+// error and the others commit. Jobs are closures that can run twice: each sets its results
+// anew. A failed commit fails every job.
 func (s *Store) commit(batch []*job) {
 	ctx, cancel := context.WithTimeout(context.Background(), DefaultOpTimeout)
 	defer cancel()
-	errs := make([]error, len(batch))
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err == nil {
-		for i, j := range batch {
-			errs[i] = s.runJob(ctx, tx, j, len(batch) > 1)
-		}
-		err = tx.Commit()
-		if err != nil {
-			_ = tx.Rollback()
-		}
+	errs, err := s.runTogether(ctx, batch)
+	if err == errJobFailed {
+		errs, err = s.runSeparately(ctx, batch)
 	}
 	s.prepareUsed(ctx)
 	for i, j := range batch {
@@ -260,10 +258,51 @@ func (s *Store) commit(batch []*job) {
 	}
 }
 
-func (s *Store) runJob(ctx context.Context, tx *sql.Tx, j *job, savepoint bool) error {
-	if !savepoint {
-		return j.fn(ctx, tx)
+// errJobFailed says that a job of a batch run together failed: the batch is run again separately.
+var errJobFailed = errors.New("a job of the batch failed")
+
+// runTogether runs batch in one transaction, no savepoints, and commits it if every job succeeded
+// (errJobFailed, rolled back, otherwise).
+func (s *Store) runTogether(ctx context.Context, batch []*job) ([]error, error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
 	}
+	for _, j := range batch {
+		if err := j.fn(ctx, tx); err != nil {
+			_ = tx.Rollback()
+			if len(batch) == 1 {
+				return []error{err}, nil
+			}
+			return nil, errJobFailed
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		_ = tx.Rollback()
+		return nil, err
+	}
+	return make([]error, len(batch)), nil
+}
+
+// runSeparately runs batch in one transaction, each job in a savepoint of its own so that its
+// failure does not undo the others', and commits it.
+func (s *Store) runSeparately(ctx context.Context, batch []*job) ([]error, error) {
+	errs := make([]error, len(batch))
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	for i, j := range batch {
+		errs[i] = s.runJob(ctx, tx, j)
+	}
+	if err := tx.Commit(); err != nil {
+		_ = tx.Rollback()
+		return nil, err
+	}
+	return errs, nil
+}
+
+func (s *Store) runJob(ctx context.Context, tx *sql.Tx, j *job) error {
 	if _, err := s.txExec(ctx, tx, "SAVEPOINT w"); err != nil {
 		return err
 	}

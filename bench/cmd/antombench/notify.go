@@ -10,6 +10,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -71,13 +72,18 @@ func runNotify(ctx context.Context, o *options, env *benchEnv, b build, run int)
 			}
 		}
 	}}
+	settle := backlogSettler(c, b)
+	defer settle.close()
 	sat := fmt.Sprintf("saturation c=%d", o.conc)
+	settle.wait(ctx, "notify "+sat) // the warm-up's
 	m.measure("notify", sat, true, func() phase { return closedLoop(ctx, o.conc, o.phase, satLimit, sendNotify) })
+	settle.wait(ctx, "reverse_proxy "+sat)
 	m.measure("reverse_proxy", sat, true, func() phase { return closedLoop(ctx, o.conc, o.phase, 0, sendRP) })
 	for _, r := range o.rates {
 		n := int(float64(r) * o.phase.Seconds())
 		load := fmt.Sprintf("%d/s", r)
 		m.measure("notify", load, true, func() phase { return openLoop(ctx, float64(r), n, 5000, sendNotify) })
+		settle.wait(ctx, "reverse_proxy "+load)
 		m.measure("reverse_proxy", load, true, func() phase { return openLoop(ctx, float64(r), n, 5000, sendRP) })
 	}
 	if n := c.countLog(`"level":"error"`); n > 0 {
@@ -104,6 +110,48 @@ func notifySender(hc *http.Client, urls []string, p *pool) doFunc {
 		req.Header.Set("Request-Time", n.RequestTime)
 		req.Header.Set("Signature", n.Signature)
 		return 0, expect(hc, req, http.StatusOK, antom.AckBody)
+	}
+}
+
+// settler waits, before a phase, until the events the phase before acknowledged faster than
+// max_in_flight let them reach the app are delivered, so that their delivery in the background
+// does not take the CPU from the next phase (each fixed-rate notify phase follows a
+// reverse_proxy phase, which has nothing to deliver later). Only on the SQLite default, whose
+// database the harness can read; elsewhere it does nothing.
+type settler struct{ db *sql.DB }
+
+// settleLimit bounds one wait for the backlog.
+const settleLimit = 3 * time.Minute
+
+func backlogSettler(c *caddyProc, b build) settler {
+	if b.instances > 0 {
+		return settler{}
+	}
+	db, err := openEventsDB(c.storageDir())
+	if err != nil {
+		logf("notify: %v; phases are not separated by the drain of the backlog", err)
+		return settler{}
+	}
+	return settler{db: db}
+}
+
+// wait returns once no event is pending (or after settleLimit), logging how long it took.
+func (s settler) wait(ctx context.Context, next string) {
+	if s.db == nil {
+		return
+	}
+	start := time.Now()
+	n := countPending(s.db)
+	for n > 0 && time.Since(start) < settleLimit && ctx.Err() == nil {
+		time.Sleep(200 * time.Millisecond)
+		n = countPending(s.db)
+	}
+	logf("notify: waited %.1fs for the backlog to drain before %s (%d events still pending)", time.Since(start).Seconds(), next, max(n, 0))
+}
+
+func (s settler) close() {
+	if s.db != nil {
+		_ = s.db.Close()
 	}
 }
 
