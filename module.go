@@ -22,7 +22,6 @@ import (
 	"github.com/caddy-antom/caddy-antom/delivery"
 	"github.com/caddy-antom/caddy-antom/handlers"
 	"github.com/caddy-antom/caddy-antom/outbox"
-	"github.com/caddy-antom/caddy-antom/outbox/sqlstore"
 	"github.com/caddy-antom/caddy-antom/reconcile"
 	"github.com/caddy-antom/caddy-antom/stores"
 )
@@ -118,7 +117,6 @@ func (a *App) Provision(ctx caddy.Context) error {
 	opts := delivery.DispatcherOptions{Retention: time.Duration(a.Retention), Paused: a.paused.has, RouteIDs: a.routeIDs}
 	// The SQL stores commit a notification before its first attempt: its outcome need not hold
 	// Antom's ack (the retired file store writes the event only with the outcome).
-	_, opts.RecordLater = a.store.(*sqlstore.Store)
 	a.observe(&opts)
 	a.dispatcher = delivery.NewDispatcher(a.store, a.forwarder, a.route, a.log.Named("delivery"), opts)
 

@@ -58,14 +58,6 @@ type DispatcherOptions struct {
 
 	// Rand is the jitter source for NextDelay (nil: math/rand/v2).
 	Rand func() float64
-
-	// RecordLater makes DeliverNow return once its attempt ended (or it handed the event to
-	// Run) and write the outcome in the background, held from Run and DeliverNow until it is
-	// written (Wait waits for it), so that Antom's ack waits for one commit (the event's
-	// insert) instead of two. Only for a store that writes the event before deliver in
-	// AddDelivering (the SQL stores, which also keep it claimed until its outcome): on one that
-	// writes it only with the outcome, the ack would come before the event is durable.
-	RecordLater bool
 }
 
 // Dispatcher delivers pending events: Run is the background retry loop
@@ -347,11 +339,13 @@ func (d *Dispatcher) firstAttempt(ctx context.Context, ev *outbox.Event, route R
 	return a
 }
 
-// settle runs write, the store update that ends DeliverNow's handling of ev (background false:
-// its outcome, or handing it to Run). With RecordLater it runs in the background on a copy of
-// ev, which Run and DeliverNow leave alone until it is written and Wait waits for.
+// settle runs write, the store update that ends the handling of ev. For DeliverNow
+// (background false: its outcome, or handing it to Run) it runs in the background on a copy of
+// ev, which Run and DeliverNow leave alone until it is written and Wait waits for: the store's
+// AddDelivering wrote the event, claimed, before deliver, so Antom's ack waits for that one
+// commit instead of two.
 func (d *Dispatcher) settle(ev *outbox.Event, background bool, write func(ev *outbox.Event)) {
-	if background || !d.opts.RecordLater {
+	if background {
 		write(ev)
 		return
 	}
@@ -379,7 +373,7 @@ func (d *Dispatcher) lateDone(id string) {
 
 // Wait returns once the attempts DeliverNow left running after its caller's deadline have
 // ended and their outcomes are recorded (each within the Forwarder's timeout and StoreTimeout),
-// and, with RecordLater, once every update DeliverNow left to write is written.
+// and once every update DeliverNow left to write is written.
 // The app's Stop calls it so that the next config does not find them.
 func (d *Dispatcher) Wait() {
 	d.mu.Lock()

@@ -153,6 +153,14 @@ func (f *fixture) record(list *[]string, id string) {
 }
 
 // add stores an event as the webhook handler would (with the default grace).
+// deliverNow is DeliverNow with its outcome written: DeliverNow returns once the app answered
+// and writes the outcome after (Wait waits for it).
+func (f *fixture) deliverNow(ctx context.Context, ev *outbox.Event) Attempt {
+	a := f.disp.DeliverNow(ctx, ev)
+	f.disp.Wait()
+	return a
+}
+
 func (f *fixture) add(t *testing.T, key string, receivedAgo time.Duration) *outbox.Event {
 	ev := testEvent(key)
 	ev.Route = f.route.ID
@@ -224,7 +232,7 @@ func TestDeliverNowThenRetry(t *testing.T) {
 	f.app.set(500, "")
 	ev := f.add(t, "k1", 0)
 
-	a := f.disp.DeliverNow(context.Background(), ev)
+	a := f.deliverNow(context.Background(), ev)
 	if a.OK || a.Status != 500 {
 		t.Fatalf("first attempt %+v", a)
 	}
@@ -267,7 +275,7 @@ func TestRetryAfterHonoured(t *testing.T) {
 	f := newFixture(t, DispatcherOptions{})
 	f.app.set(503, "120")
 	ev := f.add(t, "k", 0)
-	a := f.disp.DeliverNow(context.Background(), ev)
+	a := f.deliverNow(context.Background(), ev)
 	if a.RetryAfter != 120*time.Second {
 		t.Fatalf("%+v", a)
 	}
@@ -284,14 +292,14 @@ func TestMaxAgeDead(t *testing.T) {
 	// Close to max_age: the retry is clamped to the deadline.
 	young := f.add(t, "young", time.Hour-time.Second)
 	young.Attempts = 20 // backoff would be 1h
-	f.disp.DeliverNow(context.Background(), young)
+	f.deliverNow(context.Background(), young)
 	st := get(t, f.store, young.ID)
 	if st.State != outbox.StatePending || !st.NextAttempt.Equal(young.ReceivedAt.Add(time.Hour)) {
 		t.Fatalf("not clamped to max_age: %+v", st)
 	}
 	// At max_age a failure is final.
 	f.clock.Advance(time.Second)
-	f.disp.DeliverNow(context.Background(), st)
+	f.deliverNow(context.Background(), st)
 	st = get(t, f.store, young.ID)
 	if st.State != outbox.StateDead || !st.DeadAt.Equal(f.clock.Now()) || !strings.Contains(st.LastError, "500") {
 		t.Fatalf("not dead: %+v", st)
@@ -307,7 +315,7 @@ func TestMaxAgeDead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a := f.disp.DeliverNow(context.Background(), rep); !a.OK {
+	if a := f.deliverNow(context.Background(), rep); !a.OK {
 		t.Fatal(a)
 	}
 	if get(t, f.store, young.ID).State != outbox.StateDelivered {
@@ -319,7 +327,7 @@ func TestUnknownRouteWaits(t *testing.T) {
 	f := newFixture(t, DispatcherOptions{})
 	ev := f.add(t, "orphan", 0)
 	ev.Route = RouteID("shop", "http://127.0.0.1:1/removed")
-	a := f.disp.DeliverNow(context.Background(), ev)
+	a := f.deliverNow(context.Background(), ev)
 	if a.OK || !strings.Contains(a.Err, "no antom_webhook forwards for route "+ev.Route) {
 		t.Fatalf("%+v", a)
 	}
@@ -330,12 +338,12 @@ func TestUnknownRouteWaits(t *testing.T) {
 	}
 	// Only after OrphanMaxAge (7 days) does it go dead.
 	f.clock.Advance(6 * 24 * time.Hour)
-	f.disp.DeliverNow(context.Background(), st)
+	f.deliverNow(context.Background(), st)
 	if st = get(t, f.store, ev.ID); st.State != outbox.StatePending {
 		t.Fatal("orphan dead too early")
 	}
 	f.clock.Advance(24 * time.Hour)
-	f.disp.DeliverNow(context.Background(), st)
+	f.deliverNow(context.Background(), st)
 	if st = get(t, f.store, ev.ID); st.State != outbox.StateDead {
 		t.Fatal("orphan never dead")
 	}
@@ -565,7 +573,7 @@ func TestDeliverNowExcludesRun(t *testing.T) {
 func TestDispatcherPrunes(t *testing.T) {
 	f := newFixture(t, DispatcherOptions{PollInterval: 5 * time.Millisecond, PruneInterval: time.Nanosecond, Retention: time.Hour})
 	ev := f.add(t, "old", 0)
-	if a := f.disp.DeliverNow(context.Background(), ev); !a.OK {
+	if a := f.deliverNow(context.Background(), ev); !a.OK {
 		t.Fatal(a)
 	}
 	f.clock.Advance(2 * time.Hour)
@@ -691,7 +699,7 @@ func TestForwardMaxInFlight(t *testing.T) {
 	}
 	eventually(t, "two deliveries in flight", func() bool { return f.app.running.Load() == 2 })
 
-	if a := f.disp.DeliverNow(context.Background(), evs[2]); a.OK || !strings.Contains(a.Err, "max_in_flight") {
+	if a := f.deliverNow(context.Background(), evs[2]); a.OK || !strings.Contains(a.Err, "max_in_flight") {
 		t.Fatalf("DeliverNow with the forward full: %+v, want no attempt", a)
 	}
 	if st := get(t, f.store, evs[2].ID); st.State != outbox.StatePending || st.Attempts != 0 || st.NextAttempt.After(f.clock.Now()) {
@@ -725,7 +733,7 @@ func TestPausedRoute(t *testing.T) {
 	f := newFixture(t, DispatcherOptions{PollInterval: 5 * time.Millisecond, Paused: func(string) bool { return paused.Load() }})
 	evs := []*outbox.Event{f.add(t, "a", 0), f.add(t, "b", 0)}
 	for _, ev := range evs {
-		if a := f.disp.DeliverNow(context.Background(), ev); a.OK || !strings.Contains(a.Err, "paused") {
+		if a := f.deliverNow(context.Background(), ev); a.OK || !strings.Contains(a.Err, "paused") {
 			t.Fatalf("DeliverNow while paused: %+v", a)
 		}
 	}
@@ -791,7 +799,7 @@ func TestPaymentOrderHeadDeadReleases(t *testing.T) {
 	if n := f.app.maxRun.Load(); n != 0 {
 		t.Fatal("the app got a delivery while the payment's first event was pending")
 	}
-	if a := f.disp.DeliverNow(context.Background(), head); a.OK {
+	if a := f.deliverNow(context.Background(), head); a.OK {
 		t.Fatal(a)
 	}
 	if st := get(t, f.store, head.ID); st.State != outbox.StateDead {
@@ -846,7 +854,7 @@ func TestPaymentOrderAcrossPause(t *testing.T) {
 		}
 	}
 	for _, ev := range []*outbox.Event{second, first} { // handed to Run in this order: second falls due first
-		if a := f.disp.DeliverNow(ctx, ev); a.OK || !strings.Contains(a.Err, "paused") {
+		if a := f.deliverNow(ctx, ev); a.OK || !strings.Contains(a.Err, "paused") {
 			t.Fatalf("DeliverNow while paused: %+v", a)
 		}
 		f.clock.Advance(time.Millisecond)

@@ -23,7 +23,7 @@ func (s *heldOutcomes) MarkDelivered(ctx context.Context, ev *outbox.Event, at t
 	return s.Store.MarkDelivered(ctx, ev, at)
 }
 
-// With RecordLater, the first attempt's outcome does not hold AddDelivering (Antom's ack, which
+// The first attempt's outcome does not hold AddDelivering (Antom's ack, which
 // then waits for the event's insert only): DeliverNow returns once the app answered, the event
 // stays claimed so that Run does not deliver it again, and Wait waits for the outcome's write.
 func TestDeliverNowRecordsLater(t *testing.T) {
@@ -33,7 +33,7 @@ func TestDeliverNowRecordsLater(t *testing.T) {
 	route := Route{ID: RouteID("shop", app.srv.URL), Profile: "shop", URL: app.srv.URL, Secrets: []Secret{testSecret(t)}, MaxAge: time.Hour}
 	routes := func(id string) (Route, bool) { return route, id == route.ID }
 	d := NewDispatcher(store, &Forwarder{Timeout: 5 * time.Second}, routes, zaptest.NewLogger(t),
-		DispatcherOptions{PollInterval: 10 * time.Millisecond, RecordLater: true})
+		DispatcherOptions{PollInterval: 10 * time.Millisecond})
 	runCtx, cancel := context.WithCancel(ctx)
 	stopped := make(chan struct{})
 	go func() { d.Run(runCtx); close(stopped) }()
