@@ -8,38 +8,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caddy-antom/caddy-antom/internal/vectors"
+
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddy-antom/caddy-antom/antom"
 	"github.com/caddy-antom/caddy-antom/delivery"
 	"github.com/caddy-antom/caddy-antom/handlers"
 )
-
-// vectorsDir holds the golden vectors; this package's directory is the repository root.
-var vectorsDir = filepath.Join("testdata", "antom-vectors")
-
-// vectorKeyPath is the absolute path of a key file in the golden vectors, for {file.*}.
-func vectorKeyPath(t *testing.T, name string) string {
-	t.Helper()
-	p, err := filepath.Abs(filepath.Join(vectorsDir, "keys", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("test vector missing: %v", err)
-	}
-	return p
-}
-
-// vectorKey is the text of a key file in the golden vectors.
-func vectorKey(t *testing.T, name string) string {
-	t.Helper()
-	b, err := os.ReadFile(vectorKeyPath(t, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
 
 // assertNoSecret fails if msg contains any 20-character slice of a secret: its start (after a
 // PEM header line), its middle, or its end. Secrets shorter than 20 characters are checked whole.
@@ -69,7 +45,7 @@ func assertNoSecret(t *testing.T, msg string, secrets ...string) {
 // antomPublicKey is the vector key standing in for Antom's key.
 func antomPublicKey(t *testing.T) *rsa.PublicKey {
 	t.Helper()
-	pub, err := antom.ParsePublicKey(vectorKey(t, "antom_sim_public_spki.b64"))
+	pub, err := antom.ParsePublicKey(vectors.Key(t, "antom_sim_public_spki.b64"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +53,7 @@ func antomPublicKey(t *testing.T) *rsa.PublicKey {
 }
 
 func TestProfileProvisionKeyFormats(t *testing.T) {
-	merchant, err := antom.ParsePrivateKey(vectorKey(t, "merchant_private_pkcs8.b64"))
+	merchant, err := antom.ParsePrivateKey(vectors.Key(t, "merchant_private_pkcs8.b64"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,14 +69,14 @@ func TestProfileProvisionKeyFormats(t *testing.T) {
 					var priv, pub string
 					switch via {
 					case "env":
-						t.Setenv("ANTOM_TEST_PRIVATE_KEY", vectorKey(t, privName))
-						t.Setenv("ANTOM_TEST_PUBLIC_KEY", vectorKey(t, pubName))
+						t.Setenv("ANTOM_TEST_PRIVATE_KEY", vectors.Key(t, privName))
+						t.Setenv("ANTOM_TEST_PUBLIC_KEY", vectors.Key(t, pubName))
 						priv, pub = "{env.ANTOM_TEST_PRIVATE_KEY}", "{env.ANTOM_TEST_PUBLIC_KEY}"
 					case "file":
-						priv = "{file." + vectorKeyPath(t, privName) + "}"
-						pub = "{file." + vectorKeyPath(t, pubName) + "}"
+						priv = "{file." + vectors.KeyPath(t, privName) + "}"
+						pub = "{file." + vectors.KeyPath(t, pubName) + "}"
 					case "literal":
-						priv, pub = vectorKey(t, privName), vectorKey(t, pubName)
+						priv, pub = vectors.Key(t, privName), vectors.Key(t, pubName)
 					}
 					t.Setenv("ANTOM_TEST_CLIENT_ID", "TEST_5X00000000000000")
 					p := &Profile{
@@ -140,8 +116,8 @@ func TestProfileProvisionSettings(t *testing.T) {
 		Gateway:    "eu",
 		AgentToken: "{env.ANTOM_TEST_AGENT}",
 		AntomPublicKeys: []AntomPublicKey{
-			{Key: vectorKey(t, "antom_sim_public_spki.b64"), KeyVersion: "1"},
-			{Key: vectorKey(t, "merchant_public_spki.pem"), KeyVersion: "2"},
+			{Key: vectors.Key(t, "antom_sim_public_spki.b64"), KeyVersion: "1"},
+			{Key: vectors.Key(t, "merchant_public_spki.pem"), KeyVersion: "2"},
 		},
 	}
 	if err := p.provision("default"); err != nil {
@@ -174,16 +150,16 @@ func TestProfileProvisionSettings(t *testing.T) {
 func TestProfileProvisionVerifiesNotificationVector(t *testing.T) {
 	p := &Profile{
 		ClientID:        "TEST_5X00000000000000",
-		AntomPublicKeys: []AntomPublicKey{{Key: "{file." + vectorKeyPath(t, "antom_sim_public_spki.pem") + "}"}},
+		AntomPublicKeys: []AntomPublicKey{{Key: "{file." + vectors.KeyPath(t, "antom_sim_public_spki.pem") + "}"}},
 	}
 	if err := p.provision("default"); err != nil {
 		t.Fatal(err)
 	}
-	body, err := os.ReadFile(filepath.Join(vectorsDir, "notification", "body.json"))
+	body, err := os.ReadFile(filepath.Join(vectors.Dir, "notification", "body.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	sig, err := os.ReadFile(filepath.Join(vectorsDir, "notification", "signature_header_value.txt"))
+	sig, err := os.ReadFile(filepath.Join(vectors.Dir, "notification", "signature_header_value.txt"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,12 +173,12 @@ func TestProfileProvisionVerifiesNotificationVector(t *testing.T) {
 }
 
 func TestProfileProvisionErrors(t *testing.T) {
-	merchantPKCS8 := vectorKey(t, "merchant_private_pkcs8.b64")
-	merchantPEM := vectorKey(t, "merchant_private_pkcs1.pem")
-	merchantPub := vectorKey(t, "merchant_public_spki.b64")
-	antomPub := vectorKey(t, "antom_sim_public_spki.b64")
-	antomPubPEM := vectorKey(t, "antom_sim_public_spki.pem")
-	antomPriv := vectorKey(t, "antom_sim_private_pkcs8.pem")
+	merchantPKCS8 := vectors.Key(t, "merchant_private_pkcs8.b64")
+	merchantPEM := vectors.Key(t, "merchant_private_pkcs1.pem")
+	merchantPub := vectors.Key(t, "merchant_public_spki.b64")
+	antomPub := vectors.Key(t, "antom_sim_public_spki.b64")
+	antomPubPEM := vectors.Key(t, "antom_sim_public_spki.pem")
+	antomPriv := vectors.Key(t, "antom_sim_private_pkcs8.pem")
 	garbage := "this-is-not-a-key-but-a-secret-looking-string-0123456789abcdefghijklmnopqrstuvwxyz"
 	truncated := merchantPKCS8[:len(merchantPKCS8)/2]
 	const agentSecret = "agent-token-SECRET-abcdefghijklmnop"
@@ -434,7 +410,7 @@ func TestWebhookForwardSecretErrors(t *testing.T) {
 // is enough (the e2e tests provision good ones, without forward_secret).
 func TestWebhookForwardKeyErrors(t *testing.T) {
 	const garbage = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC-not-really-a-key"
-	key := vectorKey(t, "merchant_private_pkcs8.b64")
+	key := vectors.Key(t, "merchant_private_pkcs8.b64")
 	secret, err := delivery.GenerateSecret()
 	if err != nil {
 		t.Fatal(err)

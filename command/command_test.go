@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-antom/caddy-antom/internal/vectors"
+
 	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
@@ -228,7 +230,7 @@ func TestSecretCommand(t *testing.T) {
 // notificationVector is the golden notification of the shared vectors.
 func notificationVector(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(vectorsDir, "notification", name))
+	b, err := os.ReadFile(filepath.Join(vectors.Dir, "notification", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,8 +247,8 @@ func writeTemp(t *testing.T, name string, data []byte) string {
 }
 
 func TestVerifyCommand(t *testing.T) {
-	antomKey := vectorKeyPath(t, "antom_sim_public_spki.pem")
-	merchantPub := vectorKeyPath(t, "merchant_public_spki.b64")
+	antomKey := vectors.KeyPath(t, "antom_sim_public_spki.pem")
+	merchantPub := vectors.KeyPath(t, "merchant_public_spki.b64")
 	capture := notificationVector(t, "http_request.txt")
 	body := notificationVector(t, "body.json")
 	sigHeader := strings.TrimSpace(string(notificationVector(t, "signature_header_value.txt")))
@@ -337,7 +339,7 @@ func TestVerifyCommand(t *testing.T) {
 
 func TestVerifyCommandKeyErrors(t *testing.T) {
 	capture := writeTemp(t, "req", notificationVector(t, "http_request.txt"))
-	privText := vectorKey(t, "merchant_private_pkcs8.pem")
+	privText := vectors.Key(t, "merchant_private_pkcs8.pem")
 	_, _, err := runAntom(t, "verify", "--antom-public-key", writeTemp(t, "k", []byte(privText)), "--request", capture)
 	if err == nil || !strings.Contains(err.Error(), "got a private key") {
 		t.Fatalf("err = %v, want the private-key mix-up named", err)
