@@ -89,7 +89,7 @@ func TestWebhookDiskFullAfterDeliveryBacksOff(t *testing.T) {
 		ids = append(ids, whEventID(t, body))
 	}
 	for _, id := range ids {
-		if ev := whWaitState(t, s.p, id, "pending"); ev.Attempts != 1 {
+		if ev := whWaitRetrying(t, s.p, id); ev.Attempts != 1 {
 			t.Fatalf("event %s: %d attempts after the failed synchronous delivery, want 1", id, ev.Attempts)
 		}
 	}

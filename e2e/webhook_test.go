@@ -247,17 +247,32 @@ func whGetEvent(t testing.TB, p *caddyProc, id string) (ev whEvent, raw []byte, 
 // whWaitState waits until the admin API shows event id in state.
 func whWaitState(t testing.TB, p *caddyProc, id, state string) whEvent {
 	t.Helper()
+	return whWaitEvent(t, p, id, state, func(ev whEvent) bool { return ev.State == state })
+}
+
+// whWaitRetrying waits until the admin API shows event id pending after a failed attempt: the
+// first attempt's outcome is written after Antom's ack.
+func whWaitRetrying(t testing.TB, p *caddyProc, id string) whEvent {
+	t.Helper()
+	return whWaitEvent(t, p, id, "pending after a failed attempt", func(ev whEvent) bool {
+		return ev.State == "pending" && ev.Attempts >= 1
+	})
+}
+
+// whWaitEvent waits until the admin API shows event id as want has it (what says how).
+func whWaitEvent(t testing.TB, p *caddyProc, id, what string, want func(whEvent) bool) whEvent {
+	t.Helper()
 	var last whEvent
 	var lastRaw []byte
 	deadline := time.Now().Add(whWait)
 	for {
 		ev, raw, ok := whGetEvent(t, p, id)
-		if ok && ev.State == state {
+		if ok && want(ev) {
 			return ev
 		}
 		last, lastRaw = ev, raw
 		if time.Now().After(deadline) {
-			t.Fatalf("event %s not %s after %s; last seen: %s (%+v)", id, state, whWait, lastRaw, last)
+			t.Fatalf("event %s not %s after %s; last seen: %s (%+v)", id, what, whWait, lastRaw, last)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -586,6 +601,7 @@ func TestWebhookAppDownThenUp(t *testing.T) {
 
 	s.app.Off()
 	s.whNotify(body)
+	whWaitRetrying(t, s.p, id)
 	pending := whEvents(t, s.p, "pending")
 	if len(pending) != 1 || pending[0].ID != id || pending[0].Attempts < 1 || pending[0].LastError == "" {
 		t.Fatalf("after a failed synchronous delivery, pending = %+v; want %s with attempts >= 1 and a last error", pending, id)
