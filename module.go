@@ -296,6 +296,10 @@ func (a *App) AdmitUnverified() bool { return a.activity.admitUnverified() }
 // Logger is the app's logger (adminapi.ForwardsApp).
 func (a *App) Logger() *zap.Logger { return a.log }
 
+// ForwardFull reports whether the forward routeID is at its max_in_flight or rate now
+// (handlers.App).
+func (a *App) ForwardFull(routeID string) bool { return a.dispatcher.Full(routeID) }
+
 // Kick wakes the delivery workers, e.g. after an admin replay.
 func (a *App) Kick() { a.dispatcher.Kick() }
 

@@ -395,6 +395,17 @@ func (d *Dispatcher) gate(route Route) *gate {
 	return g
 }
 
+// Full reports whether the forward routeID has no slot (max_in_flight) or rate token free now,
+// so that a new event's first attempt would be left to Run: the webhook then stores it due at
+// once instead of claimed for an attempt that cannot start, two writes fewer (the hand-back,
+// and the claim it made). A slot freed meanwhile only means Run delivers it a moment later.
+func (d *Dispatcher) Full(routeID string) bool {
+	d.mu.Lock()
+	g := d.gates[routeID]
+	d.mu.Unlock()
+	return g != nil && g.full()
+}
+
 // leaveToRun hands a new event whose forward is busy or paused to Run: it is made due now
 // instead of after the grace the store's Add reserved for the synchronous attempt, without counting
 // an attempt (see settle for background). why is the Attempt's Err.

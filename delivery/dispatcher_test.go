@@ -996,3 +996,29 @@ func TestClaimFailureBacksOff(t *testing.T) {
 		return len(f.app.seen[ev.ID]) == 1
 	})
 }
+
+// Full says when a forward has no slot free, so that the webhook stores a new event for Run
+// instead of claiming it for a first attempt that cannot start; a forward never used is not full.
+func TestFullAtMaxInFlight(t *testing.T) {
+	f := newFixture(t, DispatcherOptions{PollInterval: 5 * time.Millisecond})
+	f.route.MaxInFlight = 1
+	if f.disp.Full(f.route.ID) {
+		t.Fatal("a forward with no delivery yet is full")
+	}
+	block := make(chan struct{})
+	f.app.setBlock(block)
+	ev := f.add(t, "a", 0)
+	res := make(chan Attempt, 1)
+	go func() { res <- f.deliverNow(context.Background(), ev) }()
+	eventually(t, "the delivery in flight", func() bool { return f.app.running.Load() == 1 })
+	if !f.disp.Full(f.route.ID) {
+		t.Fatal("a forward with max_in_flight 1 and a delivery in flight is not full")
+	}
+	close(block)
+	if a := <-res; !a.OK {
+		t.Fatal(a)
+	}
+	if f.disp.Full(f.route.ID) {
+		t.Fatal("the forward is still full after its delivery ended")
+	}
+}

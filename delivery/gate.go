@@ -55,3 +55,8 @@ func (g *gate) enter(ctx context.Context) error {
 }
 
 func (g *gate) leave() { <-g.slots }
+
+// full reports whether tryEnter would fail now: no slot or no token free.
+func (g *gate) full() bool {
+	return len(g.slots) == cap(g.slots) || (g.limit != nil && g.limit.Tokens() < 1)
+}

@@ -36,6 +36,8 @@ func (a *apiTestApp) RegisterRoute(delivery.Route)         {}
 func (a *apiTestApp) DeliverNow(context.Context, *outbox.Event) delivery.Attempt {
 	return delivery.Attempt{}
 }
+func (a *apiTestApp) ForwardFull(string) bool             { return false }
+func (a *apiTestApp) Kick()                               {}
 func (a *apiTestApp) Emit(string, map[string]any)         {}
 func (a *apiTestApp) RecordActivity(act *outbox.Activity) { a.activities = append(a.activities, act) }
 func (a *apiTestApp) AdmitUnverified() bool               { return true }

@@ -24,6 +24,11 @@ type App interface {
 	RegisterRoute(delivery.Route)
 	// DeliverNow makes the first, synchronous delivery attempt of a freshly stored event.
 	DeliverNow(ctx context.Context, ev *outbox.Event) delivery.Attempt
+	// ForwardFull reports whether the forward routeID is at its max_in_flight or rate now: a new
+	// event's first attempt could not start.
+	ForwardFull(routeID string) bool
+	// Kick wakes the background deliveries.
+	Kick()
 	// Emit sends a Caddy event; data must hold no secrets or card data.
 	Emit(name string, data map[string]any)
 	// RecordActivity queues an activity for the payments' timelines without waiting; it must

@@ -437,7 +437,17 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 		h.app.DeliverNow(ctx, ev)
 	}
 	storeCtx, span := tracing.Start(r.Context(), "antom.store")
-	added, err := h.app.Store().AddDelivering(storeCtx, ev, deliver)
+	var added bool
+	if h.app.ForwardFull(ev.Route) {
+		// Its first attempt could not start now: stored due at once, unclaimed, for the
+		// background deliveries, rather than claimed for an attempt that is then handed back.
+		ev.NextAttempt = ev.ReceivedAt
+		if added, err = h.app.Store().Add(storeCtx, ev); added {
+			h.app.Kick()
+		}
+	} else {
+		added, err = h.app.Store().AddDelivering(storeCtx, ev, deliver)
+	}
 	span.End()
 	if err != nil {
 		// Not acknowledged, so Antom retries: nothing is lost.
