@@ -69,9 +69,7 @@ func (a *App) SetPaused(ctx context.Context, routes []delivery.Route, pause bool
 	}
 	a.paused.mu.Unlock()
 	if !pause {
-		for _, id := range ids {
-			a.dispatcher.Resumed(id)
-		}
+		a.dispatcher.Kick() // the store's claims hand the resumed forwards' events out again
 	}
 	return nil
 }
@@ -135,9 +133,7 @@ func (a *App) followPauses(ctx context.Context) {
 		}
 		return
 	}
-	for _, id := range held {
-		if !a.paused.has(id) {
-			a.dispatcher.Resumed(id)
-		}
+	if slices.ContainsFunc(held, func(id string) bool { return !a.paused.has(id) }) {
+		a.dispatcher.Kick() // resumed through another instance
 	}
 }

@@ -53,7 +53,7 @@ type DispatcherOptions struct {
 	// Paused reports whether deliveries to a route are paused (nil: never), as this instance
 	// last read the store's pauses. The store's Claim and AddDelivering exclude a paused
 	// route's events themselves; Paused stops an attempt about to start on an event claimed
-	// before the pause. The events stay pending, and Resumed wakes Run to deliver them.
+	// before the pause. The events stay pending, and a Kick after the resume wakes Run to deliver them.
 	Paused func(routeID string) bool
 
 	// Rand is the jitter source for NextDelay (nil: math/rand/v2).
@@ -277,12 +277,12 @@ func (d *Dispatcher) process(ctx context.Context, ev *outbox.Event, background b
 		}
 		// Made due at once: the store's claims leave it out while the pause lasts, and it is
 		// delivered right after the resume, not after a grace period.
-		return d.leaveToRun(ctx, ev, false, why)
+		return d.leaveToRun(ctx, ev, why)
 	}
 	g := d.gate(route)
 	if !background {
 		if !g.tryEnter() {
-			return d.leaveToRun(ctx, ev, false, "the forward is at its max_in_flight or rate; delivering in the background")
+			return d.leaveToRun(ctx, ev, "the forward is at its max_in_flight or rate; delivering in the background")
 		}
 	} else if err := g.enter(ctx); err != nil {
 		d.handBack(ctx, ev) // Run is stopping before the attempt started; the event stays due
@@ -408,9 +408,9 @@ func (d *Dispatcher) Full(routeID string) bool {
 
 // leaveToRun hands a new event whose forward is busy or paused to Run: it is made due now
 // instead of after the grace the store's Add reserved for the synchronous attempt, without counting
-// an attempt (see settle for background). why is the Attempt's Err.
-func (d *Dispatcher) leaveToRun(ctx context.Context, ev *outbox.Event, background bool, why string) Attempt {
-	d.settle(ev, background, func(ev *outbox.Event) {
+// an attempt; the write comes after DeliverNow returns (settle). why is the Attempt's Err.
+func (d *Dispatcher) leaveToRun(ctx context.Context, ev *outbox.Event, why string) Attempt {
+	d.settle(ev, false, func(ev *outbox.Event) {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.opts.StoreTimeout)
 		defer cancel()
 		if err := d.store.Reschedule(sctx, ev, now(), "", 0); err != nil {
@@ -644,10 +644,6 @@ func (d *Dispatcher) handBack(ctx context.Context, ev *outbox.Event) {
 		d.log.Debug("handing an event back to the store", zap.String("id", ev.ID), zap.Error(err))
 	}
 }
-
-// Resumed wakes Run to deliver the events of routeID, which was just resumed: the store's
-// claims hand them out again.
-func (d *Dispatcher) Resumed(routeID string) { d.Kick() }
 
 // finished is called once ev is delivered or dead: when it has an OrderKey, the next event of
 // its payment may go now, and Run looks for it without waiting for its next poll.

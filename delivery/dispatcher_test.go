@@ -726,7 +726,7 @@ func TestForwardMaxInFlight(t *testing.T) {
 }
 
 // A paused route gets no deliveries, neither the first attempt nor Run's; its events stay
-// pending, due, with no attempt counted, and Resumed delivers them once each.
+// pending, due, with no attempt counted, and once resumed (Kick) they are delivered once each.
 func TestPausedRoute(t *testing.T) {
 	var paused atomic.Bool
 	paused.Store(true)
@@ -750,7 +750,7 @@ func TestPausedRoute(t *testing.T) {
 		t.Fatalf("the app got deliveries while the route was paused")
 	}
 	paused.Store(false)
-	f.disp.Resumed(f.route.ID)
+	f.disp.Kick()
 	eventually(t, "both delivered", func() bool {
 		c, _ := f.store.Counts(context.Background())
 		return c[outbox.StateDelivered] == 2
@@ -867,7 +867,7 @@ func TestPaymentOrderAcrossPause(t *testing.T) {
 		t.Fatal(err)
 	}
 	paused.Store(false)
-	f.disp.Resumed(f.route.ID)
+	f.disp.Kick()
 	eventually(t, "both delivered", func() bool {
 		f.mu.Lock()
 		defer f.mu.Unlock()
