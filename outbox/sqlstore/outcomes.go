@@ -53,29 +53,26 @@ func hourOf(t time.Time) time.Time { return t.UTC().Truncate(time.Hour) }
 // HourlyOutcomes returns the outcomes counted per route and hour from since's hour on, oldest
 // first; see outbox.EventStore. It reads the counters of those hours on the primary key.
 func (s *Store) HourlyOutcomes(ctx context.Context, since time.Time) (map[string][]outbox.HourOutcomes, error) {
-	ctx, cancel, err := s.read(ctx)
-	if err != nil {
-		return nil, err
+	type routeHour struct {
+		route string
+		outbox.HourOutcomes
 	}
-	defer cancel()
-	rows, err := s.r.QueryContext(ctx, s.q(`SELECT route, hour, sum(delivered), sum(failed) FROM antom_outcomes
-		WHERE hour >= ? GROUP BY route, hour ORDER BY route, hour`), s.d.t(hourOf(since)))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string][]outbox.HourOutcomes{}
-	for rows.Next() {
-		var route string
+	rows, err := readAll(ctx, s, func(rows *sql.Rows) (routeHour, bool, error) {
+		var r routeHour
 		var hour any
-		var o outbox.HourOutcomes
-		if err := rows.Scan(&route, &hour, &o.Delivered, &o.Failed); err != nil {
-			return nil, err
-		}
-		o.Hour = timeOf(hour).UTC()
-		out[route] = append(out[route], o)
+		err := rows.Scan(&r.route, &hour, &r.Delivered, &r.Failed)
+		r.Hour = timeOf(hour).UTC()
+		return r, err == nil, err
+	}, `SELECT route, hour, sum(delivered), sum(failed) FROM antom_outcomes
+		WHERE hour >= ? GROUP BY route, hour ORDER BY route, hour`, s.d.t(hourOf(since)))
+	if err != nil {
+		return nil, err
 	}
-	return out, rows.Err()
+	out := map[string][]outbox.HourOutcomes{}
+	for _, r := range rows {
+		out[r.route] = append(out[r.route], r.HourOutcomes)
+	}
+	return out, nil
 }
 
 // pruneOutcomes deletes the counters of the hours before cutoff's: a few rows per route and
