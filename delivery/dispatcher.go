@@ -645,10 +645,12 @@ func (d *Dispatcher) handBack(ctx context.Context, ev *outbox.Event) {
 	}
 }
 
-// finished is called once ev is delivered or dead: when it has an OrderKey, the next event of
-// its payment may go now, and Run looks for it without waiting for its next poll.
+// finished is called once ev is delivered or dead: when the store found an event of its payment
+// waiting behind it (Followed), that one may go now, and Run looks for it without waiting for
+// its next poll. Kicking after every delivery would have Run look for due events once per
+// notification, for nothing when no event waits.
 func (d *Dispatcher) finished(ev *outbox.Event) {
-	if ev.OrderKey != "" {
+	if ev.Followed {
 		d.Kick()
 	}
 }

@@ -26,7 +26,9 @@ import (
 //   - Every write of a pending event (MarkDelivered, MarkDead, Reschedule, Release) changes it
 //     only while the caller's claim (Event.Claim) still holds it, or, for an event written
 //     without a claim, while no live claim holds it; otherwise it changes nothing and returns
-//     ErrClaimLost. An event no longer pending is never changed by them.
+//     ErrClaimLost. An event no longer pending is never changed by them. MarkDelivered and
+//     MarkDead set Event.Followed when another event of the same route and OrderKey is pending,
+//     which the end of this one lets go.
 type EventStore interface {
 	Add(ctx context.Context, ev *Event) (added bool, err error)
 	AddDelivering(ctx context.Context, ev *Event, deliver func()) (added bool, err error)

@@ -90,6 +90,10 @@ type Event struct {
 	// Claim is the token of the claim this instance holds on the event (Claim, AddDelivering),
 	// "" for none; the store's writes of the event check it. Not stored in the document.
 	Claim string `json:"-"`
+	// Followed is set by the store's MarkDelivered and MarkDead when another event of the same
+	// Route and OrderKey is pending, waiting for this one to end: the dispatcher then looks for
+	// it at once rather than at its next poll. Not stored.
+	Followed bool `json:"-"`
 	// Unreadable marks an event a store lists whose stored record cannot be decoded (set aside
 	// dead with ReasonUnreadable once claimed): only what the store keeps beside the record is
 	// known (id, profile, route, type, request id, state, times), no body, and LastError says

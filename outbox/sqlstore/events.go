@@ -309,7 +309,8 @@ func claimCond(ev *outbox.Event) (string, []any) {
 
 // update writes upd (a changed copy of ev) with the columns set says, and counts the outcome it
 // records (countOutcome), if ev's claim still holds the event; then ev becomes upd and the claim
-// ends. Zero rows: outbox.ErrClaimLost.
+// ends, and when the write ended the event, ev.Followed says whether an event of its order waits.
+// Zero rows: outbox.ErrClaimLost.
 func (s *Store) update(ctx context.Context, ev, upd *outbox.Event, set string, args ...any) error {
 	doc, err := json.Marshal(upd)
 	if err != nil {
@@ -319,14 +320,22 @@ func (s *Store) update(ctx context.Context, ev, upd *outbox.Event, set string, a
 	args = append(args, string(doc), ev.ID)
 	args = append(args, cargs...)
 	var n int64
+	var followed bool
 	err = s.writeRetrying(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		followed = false
 		res, err := s.txExec(ctx, tx, s.q(`UPDATE antom_events SET `+set+`, lease_until = NULL, claim = NULL, doc = ?
 			WHERE id = ? AND state = 'pending' AND `+cond), args...)
 		if err != nil {
 			return err
 		}
-		if n, err = res.RowsAffected(); err == nil && n == 1 {
-			err = s.countOutcome(ctx, tx, upd)
+		if n, err = res.RowsAffected(); err != nil || n != 1 {
+			return err
+		}
+		if err := s.countOutcome(ctx, tx, upd); err != nil {
+			return err
+		}
+		if upd.State != outbox.StatePending && upd.OrderKey != "" {
+			followed, err = s.waiting(ctx, tx, upd)
 		}
 		return err
 	})
@@ -342,7 +351,17 @@ func (s *Store) update(ctx context.Context, ev, upd *outbox.Event, set string, a
 	s.unhold(ev.Claim, ev.ID)
 	*ev = *upd
 	ev.Claim = ""
+	ev.Followed = followed
 	return nil
+}
+
+// waiting reports whether an event of ev's route and order key other than ev is pending (on
+// the antom_events_order index).
+func (s *Store) waiting(ctx context.Context, tx *sql.Tx, ev *outbox.Event) (bool, error) {
+	var found bool
+	err := s.txQueryRow(ctx, tx, s.q(`SELECT EXISTS (SELECT 1 FROM antom_events
+		WHERE state = 'pending' AND route = ? AND order_key = ? AND id <> ?)`), ev.Route, ev.OrderKey, ev.ID).Scan(&found)
+	return found, err
 }
 
 func changed(ev *outbox.Event) *outbox.Event {

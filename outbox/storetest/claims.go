@@ -104,12 +104,20 @@ func claimKeepsOrder(t *testing.T, open Open) {
 			t.Fatalf("Claim while the payment result waits for its retry = %v, %v; want nothing", ids(got), err)
 		}
 	}
-	cur := state(t, s, pay.ID)
-	if err := s.MarkDelivered(ctx, cur, time.Now()); err != nil {
-		t.Fatal(err)
+	// The other route's event ends with nothing waiting behind it on its route.
+	if err := s.MarkDelivered(ctx, got[1], time.Now()); err != nil || got[1].Followed {
+		t.Fatalf("MarkDelivered of the other route's event: %v, Followed %v; want no event waiting behind it", err, got[1].Followed)
 	}
-	if got, err := claim(another(), 10); err != nil || len(got) != 1 || got[0].ID != refund.ID {
+	cur := state(t, s, pay.ID)
+	if err := s.MarkDelivered(ctx, cur, time.Now()); err != nil || !cur.Followed {
+		t.Fatalf("MarkDelivered of the payment result: %v, Followed %v; want the refund reported waiting behind it", err, cur.Followed)
+	}
+	got, err = claim(another(), 10)
+	if err != nil || len(got) != 1 || got[0].ID != refund.ID {
 		t.Fatalf("Claim after the payment result was delivered = %v, %v; want the refund", ids(got), err)
+	}
+	if err := s.MarkDead(ctx, got[0], time.Now(), "gone"); err != nil || got[0].Followed {
+		t.Fatalf("MarkDead of the last event of the payment: %v, Followed %v; want nothing waiting", err, got[0].Followed)
 	}
 }
 
