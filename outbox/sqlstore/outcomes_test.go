@@ -2,8 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
-	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -15,20 +13,10 @@ import (
 // A database whose schema predates the outcome counters gets their table when a store opens it,
 // and counts the outcomes written from then on.
 func TestOutcomeCountersMigrated(t *testing.T) {
-	ctx := context.Background()
+	const outcomesTable = "CREATE TABLE antom_outcomes"
 	t.Run("SQLite", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "events.db")
-		db, err := sql.Open("sqlite", path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		old := len(sqliteMigrations) - 1
-		for _, q := range append(sqliteMigrations[:old:old], fmt.Sprintf("PRAGMA user_version = %d", old)) {
-			if _, err := db.ExecContext(ctx, q); err != nil {
-				t.Fatal(err)
-			}
-		}
-		_ = db.Close()
+		oldSQLite(t, path, version(t, sqliteMigrations, outcomesTable))
 		s, err := OpenSQLite(path, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -38,17 +26,7 @@ func TestOutcomeCountersMigrated(t *testing.T) {
 	})
 	t.Run("PostgreSQL", func(t *testing.T) {
 		dsn := pgtest.Start(t).DSN()
-		db, err := sql.Open("pgx", dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		old := len(pgMigrations) - 1
-		for _, q := range append(pgMigrations[:old:old], fmt.Sprintf(`CREATE TABLE antom_schema (version int NOT NULL); INSERT INTO antom_schema VALUES (%d)`, old)) {
-			if _, err := db.ExecContext(ctx, q); err != nil {
-				t.Fatal(err)
-			}
-		}
+		oldPostgres(t, dsn, version(t, pgMigrations, outcomesTable))
 		s, err := OpenPostgres(dsn, 2, nil)
 		if err != nil {
 			t.Fatal(err)

@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"testing"
 	"time"
 
@@ -18,28 +17,22 @@ import (
 func TestPostgresMigratesFromVersion4(t *testing.T) {
 	ctx := context.Background()
 	dsn := pgtest.Start(t).DSN()
-	db, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := oldPostgres(t, dsn, 4)
 	const pending, dead = "msg_0123456789abcdef0123456789abcdef", "msg_fedcba9876543210fedcba9876543210"
-	stmts := append([]string{}, pgMigrations[:4]...)
-	stmts = append(stmts,
-		`CREATE TABLE antom_schema (version int NOT NULL); INSERT INTO antom_schema VALUES (4)`,
+	stmts := []string{
 		`INSERT INTO antom_events (id, profile, state, type, request_id, payment_id, received_at, next_attempt, lease_until, doc)
-			VALUES ('`+pending+`', 'p', 'pending', 'PAYMENT_RESULT', 'ORDER-1', 'P-1', now() - interval '1 minute',
+			VALUES ('` + pending + `', 'p', 'pending', 'PAYMENT_RESULT', 'ORDER-1', 'P-1', now() - interval '1 minute',
 			now() - interval '1 minute', now() - interval '1 second',
-			'{"id":"`+pending+`","profile":"p","route":"rt_0123456789abcdef","orderKey":"payment:P-1","requestId":"ORDER-1","body":"eyJwYXltZW50SWQiOiJQLTEifQ=="}')`,
+			'{"id":"` + pending + `","profile":"p","route":"rt_0123456789abcdef","orderKey":"payment:P-1","requestId":"ORDER-1","body":"eyJwYXltZW50SWQiOiJQLTEifQ=="}')`,
 		`INSERT INTO antom_events (id, profile, state, type, request_id, payment_id, received_at, state_at, doc)
-			VALUES ('`+dead+`', 'p', 'dead', 'REFUND_RESULT', 'REFUND-1', 'P-1', now(), now(),
-			'{"id":"`+dead+`","profile":"p","route":"rt_0123456789abcdef","requestId":"REFUND-1","body":"e30="}')`,
+			VALUES ('` + dead + `', 'p', 'dead', 'REFUND_RESULT', 'REFUND-1', 'P-1', now(), now(),
+			'{"id":"` + dead + `","profile":"p","route":"rt_0123456789abcdef","requestId":"REFUND-1","body":"e30="}')`,
 		`INSERT INTO antom_payments (id, profile, state, payment_request_id, created_at, doc)
 			VALUES ('pay_0123456789abcdef0123456789abcdef', 'p', 'done', 'ORDER-1', now(), '{"id":"pay_0123456789abcdef0123456789abcdef","profile":"p","paymentRequestId":"ORDER-1"}')`,
 		`INSERT INTO antom_paused_routes (route_id) VALUES ('rt_fedcba9876543210')`,
 		`INSERT INTO antom_activity (id, at, ids, doc) VALUES ('act_0123456789abcdef0123456789abcdef', now(),
 			'{"paymentRequestId":"ORDER-1"}', '{"id":"act_0123456789abcdef0123456789abcdef","what":"api_call","ids":{"paymentRequestId":"ORDER-1"}}')`,
-	)
+	}
 	for _, q := range stmts {
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			t.Fatal(err)

@@ -160,6 +160,8 @@ var sqliteMigrations = []string{
 		failed    INTEGER NOT NULL DEFAULT 0,
 		PRIMARY KEY (hour, route, shard)
 	) WITHOUT ROWID;`,
+	// claims read antom_events_route_due; one index fewer to write per event
+	`DROP INDEX antom_events_due;`,
 }
 
 func (sqliteDialect) migrate(ctx context.Context, db *sql.DB) error {
