@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-antom/caddy-antom/antom"
+	"github.com/caddy-antom/caddy-antom/delivery"
 	"github.com/caddy-antom/caddy-antom/internal/held"
 	"github.com/caddy-antom/caddy-antom/internal/tracing"
 	"github.com/caddy-antom/caddy-antom/outbox"
@@ -44,8 +45,9 @@ type Options struct {
 	// Profile returns the setup of a profile in the current config; false if reconciliation is
 	// not enabled for it (its payments then wait, pending, for a config that enables it).
 	Profile func(name string) (Profile, bool)
-	// Route returns the delivery route id for a profile's events (its single antom_webhook).
-	Route func(profile string) (string, error)
+	// Route returns the delivery route of a profile's events (its single antom_webhook): the
+	// results found by inquiry go there, ordered as its notifications are (Route.OrderKey).
+	Route func(profile string) (delivery.Route, error)
 	// Kick, if set, wakes the delivery workers after an event was stored.
 	Kick func()
 	// Record, if set, takes the activity record of each inquiryPayment and cancel call for the
@@ -480,8 +482,7 @@ func (s *step) deliver(a *answer) {
 		return
 	}
 	learnt := s.w.opts.Now() // after the inquiry, which the timeline shows before its result
-	ev := resultEvent(p, a)
-	ev.Route = route
+	ev := resultEvent(p, a, route)
 	ev.ReceivedAt = learnt
 	ev.NextAttempt = learnt // due at once: the dispatcher of this (leader) instance sends it
 	sctx, cancel := s.storeCtx()
@@ -502,7 +503,7 @@ func (s *step) deliver(a *answer) {
 	} else if old, err := s.w.store.Get(sctx, ev.ID); err == nil {
 		by = byOf(old)
 	}
-	p.Route = route
+	p.Route = route.ID
 	s.finish(a.status, by, a.summary)
 }
 
