@@ -111,7 +111,7 @@ type env struct {
 	routeOK bool
 	// unordered is the route's ordering off
 	unordered bool
-	worker  *Worker
+	worker    *Worker
 
 	mu        sync.Mutex
 	finished  map[string]string // payment id -> by
