@@ -124,13 +124,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.reconciles = make(map[string]reconcile.Config)
 	ropts := reconcile.Options{
 		Profile: a.reconcileProfile,
-		Route: func(profile string) (string, error) {
-			r, err := a.RouteFor(profile)
-			return r.ID, err
-		},
-		Kick:   a.dispatcher.Kick,
-		Record: a.RecordActivity,
-		Log:    a.log.Named("reconcile"),
+		Route:   a.RouteFor,
+		Kick:    a.dispatcher.Kick,
+		Record:  a.RecordActivity,
+		Log:     a.log.Named("reconcile"),
 	}
 	a.observeReconcile(&ropts)
 	a.reconciler = reconcile.New(a.store, ropts)

@@ -50,6 +50,21 @@ type Route struct {
 	// Rate bounds the deliveries to URL per second (a token bucket); <= 0
 	// means no limit beyond MaxInFlight.
 	Rate float64
+	// Unordered lets the events of one payment overtake each other
+	// (antom_webhook `ordering off`): OrderKey gives them none.
+	Unordered bool
+}
+
+// OrderKey is the OrderKey of an event of the payment paymentID forwarded
+// on r: the payment's (outbox.PaymentOrderKey), so that the store holds it
+// behind the payment's earlier pending events, or "" when r is Unordered or
+// the paymentId is unknown. Notifications and results found by inquiry both
+// take theirs from here.
+func (r Route) OrderKey(paymentID string) string {
+	if paymentID == "" || r.Unordered {
+		return ""
+	}
+	return outbox.PaymentOrderKey(paymentID)
 }
 
 // DefaultMaxInFlight is a forward's max_in_flight when none is set: one less

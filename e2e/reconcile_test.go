@@ -68,6 +68,8 @@ type rcOpts struct {
 	API string
 	// Site is extra lines in the antom_api's and the antom_webhook's sites.
 	Site string
+	// Webhook is extra lines in the antom_webhook block.
+	Webhook string
 	// Env is extra environment for caddy.
 	Env map[string]string
 	// Global is extra lines in the global options (e.g. "\tdebug", which logs Caddy events).
@@ -121,9 +123,10 @@ func rcStart(t testing.TB, o rcOpts) *rcStack {
 		forward_secret {env.ANTOM_FORWARD_SECRET}
 		sync_timeout   2s
 		max_age        5m
+		%s
 	}
 }
-`, whPort, o.Site, app.URL)
+`, whPort, o.Site, app.URL, o.Webhook)
 	api := fmt.Sprintf(`http://127.0.0.1:%d {
 %s
 	antom_api {

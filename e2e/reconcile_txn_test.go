@@ -351,3 +351,40 @@ func TestReconcileCapturesReachAppOnce(t *testing.T) {
 		t.Errorf("the app got %d CAPTURE_RESULT, want 2", len(got))
 	}
 }
+
+// On a forward with `ordering off` the results found by inquiry overtake each other as its
+// notifications do: while the app fails its payment's PAYMENT_RESULT (found by inquiry, the
+// simulator dropping every notification), the refund's REFUND_RESULT, also found by inquiry,
+// is offered to the app meanwhile instead of waiting behind it; once the app works, each is
+// delivered.
+func TestReconcileOrderingOff(t *testing.T) {
+	t.Parallel()
+	s := rcStart(t, rcOpts{Reconcile: "after 1s\ngive_up 2m", Webhook: "ordering off"})
+	s.app.SetDefaultStatus(http.StatusInternalServerError)
+	ref := apiUnique("rc-unordered")
+	s.start(t, "createPaymentSession", rcSession(ref, "1000"))
+	paymentID := rcBuyer(t, s.sim, ref, "pay", "SUCCESS")
+	waitFor(t, rcWait, "the PAYMENT_RESULT found by inquiry offered to the app", func() bool {
+		return len(byType(s.app.Requests(), "PAYMENT_RESULT")) > 0
+	})
+
+	rf := apiUnique("rf-unordered")
+	status, body := s.call(t, "refund", map[string]any{"refundRequestId": rf, "paymentId": paymentID,
+		"refundAmount": map[string]string{"currency": "USD", "value": "400"}})
+	if status != http.StatusOK || apiResult(t, body).ResultStatus != "S" {
+		t.Fatalf("refund: HTTP %d %s", status, body)
+	}
+	refundID := apiField(t, body, "refundId")
+	waitFor(t, rcWait, "the REFUND_RESULT found by inquiry offered to the app while its payment's PAYMENT_RESULT fails", func() bool {
+		return len(byType(s.app.Requests(), "REFUND_RESULT")) > 0
+	})
+	for _, r := range s.app.Requests() {
+		if r.Status != http.StatusInternalServerError || r.Header.Get("Antom-Event-Source") != "inquiry" {
+			t.Fatalf("%s from %s answered %d; want only results found by inquiry, all failed so far",
+				r.Header.Get("Antom-Event-Type"), r.Header.Get("Antom-Event-Source"), r.Status)
+		}
+	}
+
+	s.app.SetDefaultStatus(http.StatusOK)
+	whWaitDelivered(t, s.app, []string{rcWebhookID(paymentID), outbox.EventID("default", antom.RefundResultDedupKey(refundID))})
+}

@@ -253,6 +253,7 @@ func (h *Webhook) Provision(ctx caddy.Context) error {
 		MaxAge:      time.Duration(h.MaxAge),
 		MaxInFlight: h.MaxInFlight,
 		Rate:        perSecond,
+		Unordered:   h.Ordering == "off",
 	}
 	h.app.RegisterRoute(h.route)
 	return nil
@@ -414,7 +415,7 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 		RequestID:      n.RequestID,
 		SubscriptionID: n.SubscriptionID,
 		DedupKey:       n.DedupKey,
-		OrderKey:       h.orderKey(n),
+		OrderKey:       h.route.OrderKey(n.PaymentID),
 		Body:           body,
 		Signed: &outbox.AntomSignature{
 			ClientID:    clientID,
@@ -483,15 +484,6 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(antom.AckBody)
 	return nil
-}
-
-// orderKey is the key of the events to deliver in the order received: those of one payment
-// ("" with ordering off: the store then lets them overtake each other).
-func (h *Webhook) orderKey(n antom.Notification) string {
-	if n.PaymentID == "" || h.Ordering == "off" {
-		return ""
-	}
-	return outbox.PaymentOrderKey(n.PaymentID)
 }
 
 // checkRequestTime refuses a request-time that is unreadable, older than max_request_age or

@@ -109,7 +109,9 @@ type env struct {
 	cfg     Config
 	route   string
 	routeOK bool
-	worker  *Worker
+	// unordered is the route's ordering off
+	unordered bool
+	worker    *Worker
 
 	mu        sync.Mutex
 	finished  map[string]string // payment id -> by
@@ -164,13 +166,13 @@ func (e *env) options() Options {
 		Profile: func(name string) (Profile, bool) {
 			return Profile{Client: e.caller, Config: e.cfg}, name == testProfile
 		},
-		Route: func(profile string) (string, error) {
+		Route: func(profile string) (delivery.Route, error) {
 			e.mu.Lock()
 			defer e.mu.Unlock()
 			if !e.routeOK {
-				return "", errNoRoute
+				return delivery.Route{}, errNoRoute
 			}
-			return e.route, nil
+			return delivery.Route{ID: e.route, Profile: profile, Unordered: e.unordered}, nil
 		},
 		Now: e.clock.Now,
 		Log: zaptest.NewLogger(e.t),

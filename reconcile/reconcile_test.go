@@ -5,6 +5,7 @@ import (
 	"errors"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -531,5 +532,109 @@ func TestReadOnlyStorageBacksOff(t *testing.T) {
 	runs("after the second backoff", 3)
 	if got := e.payment(p.ID); got.Attempts != 0 || got.State != outbox.StatePending {
 		t.Fatalf("the store changed although it takes no update: %+v", got)
+	}
+}
+
+// failingUpdates is a store whose next fails updates of payment records fail with err (a disk
+// full for a moment); then it takes them again.
+type failingUpdates struct {
+	outbox.EventStore
+	fails atomic.Int32
+	err   error
+}
+
+func (s *failingUpdates) UpdatePayment(ctx context.Context, p *outbox.Payment) error {
+	if s.fails.Add(-1) >= 0 {
+		return s.err
+	}
+	return s.EventStore.UpdatePayment(ctx, p)
+}
+
+// A payment held back after its reschedule could not be recorded is not leased past its next
+// inquiry: once the store takes writes again, the next look at it records the schedule that
+// failed, which ends the lease DuePayments took, and the inquiry comes on time.
+func TestHeldBackPaymentNotLeasedPastItsInquiry(t *testing.T) {
+	e := newEnv(t, Config{})
+	p := e.start("createPaymentSession", "req-held", "3400", nil, nil) // unpaid: PROCESSING
+	store := &failingUpdates{EventStore: e.store, err: errors.New("no space left on device")}
+	store.fails.Store(1)
+	e.worker = New(store, e.options())
+	e.clock.Advance(DefaultAfter)
+	e.run() // the inquiry's reschedule fails: held back for backoff(1)
+	next := e.clock.Now().Add(backoff(1))
+	e.leaseEnds(p.ID)
+	e.run() // due in storage, held back in memory: the store takes the schedule now
+	if got := e.payment(p.ID); got.Attempts != 1 || !got.NextInquiry.Equal(next) {
+		t.Fatalf("held payment in storage: %d inquiries, next %v; want 1, %v", got.Attempts, got.NextInquiry, next)
+	}
+	e.clock.Set(next)
+	e.run()
+	if n := e.caller.count("inquiryPayment"); n != 2 {
+		t.Fatalf("%d inquiries when the backoff passed, want 2 (the payment stayed leased)", n)
+	}
+	if got := e.payment(p.ID); got.Attempts != 2 {
+		t.Errorf("payment after its second inquiry: %+v", got)
+	}
+}
+
+// stoppingCaller is Antom answering while the worker stops: the call ends with the worker's
+// context (the reload or shutdown cuts it short).
+type stoppingCaller struct{ stop context.CancelFunc }
+
+func (c stoppingCaller) Call(ctx context.Context, api string, body []byte) (*antom.Response, error) {
+	c.stop()
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// stoppingStore is a store on which the worker stops right after DuePayments leased its
+// payments.
+type stoppingStore struct {
+	outbox.EventStore
+	stop context.CancelFunc
+}
+
+func (s stoppingStore) DuePayments(ctx context.Context, at time.Time, limit int) ([]*outbox.Payment, error) {
+	ps, err := s.EventStore.DuePayments(ctx, at, limit)
+	s.stop()
+	return ps, err
+}
+
+// Payments a stopping worker leased and did not finish (not started yet, or their inquiry cut
+// short) are handed back at once: the next config's worker inquires about them at once, not
+// a minute later when the lease ends.
+func TestStoppedWorkerHandsPaymentsBack(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		old  func(e *env, stop context.CancelFunc) *Worker
+	}{
+		{"leased, not started", func(e *env, stop context.CancelFunc) *Worker {
+			return New(stoppingStore{e.store, stop}, e.options())
+		}},
+		{"inquiry cut short", func(e *env, stop context.CancelFunc) *Worker {
+			opts := e.options()
+			opts.Profile = func(string) (Profile, bool) { return Profile{Client: stoppingCaller{stop}, Config: e.cfg}, true }
+			return New(e.store, opts)
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t, Config{})
+			p := e.start("createPaymentSession", "req-stop", "3500", nil, nil)
+			if _, err := e.sim.Act("req-stop", simulator.BuyerPay); err != nil {
+				t.Fatal(err)
+			}
+			e.clock.Advance(DefaultAfter)
+			ctx, stop := context.WithCancel(context.Background())
+			if _, err := c.old(e, stop).RunOnce(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if got := e.payment(p.ID); got.State != outbox.StatePending || got.NextInquiry.After(e.clock.Now()) {
+				t.Fatalf("after the stop: %+v; want pending and due", got)
+			}
+			e.restart() // the next config's worker
+			if n := e.run(); n != 1 || e.payment(p.ID).State != outbox.StateDone {
+				t.Fatalf("the next worker stepped %d payments, want the one the stopped worker leased (%+v)", n, e.payment(p.ID))
+			}
+		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-antom/caddy-antom/antom"
+	"github.com/caddy-antom/caddy-antom/delivery"
 	"github.com/caddy-antom/caddy-antom/outbox"
 )
 
@@ -163,12 +164,15 @@ func outcomeOf(status string) string {
 	return "fail"
 }
 
-// resultEvent is the event that stands in for the notification of a's final result: its
-// kind, type, request id and deduplication key are those of the notification p's kind has.
-// It is ordered with the events of p's payment.
-func resultEvent(p *outbox.Payment, a *answer) *outbox.Event {
+// resultEvent is the event that stands in for the notification of a's final result, to be
+// forwarded on route: its kind, type, request id and deduplication key are those of the
+// notification p's kind has, and it is ordered with the events of p's payment as route orders
+// that notification.
+func resultEvent(p *outbox.Payment, a *answer, route delivery.Route) *outbox.Event {
 	ev := &outbox.Event{
 		Profile:      p.Profile,
+		Route:        route.ID,
+		OrderKey:     route.OrderKey(p.PaymentID), // its payment's later events wait for it
 		Source:       outbox.SourceInquiry,
 		ResultStatus: a.result.ResultStatus,
 		Body:         a.body,
@@ -182,9 +186,6 @@ func resultEvent(p *outbox.Payment, a *answer) *outbox.Event {
 		ev.Kind, ev.Type, ev.RequestIDField, ev.RequestID = antom.KindCapture, captureResult, "captureRequestId", p.CaptureRequestID
 	default:
 		ev.Kind, ev.Type, ev.RequestIDField, ev.RequestID = antom.KindPayment, paymentResult, "paymentRequestId", p.PaymentRequestID
-	}
-	if p.PaymentID != "" {
-		ev.OrderKey = outbox.PaymentOrderKey(p.PaymentID) // its payment's later events wait for it
 	}
 	ev.ID = outbox.EventID(p.Profile, ev.DedupKey)
 	return ev

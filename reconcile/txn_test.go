@@ -293,3 +293,47 @@ func TestAutoCaptureOfUnknownPaymentEnds(t *testing.T) {
 		t.Errorf("capture of an unknown payment: %+v by %q, %d events; want %s, none", p, e.finishedBy(p.ID), len(e.events(outbox.StatePending)), FinalNothingOwed)
 	}
 }
+
+// The results found by inquiry are ordered as the forward orders its notifications: with
+// ordering on, a refund's result waits behind its payment's result, also found by inquiry and
+// still pending (not yet delivered, or failing); on a forward with `ordering off` neither has
+// an order key, so both may go at once.
+func TestInquiryResultsFollowRouteOrdering(t *testing.T) {
+	for _, unordered := range []bool{false, true} {
+		name := "ordering on"
+		if unordered {
+			name = "ordering off"
+		}
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, Config{After: 10 * time.Second})
+			e.unordered = unordered
+			pid := e.paid("req-ordering")
+			e.call("refund", map[string]any{"refundRequestId": "rf-ordering", "paymentId": pid,
+				"refundAmount": map[string]string{"currency": "USD", "value": "100"}}, true)
+			e.clock.Advance(10 * time.Second)
+			if n := e.run(); n != 2 {
+				t.Fatalf("stepped %d records, want the payment and its refund", n)
+			}
+			evs := e.events(outbox.StatePending)
+			if len(evs) != 2 {
+				t.Fatalf("%d events found by inquiry, want the PAYMENT_RESULT and the REFUND_RESULT", len(evs))
+			}
+			wantKey, wantClaimed := outbox.PaymentOrderKey(pid), 1
+			if unordered {
+				wantKey, wantClaimed = "", 2
+			}
+			for _, ev := range evs {
+				if ev.OrderKey != wantKey {
+					t.Errorf("%s found by inquiry has order key %q, want %q", ev.Type, ev.OrderKey, wantKey)
+				}
+			}
+			claimed, err := e.store.Claim(context.Background(), outbox.ClaimRequest{Limit: 10, Free: map[string]int{e.route: 10}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(claimed) != wantClaimed {
+				t.Errorf("%d of the payment's 2 events may go now, want %d", len(claimed), wantClaimed)
+			}
+		})
+	}
+}

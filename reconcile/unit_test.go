@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/caddy-antom/caddy-antom/antom"
+	"github.com/caddy-antom/caddy-antom/delivery"
 	"github.com/caddy-antom/caddy-antom/internal/teststore"
 	"github.com/caddy-antom/caddy-antom/outbox"
 	"github.com/caddy-antom/caddy-antom/outbox/sqlstore"
@@ -69,7 +70,7 @@ func newUnitEnv(t *testing.T, cfg Config, answer func(api string, n int) (*antom
 	var mu sync.Mutex
 	u.worker = New(u.store, Options{
 		Profile: func(string) (Profile, bool) { return Profile{Client: u.caller, Config: cfg}, true },
-		Route:   func(string) (string, error) { return "rt_0123456789abcdef", nil },
+		Route:   func(string) (delivery.Route, error) { return delivery.Route{ID: "rt_0123456789abcdef"}, nil },
 		Now:     u.clock.Now,
 		Log:     zaptest.NewLogger(t),
 		OnFinished: func(p *outbox.Payment, by string) {

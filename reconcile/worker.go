@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-antom/caddy-antom/antom"
+	"github.com/caddy-antom/caddy-antom/delivery"
 	"github.com/caddy-antom/caddy-antom/internal/held"
 	"github.com/caddy-antom/caddy-antom/internal/tracing"
 	"github.com/caddy-antom/caddy-antom/outbox"
@@ -44,8 +45,9 @@ type Options struct {
 	// Profile returns the setup of a profile in the current config; false if reconciliation is
 	// not enabled for it (its payments then wait, pending, for a config that enables it).
 	Profile func(name string) (Profile, bool)
-	// Route returns the delivery route id for a profile's events (its single antom_webhook).
-	Route func(profile string) (string, error)
+	// Route returns the delivery route of a profile's events (its single antom_webhook): the
+	// results found by inquiry go there, ordered as its notifications are (Route.OrderKey).
+	Route func(profile string) (delivery.Route, error)
 	// Kick, if set, wakes the delivery workers after an event was stored.
 	Kick func()
 	// Record, if set, takes the activity record of each inquiryPayment and cancel call for the
@@ -121,8 +123,8 @@ func (w *Worker) Kick() {
 }
 
 // Run works on due payments until ctx is cancelled, then waits for the steps in progress. A
-// step cut short by the cancellation is not recorded: the payment stays due for the next
-// config or instance.
+// step cut short by the cancellation records only the inquiries it made: the payment is handed
+// back due, free of its lease, for the next config or instance.
 func (w *Worker) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -186,12 +188,16 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// work steps the payment with id if it is still pending and due. The caller has claimed it; the
-// list it came from may be older than the step that just released it.
+// work steps the payment with id if it is still pending and due. The caller has claimed it and
+// DuePayments leased it; the list it came from may be older than the step that just released
+// it. A due payment it does not step (held back, or the worker stopping) does not keep the
+// lease: no instance would take it before the lease ends, a minute later.
 func (w *Worker) work(ctx context.Context, id string) bool {
-	p, err := w.store.GetPayment(ctx, id)
+	sctx, cancel := w.storeCtx(ctx)
+	p, err := w.store.GetPayment(sctx, id)
+	cancel()
 	if err != nil {
-		if ctx.Err() == nil && !errors.Is(err, outbox.ErrNotFound) {
+		if !errors.Is(err, outbox.ErrNotFound) {
 			w.log.Error("loading a payment to reconcile", zap.String("id", id), zap.Error(err))
 		}
 		return false
@@ -199,8 +205,29 @@ func (w *Worker) work(ctx context.Context, id string) bool {
 	if p.State != outbox.StatePending || p.NextInquiry.After(w.opts.Now()) || w.heldBack(p) {
 		return false
 	}
+	if ctx.Err() != nil {
+		w.putBack(p) // stopping: the next config or instance takes it at once
+		return false
+	}
 	w.Step(ctx, p)
 	return true
+}
+
+// putBack writes p, due, back unchanged but for what a step cut short by the worker stopping
+// learnt (its inquiries); the write ends the lease DuePayments took.
+func (w *Worker) putBack(p *outbox.Payment) {
+	sctx, cancel := w.storeCtx(context.Background())
+	defer cancel()
+	if err := w.store.UpdatePayment(sctx, p); err != nil {
+		w.log.Warn("handing a payment back on shutdown failed; the next config or instance takes it when its lease ends",
+			zap.String("id", p.ID), zap.Error(err))
+	}
+}
+
+// storeCtx bounds a store update; it outlives the cancellation of ctx so that what was learnt
+// is recorded.
+func (w *Worker) storeCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), w.opts.StoreTimeout)
 }
 
 func (w *Worker) claim(id string) bool {
@@ -219,14 +246,23 @@ func (w *Worker) release(id string) {
 	w.mu.Unlock()
 }
 
-// heldBack reports whether p, due in storage, waits for the next inquiry that hold set; if
-// not, it gives p the inquiries made while storage could not record them.
+// heldBack reports whether p, due in storage, waits for the next inquiry that hold set, and
+// gives p the inquiries made while storage could not record them. A payment held back is
+// given that schedule in storage now that the store takes writes again (DuePayments just
+// leased it): the write that failed is made, and it ends the lease, which would otherwise keep
+// p from every instance for a minute past its next inquiry.
 func (w *Worker) heldBack(p *outbox.Payment) bool {
-	if w.held.Waiting(p.ID, w.opts.Now()) {
-		return true
-	}
 	p.Attempts = max(p.Attempts, w.held.Attempts(p.ID))
-	return false
+	if !w.held.Waiting(p.ID, w.opts.Now()) {
+		return false
+	}
+	p.NextInquiry = w.held.Until(p.ID)
+	sctx, cancel := w.storeCtx(context.Background())
+	defer cancel()
+	if err := w.store.UpdatePayment(sctx, p); err == nil {
+		w.held.Release(p.ID)
+	}
+	return true
 }
 
 // hold keeps p back until next after a store update failed, so that it backs off as if the
@@ -289,7 +325,8 @@ func (w *Worker) Step(ctx context.Context, p *outbox.Payment) {
 
 	a := s.inquire(prof.Client)
 	if a == nil {
-		return // cut short by shutdown
+		w.putBack(p) // cut short by shutdown
+		return
 	}
 	if a.final {
 		s.deliver(a)
@@ -305,6 +342,7 @@ func (w *Worker) Step(ctx context.Context, p *outbox.Payment) {
 			return
 		}
 		if a = s.inquire(prof.Client); a == nil {
+			w.putBack(p)
 			return
 		}
 		if a.final {
@@ -480,8 +518,7 @@ func (s *step) deliver(a *answer) {
 		return
 	}
 	learnt := s.w.opts.Now() // after the inquiry, which the timeline shows before its result
-	ev := resultEvent(p, a)
-	ev.Route = route
+	ev := resultEvent(p, a, route)
 	ev.ReceivedAt = learnt
 	ev.NextAttempt = learnt // due at once: the dispatcher of this (leader) instance sends it
 	sctx, cancel := s.storeCtx()
@@ -502,7 +539,7 @@ func (s *step) deliver(a *answer) {
 	} else if old, err := s.w.store.Get(sctx, ev.ID); err == nil {
 		by = byOf(old)
 	}
-	p.Route = route
+	p.Route = route.ID
 	s.finish(a.status, by, a.summary)
 }
 
@@ -601,10 +638,9 @@ func (s *step) record(act *outbox.Activity, result string) {
 	}
 }
 
-// storeCtx bounds a store update; it outlives the cancellation of the step's context so that
-// what was learnt is recorded.
+// storeCtx bounds a store update of the step (Worker.storeCtx).
 func (s *step) storeCtx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(s.ctx), s.w.opts.StoreTimeout)
+	return s.w.storeCtx(s.ctx)
 }
 
 func truncate(s string) string {

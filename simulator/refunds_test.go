@@ -70,3 +70,27 @@ func TestRefunds(t *testing.T) {
 		t.Fatalf("REFUND_RESULT %s (verify: %v)", n.body, n.verified)
 	}
 }
+
+// inquiryRefund answers with the fields Antom documents for it: refundTime only on SUCCESS,
+// and never refundCreateTime, which only the REFUND_RESULT notification carries (a refund's
+// result found by inquiry lacks it, as with the real Antom).
+func TestInquiryRefundFields(t *testing.T) {
+	h := newHarness(t, Config{})
+	documented := map[string]bool{"result": true, "refundId": true, "refundRequestId": true, "refundAmount": true,
+		"refundStatus": true, "refundTime": true, "grossSettlementAmount": true, "settlementQuote": true, "acquirerInfo": true}
+	id := h.paid("R_FIELDS", "1000", "")
+	h.expect("v1/payments/refund", refundReq("RF_OK", id, "100", ""), "SUCCESS", "S")
+	h.expect("v1/payments/refund", refundReq("RF_TOO_MUCH", id, "5000", ""), "REFUND_AMOUNT_EXCEED", "F")
+	for ref, status := range map[string]string{"RF_OK": StatusSuccess, "RF_TOO_MUCH": StatusFail} {
+		q := h.expect("v1/payments/inquiryRefund", map[string]string{"refundRequestId": ref}, "SUCCESS", "S")
+		for k := range q {
+			if !documented[k] {
+				t.Errorf("inquiryRefund of %s answers %s, which Antom's inquiryRefund does not have", ref, k)
+			}
+		}
+		if str(q, "refundStatus") != status || str(q, "refundRequestId") != ref || str(q, "refundAmount", "currency") != "USD" ||
+			(str(q, "refundTime") != "") != (status == StatusSuccess) {
+			t.Errorf("inquiryRefund of %s: %v; want refundStatus %s, refundTime only on SUCCESS", ref, q, status)
+		}
+	}
+}

@@ -49,6 +49,13 @@ func (s *Set) Waiting(id string, t time.Time) bool {
 	return ok && e.next.After(t)
 }
 
+// Until is when id's next attempt is due; the zero time if it is not held.
+func (s *Set) Until(id string) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.m[id].next
+}
+
 // Attempts is the number of attempts held for id; 0 if it is not held.
 func (s *Set) Attempts(id string) int {
 	s.mu.Lock()

@@ -14,7 +14,7 @@ func TestSet(t *testing.T) {
 	if again := s.Hold("a", 1, t0.Add(time.Second)); again {
 		t.Fatal("first Hold reported again")
 	}
-	if !s.Waiting("a", t0) || s.Waiting("a", t0.Add(time.Second)) || s.Attempts("a") != 1 {
+	if !s.Waiting("a", t0) || s.Waiting("a", t0.Add(time.Second)) || s.Attempts("a") != 1 || !s.Until("a").Equal(t0.Add(time.Second)) {
 		t.Fatal("held until its next attempt, with its attempts")
 	}
 	if again := s.Hold("a", 2, t0.Add(3*time.Second)); !again || s.Attempts("a") != 2 {
@@ -26,7 +26,7 @@ func TestSet(t *testing.T) {
 		t.Fatal("Forget drops only what is past")
 	}
 	s.Release("a")
-	if s.Waiting("a", t0) || s.Attempts("a") != 0 {
+	if s.Waiting("a", t0) || s.Attempts("a") != 0 || !s.Until("a").IsZero() {
 		t.Fatal("Release")
 	}
 }
