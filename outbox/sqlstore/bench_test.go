@@ -3,6 +3,9 @@ package sqlstore_test
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -42,6 +45,45 @@ func BenchmarkAddDelivering(b *testing.B) {
 			})
 		})
 	}
+}
+
+// BenchmarkNotifyLatency stores notifications as antom_webhook does (AddDelivering, then the
+// delivery's MarkDelivered) at 1,000 a second, each on its own goroutine, for b.N of them, and
+// reports the latency of AddDelivering's commit, what Antom's answer waits for.
+// -benchtime=10000x is ten seconds of traffic.
+func BenchmarkNotifyLatency(b *testing.B) {
+	s := teststore.SQLite(b)
+	body := []byte(`{"notifyType":"PAYMENT_RESULT","pad":"` + strings.Repeat("x", 1500) + `"}`)
+	lat := make([]time.Duration, b.N)
+	var wg sync.WaitGroup
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	b.ResetTimer()
+	for i := range b.N {
+		<-tick.C
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ev := &outbox.Event{Profile: "p", Route: "rt_0123456789abcdef", DedupKey: fmt.Sprint("k", i),
+				OrderKey: fmt.Sprint("payment:", i), RequestID: fmt.Sprint("r", i), Body: body}
+			t0 := time.Now()
+			_, err := s.AddDelivering(context.Background(), ev, func() {
+				lat[i] = time.Since(t0)
+				if err := s.MarkDelivered(context.Background(), ev, ev.ReceivedAt); err != nil {
+					b.Error(err)
+				}
+			})
+			if err != nil {
+				b.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+	b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max-ms")
 }
 
 // BenchmarkSearchSQLite and BenchmarkSearchPostgres search by order number, payment id and
