@@ -179,9 +179,9 @@ func expect(hc *http.Client, req *http.Request, status int, want []byte) error {
 }
 
 func logPhase(ph phase) {
-	logf("  %-14s %-6s %-16s ok=%-6d err=%-4d %7.0f/s  p50=%6.2fms p99=%7.2fms  caddy %.2f cores %5.0fµs/req  others %.2f cores  conns=%d %s",
+	logf("  %-14s %-6s %-16s ok=%-6d err=%-4d %7.0f/s  p50=%6.2fms p99=%7.2fms  caddy %.2f cores %5.0fµs/req  others %.2f cores  stolen %.2f cores  conns=%d %s",
 		ph.Scenario, ph.Build, ph.Load, ph.OK, ph.Errors+ph.Dropped, ph.Rate, ph.P50, ph.P99,
-		ph.CPU.Caddy, ph.CaddyUsReq, ph.CPU.Others, ph.NewConns, firstNonEmpty(ph.Note, ph.FirstErr))
+		ph.CPU.Caddy, ph.CaddyUsReq, ph.CPU.Others, ph.CPU.Stolen, ph.NewConns, firstNonEmpty(ph.Note, ph.FirstErr))
 }
 
 func firstNonEmpty(s ...string) string {

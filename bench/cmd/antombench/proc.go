@@ -23,6 +23,9 @@ type cpuUse struct {
 	PG     float64 `json:"postgres,omitempty"` // the PostgreSQL server and its backends
 	Others float64 `json:"others"`             // everything else on the machine
 	Busy   float64 `json:"machine_busy"`
+	// Stolen is the time the hypervisor ran other machines while this one's cores waited to run
+	// (the steal column of /proc/stat): a phase with some measured a machine with fewer cores.
+	Stolen float64 `json:"stolen"`
 }
 
 // cpuMeter takes a snapshot at the start of a phase and returns the use at the end.
@@ -30,13 +33,15 @@ type cpuMeter struct {
 	at              time.Time
 	caddy, up, self float64
 	pg, busy        float64
+	stolen          float64
 	caddyPids       []int // every caddy instance under test
 	upPid, pgPid    int   // pgPid 0: no PostgreSQL
 }
 
 func startCPU(caddyPids []int, upPid, pgPid int) *cpuMeter {
 	m := &cpuMeter{at: time.Now(), caddyPids: caddyPids, upPid: upPid, pgPid: pgPid}
-	m.caddy, m.up, m.self, m.pg, m.busy = procsCPU(caddyPids), procCPU(upPid), procCPU(os.Getpid()), procTreeCPU(pgPid), machineBusy()
+	m.caddy, m.up, m.self, m.pg = procsCPU(caddyPids), procCPU(upPid), procCPU(os.Getpid()), procTreeCPU(pgPid)
+	m.busy, m.stolen = machineBusy()
 	return m
 }
 
@@ -45,12 +50,14 @@ func (m *cpuMeter) stop() cpuUse {
 	if secs <= 0 {
 		return cpuUse{}
 	}
+	busy, stolen := machineBusy()
 	u := cpuUse{
-		Caddy: (procsCPU(m.caddyPids) - m.caddy) / secs,
-		Up:    (procCPU(m.upPid) - m.up) / secs,
-		Gen:   (procCPU(os.Getpid()) - m.self) / secs,
-		PG:    (procTreeCPU(m.pgPid) - m.pg) / secs,
-		Busy:  (machineBusy() - m.busy) / secs,
+		Caddy:  (procsCPU(m.caddyPids) - m.caddy) / secs,
+		Up:     (procCPU(m.upPid) - m.up) / secs,
+		Gen:    (procCPU(os.Getpid()) - m.self) / secs,
+		PG:     (procTreeCPU(m.pgPid) - m.pg) / secs,
+		Busy:   (busy - m.busy) / secs,
+		Stolen: (stolen - m.stolen) / secs,
 	}
 	u.Others = max(0, u.Busy-u.Caddy-u.Up-u.Gen-u.PG)
 	return u
@@ -115,23 +122,27 @@ func statFields(pid int) []string {
 	return strings.Fields(string(b[i+1:]))
 }
 
-// machineBusy is the CPU time all cores spent not idle (nor waiting for I/O), in seconds.
-func machineBusy() float64 {
+// machineBusy returns the CPU time all cores spent running anything (not idle, nor waiting for
+// I/O), and the time they were ready to run but the hypervisor ran other machines (steal), in
+// seconds.
+func machineBusy() (busy, stolen float64) {
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
-		return 0
+		return 0, 0
 	}
 	line, _, _ := strings.Cut(string(b), "\n")
 	f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal ...
-	var busy float64
 	for i := 1; i < len(f) && i <= 8; i++ {
-		if i == 4 || i == 5 {
-			continue
-		}
 		v, _ := strconv.ParseFloat(f[i], 64)
-		busy += v
+		switch i {
+		case 4, 5: // idle, iowait
+		case 8:
+			stolen = v / clockTicks
+		default:
+			busy += v / clockTicks
+		}
 	}
-	return busy / clockTicks
+	return busy, stolen
 }
 
 // rssMiB is the resident set size of pid in MiB (0 if unknown).

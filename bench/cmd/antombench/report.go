@@ -132,6 +132,7 @@ var (
 	p99   = func(p phase) float64 { return p.P99 }
 	cpuRq = func(p phase) float64 { return p.CaddyUsReq }
 	other = func(p phase) float64 { return p.CPU.Others }
+	stole = func(p phase) float64 { return p.CPU.Stolen }
 	fails = func(p phase) int { return p.Errors + p.Dropped }
 	// deliveredRate is the distinct events the app received per second of the phase.
 	deliveredRate = func(p phase) float64 { return float64(p.Delivered) / max(p.Seconds, 1e-9) }
@@ -150,7 +151,7 @@ func (r *report) markdown() string {
 	for _, bl := range r.env.builds() {
 		w("Build %s: %s.", bl.name, m["build_"+bl.name])
 	}
-	w("Load average (1 min) %.1f at the start and %.1f at the end: other work shared the 2 cores; the `others` column is the cores it used during each phase.",
+	w("Load average (1 min) %.1f at the start and %.1f at the end: other work shared the 2 cores; the `others` column is the cores it used during each phase, and `stolen` the cores' time the hypervisor gave to other machines.",
 		r.loadAt, loadAvg())
 	w("Phases of %s, %d run(s) each on a fresh caddy; cells are `median (min–max over runs)`.", r.o.phase, r.o.repeat)
 	w("")
@@ -182,7 +183,7 @@ func (r *report) markdown() string {
 	if loads := r.loads("notify"); len(loads) > 0 {
 		w("### Notify path: antom_webhook vs reverse_proxy to the same app")
 		w("")
-		w("| build | load | notify ok/s | p50 ms | p99 ms | caddy CPU µs/req | delivered in the phase /s | app at once | delivery attempt ms | reverse_proxy ok/s | p50 ms | p99 ms | caddy CPU µs/req | CPU ratio | others (cores) | failed |")
+		w("| build | load | notify ok/s | p50 ms | p99 ms | caddy CPU µs/req | delivered in the phase /s | app at once | delivery attempt ms | reverse_proxy ok/s | p50 ms | p99 ms | caddy CPU µs/req | CPU ratio | others / stolen (cores) | failed |")
 		w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 		for _, bl := range r.env.notifyBuilds() {
 			for _, l := range loads {
@@ -193,7 +194,7 @@ func (r *report) markdown() string {
 					n.cell(rate, "%.0f"), n.cell(p50, "%.2f"), n.cell(p99, "%.1f"), n.cell(cpuRq, "%.0f"),
 					n.cell(deliveredRate, "%.0f"), n.cell(upConc, "%.0f"), n.cell(func(p phase) float64 { return p.DeliveryMs }, "%.1f"),
 					rp.cell(rate, "%.0f"), rp.cell(p50, "%.2f"), rp.cell(p99, "%.1f"), rp.cell(cpuRq, "%.0f"),
-					nc/max(rc, 1e-9), n.cell(other, "%.2f"), n.sum(fails), rp.sum(fails))
+					nc/max(rc, 1e-9), n.cell(other, "%.2f")+" / "+n.cell(stole, "%.2f"), n.sum(fails), rp.sum(fails))
 			}
 		}
 		w("")
@@ -226,7 +227,7 @@ func (r *report) markdown() string {
 	if loads := r.loads("api_proxy"); len(loads) > 0 {
 		w("### API proxy path: app -> caddy (antom_api) -> simulator vs app -> simulator")
 		w("")
-		w("| build | load | via caddy ok/s | p50 ms | p99 ms | conns | direct keep-alive ok/s | p50 ms | p99 ms | of which client crypto p50 | conns | direct new conn per call ok/s | p50 ms | p99 ms | conns | others |")
+		w("| build | load | via caddy ok/s | p50 ms | p99 ms | conns | direct keep-alive ok/s | p50 ms | p99 ms | of which client crypto p50 | conns | direct new conn per call ok/s | p50 ms | p99 ms | conns | others / stolen |")
 		w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 		conns := func(p phase) float64 { return float64(p.NewConns) }
 		excl := func(p phase) float64 { return p.Excluded }
@@ -236,7 +237,7 @@ func (r *report) markdown() string {
 				w("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", bl.name, l,
 					pr.cell(rate, "%.0f"), pr.cell(p50, "%.2f"), pr.cell(p99, "%.1f"), pr.cell(conns, "%.0f"),
 					d.cell(rate, "%.0f"), d.cell(p50, "%.2f"), d.cell(p99, "%.1f"), d.cell(excl, "%.2f"), d.cell(conns, "%.0f"),
-					dn.cell(rate, "%.0f"), dn.cell(p50, "%.2f"), dn.cell(p99, "%.1f"), dn.cell(conns, "%.0f"), pr.cell(other, "%.2f"))
+					dn.cell(rate, "%.0f"), dn.cell(p50, "%.2f"), dn.cell(p99, "%.1f"), dn.cell(conns, "%.0f"), pr.cell(other, "%.2f")+" / "+pr.cell(stole, "%.2f"))
 			}
 		}
 		w("")
