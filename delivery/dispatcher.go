@@ -164,8 +164,9 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	defer tick.Stop()
 	lastPrune := time.Now()
 	d.log.Debug("dispatcher started", zap.Int("concurrency", d.opts.Concurrency))
+	polled := true
 	for {
-		d.fill(ctx, &wg)
+		d.fill(ctx, &wg, polled)
 		if d.opts.PruneInterval > 0 && time.Since(lastPrune) >= d.opts.PruneInterval {
 			lastPrune = time.Now()
 			d.prune(ctx, &wg)
@@ -175,15 +176,20 @@ func (d *Dispatcher) Run(ctx context.Context) {
 			d.log.Debug("dispatcher stopping")
 			return
 		case <-d.kick:
+			polled = false
 		case <-tick.C:
+			polled = true
 		}
 	}
 }
 
 // fill starts deliveries for due events while slots are free. It waits for
 // at least half the slots to be free (or all of them idle) before asking
-// the store, so a busy dispatcher does not scan once per completion.
-func (d *Dispatcher) fill(ctx context.Context, wg *sync.WaitGroup) {
+// the store, so a busy dispatcher does not scan once per completion. Woken by
+// a kick (polled false) while every configured forward has its max_in_flight
+// of Run's deliveries, it does not ask either: the end of one of them kicks
+// again, and the events of forwards not configured here wait for the poll.
+func (d *Dispatcher) fill(ctx context.Context, wg *sync.WaitGroup, polled bool) {
 	free := cap(d.sem) - len(d.sem)
 	if free == 0 || (free < (cap(d.sem)+1)/2 && len(d.sem) > 0) {
 		return
@@ -192,8 +198,12 @@ func (d *Dispatcher) fill(ctx context.Context, wg *sync.WaitGroup) {
 	if t.Before(d.fillRetry) {
 		return // the store failed: every notification's kick would otherwise ask it again
 	}
+	room := d.room()
+	if !polled && d.noRoom(room) {
+		return // at a forward's max_in_flight, every notification stored for Run kicks it
+	}
 	d.held.Forget(t.Add(-staleHeld))
-	evs, err := d.store.Claim(ctx, outbox.ClaimRequest{Limit: free, Free: d.room(), Others: free})
+	evs, err := d.store.Claim(ctx, outbox.ClaimRequest{Limit: free, Free: room, Others: free})
 	if err != nil {
 		if ctx.Err() != nil {
 			return
@@ -590,6 +600,21 @@ func (d *Dispatcher) room() map[string]int {
 		out[id] = max(l.max-l.running, 0)
 	}
 	return out
+}
+
+// noRoom reports whether every configured route (RouteIDs; none known: false) has no room in
+// room, as returned by d.room.
+func (d *Dispatcher) noRoom(room map[string]int) bool {
+	if d.opts.RouteIDs == nil {
+		return false
+	}
+	ids := d.opts.RouteIDs()
+	for _, id := range ids {
+		if room[id] > 0 {
+			return false
+		}
+	}
+	return len(ids) > 0
 }
 
 // endOn counts the end of one of Run's deliveries to routeID.

@@ -1063,3 +1063,33 @@ func TestDeliveryKicksRunOnlyForWaitingEvent(t *testing.T) {
 	// Only the kick can deliver it: Run's next poll is an hour away.
 	eventually(t, "the waiting event delivered", func() bool { return get(t, f.store, next.ID).State == outbox.StateDelivered })
 }
+
+// While Run delivers its forward's max_in_flight of events, the kicks of the notifications stored
+// for it meanwhile do not make it look for due events (it could start none): the end of one of its
+// deliveries does, and so does the poll.
+func TestKicksAtMaxInFlightDoNotClaim(t *testing.T) {
+	f := newFixture(t, DispatcherOptions{})
+	f.route.MaxInFlight = 1
+	store := &claimFailingStore{Store: f.store} // counts the looks
+	routes := func(id string) (Route, bool) { return f.route, id == f.route.ID }
+	f.disp = NewDispatcher(store, &Forwarder{Timeout: 5 * time.Second}, routes, zaptest.NewLogger(t),
+		DispatcherOptions{PollInterval: time.Hour, RouteIDs: func() []string { return []string{f.route.ID} }})
+	block := make(chan struct{})
+	f.app.setBlock(block)
+	first, second := f.addDue(t, "first"), f.addDue(t, "second")
+	f.run(t)
+	eventually(t, "Run's delivery in flight", func() bool { return f.app.running.Load() == 1 })
+	looks := store.calls.Load()
+	for range 100 {
+		f.disp.Kick()
+		time.Sleep(time.Millisecond)
+	}
+	if n := store.calls.Load() - looks; n != 0 {
+		t.Fatalf("Run looked for due events %d times at its forward's max_in_flight; want none", n)
+	}
+	close(block)
+	// The end of the first delivery kicks Run, which claims the second (the poll is an hour away).
+	for _, ev := range []*outbox.Event{first, second} {
+		eventually(t, ev.ID+" delivered", func() bool { return get(t, f.store, ev.ID).State == outbox.StateDelivered })
+	}
+}
