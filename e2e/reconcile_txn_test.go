@@ -42,6 +42,16 @@ func (s *rcStack) call(t testing.TB, api string, req map[string]any) (int, []byt
 	return status, body
 }
 
+// callOK is call for a call Antom must accept (HTTP 200, result S); it returns Antom's answer.
+func (s *rcStack) callOK(t testing.TB, api string, req map[string]any) []byte {
+	t.Helper()
+	status, body := s.call(t, api, req)
+	if status != http.StatusOK || apiResult(t, body).ResultStatus != "S" {
+		t.Fatalf("%s: HTTP %d %s", api, status, body)
+	}
+	return body
+}
+
 // record returns caddy's reconciliation record in state whose field (refundRequestId,
 // captureRequestId, paymentRequestId) is id and whose kind is kind.
 func (s *rcStack) record(t testing.TB, state, kind, field, id string) (outbox.Payment, bool) {
@@ -184,11 +194,8 @@ func TestReconcileRefundReachesAppOnce(t *testing.T) {
 	}
 
 	rf := apiUnique("rf")
-	status, body = s.call(t, "refund", map[string]any{"refundRequestId": rf, "paymentId": paymentID,
+	body = s.callOK(t, "refund", map[string]any{"refundRequestId": rf, "paymentId": paymentID,
 		"refundAmount": map[string]string{"currency": "USD", "value": "400"}})
-	if status != http.StatusOK || apiResult(t, body).ResultStatus != "S" {
-		t.Fatalf("refund: HTTP %d %s", status, body)
-	}
 	refundID := apiField(t, body, "refundId")
 	if p, ok := s.record(t, "pending", "refund", "refundRequestId", rf); !ok || p.RefundID != refundID || p.PaymentID != paymentID {
 		t.Fatalf("the refund was not recorded for reconciliation (pending: %+v)", s.payments(t, "pending"))
@@ -312,11 +319,8 @@ func TestReconcileCapturesReachAppOnce(t *testing.T) {
 	}
 	s.app.WaitRequests(3, rcWait) // two PAYMENT_RESULTs, the automatic capture
 	capReq := apiUnique("cap")
-	status, body := s.call(t, "capture", map[string]any{"captureRequestId": capReq, "paymentId": manualID,
+	body := s.callOK(t, "capture", map[string]any{"captureRequestId": capReq, "paymentId": manualID,
 		"captureAmount": map[string]string{"currency": "USD", "value": "3000"}})
-	if status != http.StatusOK || apiResult(t, body).ResultStatus != "S" {
-		t.Fatalf("capture: HTTP %d %s", status, body)
-	}
 	captureID := apiField(t, body, "captureId")
 	reqs := s.app.WaitRequests(4, rcWait)
 
@@ -369,11 +373,8 @@ func TestReconcileOrderingOff(t *testing.T) {
 	})
 
 	rf := apiUnique("rf-unordered")
-	status, body := s.call(t, "refund", map[string]any{"refundRequestId": rf, "paymentId": paymentID,
+	body := s.callOK(t, "refund", map[string]any{"refundRequestId": rf, "paymentId": paymentID,
 		"refundAmount": map[string]string{"currency": "USD", "value": "400"}})
-	if status != http.StatusOK || apiResult(t, body).ResultStatus != "S" {
-		t.Fatalf("refund: HTTP %d %s", status, body)
-	}
 	refundID := apiField(t, body, "refundId")
 	waitFor(t, rcWait, "the REFUND_RESULT found by inquiry offered to the app while its payment's PAYMENT_RESULT fails", func() bool {
 		return len(byType(s.app.Requests(), "REFUND_RESULT")) > 0

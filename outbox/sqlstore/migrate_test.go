@@ -25,29 +25,25 @@ func version(t *testing.T, migrations []string, stmt string) int {
 // oldSQLite writes at path the SQLite schema of version, as that version's store left it, and
 // returns a connection to it.
 func oldSQLite(t *testing.T, path string, version int) *sql.DB {
-	t.Helper()
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	for _, q := range append(sqliteMigrations[:version:version], fmt.Sprintf("PRAGMA user_version = %d", version)) {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return db
+	return oldSchema(t, "sqlite", path, sqliteMigrations[:version], fmt.Sprintf("PRAGMA user_version = %d", version))
 }
 
 // oldPostgres creates on dsn the PostgreSQL schema of version and returns a connection to it.
 func oldPostgres(t *testing.T, dsn string, version int) *sql.DB {
+	return oldSchema(t, "pgx", dsn, pgMigrations[:version],
+		fmt.Sprintf(`CREATE TABLE antom_schema (version int NOT NULL); INSERT INTO antom_schema VALUES (%d)`, version))
+}
+
+// oldSchema runs migrations, then mark (what records their version), on the database driver
+// opens at dsn, and returns a connection to it.
+func oldSchema(t *testing.T, driver, dsn string, migrations []string, mark string) *sql.DB {
 	t.Helper()
-	db, err := sql.Open("pgx", dsn)
+	db, err := sql.Open(driver, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	for _, q := range append(pgMigrations[:version:version], fmt.Sprintf(`CREATE TABLE antom_schema (version int NOT NULL); INSERT INTO antom_schema VALUES (%d)`, version)) {
+	for _, q := range append(slices.Clone(migrations), mark) {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatal(err)
 		}
