@@ -52,12 +52,7 @@ func TestReconcileFailedCardAuthorisationOwesNoCapture(t *testing.T) {
 	if r.Header.Get("Antom-Event-Type") != "PAYMENT_RESULT" || r.Header.Get("Antom-Result-Status") != "F" {
 		t.Fatalf("the app got %s %s, want the PAYMENT_RESULT F of the failed challenge", r.Header.Get("Antom-Event-Type"), r.Header.Get("Antom-Result-Status"))
 	}
-	var capture outbox.Payment
-	waitFor(t, rcWait, "the automatic capture's record done", func() bool {
-		var ok bool
-		capture, ok = s.record(t, "done", "capture", "paymentRequestId", ref)
-		return ok
-	})
+	capture := s.waitRecord(t, "capture", "paymentRequestId", ref)
 	if capture.FinalStatus != "NO_CAPTURE" || capture.Attempts < 1 {
 		t.Errorf("automatic capture of a failed card payment: %+v; want NO_CAPTURE after an inquiry", capture)
 	}

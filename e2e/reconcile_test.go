@@ -198,6 +198,18 @@ func (s *rcStack) waitDone(t testing.TB, ref string) outbox.Payment {
 	return p
 }
 
+// waitRecord waits until caddy's record of kind whose field is id is done and returns it.
+func (s *rcStack) waitRecord(t testing.TB, kind, field, id string) outbox.Payment {
+	t.Helper()
+	var p outbox.Payment
+	waitFor(t, rcWait, "the "+kind+" record of "+field+" "+id+" done", func() bool {
+		var ok bool
+		p, ok = s.record(t, "done", kind, field, id)
+		return ok
+	})
+	return p
+}
+
 // rcSession is a createPaymentSession request for the cashier, without paymentNotifyUrl
 // (antom_api fills it in).
 func rcSession(ref, value string) map[string]any {

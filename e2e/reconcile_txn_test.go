@@ -204,12 +204,7 @@ func TestReconcileRefundReachesAppOnce(t *testing.T) {
 	reqs := s.app.WaitRequests(2, rcWait)
 	n := rcDroppedOf(t, s.sim, "REFUND_RESULT", refundID)
 	rcCheckTxnDelivery(t, reqs[1], n, "refundRequestId", rf)
-	var p outbox.Payment
-	waitFor(t, rcWait, "the refund's record done", func() bool {
-		var ok bool
-		p, ok = s.record(t, "done", "refund", "refundRequestId", rf)
-		return ok
-	})
+	p := s.waitRecord(t, "refund", "refundRequestId", rf)
 	if p.FinalStatus != "SUCCESS" || p.Attempts < 1 {
 		t.Errorf("refund record %+v; want SUCCESS after an inquiry", p)
 	}
@@ -264,12 +259,7 @@ func TestReconcileTimedOutRefund(t *testing.T) {
 		t.Fatalf("the timed-out refund was not recorded for reconciliation (pending: %+v)", s.payments(t, "pending"))
 	}
 	reqs := s.app.WaitRequests(2, rcWait)
-	var done outbox.Payment
-	waitFor(t, rcWait, "the refund's record done", func() bool {
-		var ok bool
-		done, ok = s.record(t, "done", "refund", "refundRequestId", rf)
-		return ok
-	})
+	done := s.waitRecord(t, "refund", "refundRequestId", rf)
 	rcCheckTxnDelivery(t, reqs[1], rcDroppedOf(t, s.sim, "REFUND_RESULT", done.RefundID), "refundRequestId", rf)
 }
 

@@ -120,7 +120,7 @@ func (s *Store) mayGo(ctx context.Context, tx *sql.Tx, ev *outbox.Event) (bool, 
 	}
 	var blocked bool
 	err := s.txQueryRow(ctx, tx, s.q(`SELECT EXISTS (SELECT 1 FROM antom_paused_routes WHERE route_id = ?)
-		OR (? <> '' AND EXISTS (SELECT 1 FROM antom_events WHERE state = 'pending' AND route = ? AND order_key = ? AND id <> ?))`),
+		OR (? <> '' AND `+waitingSQL+`)`),
 		ev.Route, ev.OrderKey, ev.Route, ev.OrderKey, ev.ID).Scan(&blocked)
 	return !blocked, err
 }
@@ -355,12 +355,14 @@ func (s *Store) update(ctx context.Context, ev, upd *outbox.Event, set string, a
 	return nil
 }
 
-// waiting reports whether an event of ev's route and order key other than ev is pending (on
-// the antom_events_order index).
+// waitingSQL holds when an event of a route and order key other than the one with id is
+// pending (arguments: route, order key, id), on the antom_events_order index.
+const waitingSQL = `EXISTS (SELECT 1 FROM antom_events WHERE state = 'pending' AND route = ? AND order_key = ? AND id <> ?)`
+
+// waiting reports whether an event of ev's route and order key other than ev is pending.
 func (s *Store) waiting(ctx context.Context, tx *sql.Tx, ev *outbox.Event) (bool, error) {
 	var found bool
-	err := s.txQueryRow(ctx, tx, s.q(`SELECT EXISTS (SELECT 1 FROM antom_events
-		WHERE state = 'pending' AND route = ? AND order_key = ? AND id <> ?)`), ev.Route, ev.OrderKey, ev.ID).Scan(&found)
+	err := s.txQueryRow(ctx, tx, s.q(`SELECT `+waitingSQL), ev.Route, ev.OrderKey, ev.ID).Scan(&found)
 	return found, err
 }
 
